@@ -1,0 +1,71 @@
+"""Lambda handler behind `POST /webhooks/round0` (HTTP API, payload format 2.0)."""
+
+import base64
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from round0.delivery import DeliveryFailed, EventInFlight, RetryableError
+from round0.events import InvalidEvent
+from round0.observability import count, count_with_reason, logger, metrics
+from round0.signature import SIGNATURE_HEADER, SignatureError
+from round0_ingest.service import ingest
+
+app = APIGatewayHttpResolver()
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(status, content_types.APPLICATION_JSON, body, headers)
+
+
+@app.post("/webhooks/round0")
+def receive_webhook() -> Response:
+    request = app.current_event
+    body = request.body or ""
+    raw = base64.b64decode(body) if request.is_base64_encoded else body.encode("utf-8")
+    count("Received")
+    receipt = ingest().receive(request.headers.get(SIGNATURE_HEADER.lower()), raw)
+    count(receipt.outcome.capitalize())
+    logger.info("event accepted", outcome=receipt.outcome.value)
+    return _json(200, {"status": receipt.outcome.value, "event_id": receipt.event_id})
+
+
+@app.exception_handler(SignatureError)
+def reject_signature(error: SignatureError) -> Response:
+    count_with_reason("Rejected", f"signature_{error.reason}")
+    logger.warning("signature rejected", reason=error.reason)
+    return _json(401, {"error": "invalid_signature", "message": str(error)})
+
+
+@app.exception_handler(InvalidEvent)
+def reject_event(error: InvalidEvent) -> Response:
+    count_with_reason("Rejected", "invalid_event")
+    logger.warning("event rejected", problem=str(error))
+    return _json(400, {"error": "invalid_event", "message": str(error)})
+
+
+@app.exception_handler(RetryableError)
+def ask_for_retry(error: RetryableError) -> Response:
+    match error:
+        case EventInFlight():
+            count("InFlight")
+            status = 409
+        case DeliveryFailed():
+            count("PublishFailures")
+            status = 503
+        case _:
+            count_with_reason("Rejected", error.reason)
+            status = 503
+    logger.warning("delivery not acknowledged", reason=error.reason, status=status)
+    return _json(
+        status,
+        {"error": error.reason, "message": "retry later"},
+        {"Retry-After": str(error.retry_after)},
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

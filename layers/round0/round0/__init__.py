@@ -1,0 +1,1 @@
+"""Shared code of the ROUND0 webhook application, deployed as one Lambda layer."""

@@ -1,0 +1,40 @@
+"""boto3 clients: created lazily on first use, cached for warm invocations.
+
+Every adapter takes an optional client, so tests pass a moto-backed or stubbed one;
+these functions are only the defaults. `AWS_ENDPOINT_URL` (read by botocore) points
+them at a local emulator without any code change.
+"""
+
+from functools import cache
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_s3 import S3Client
+
+# Standard retry mode retries throttling and 5xx with backoff; timeouts keep a
+# hung call from eating the 10 seconds ROUND0 waits for an answer.
+CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=2,
+    read_timeout=5,
+)
+
+
+@cache
+def dynamodb() -> "DynamoDBClient":
+    return boto3.client("dynamodb", config=CLIENT_CONFIG)
+
+
+@cache
+def events() -> "EventBridgeClient":
+    return boto3.client("events", config=CLIENT_CONFIG)
+
+
+@cache
+def s3() -> "S3Client":
+    return boto3.client("s3", config=CLIENT_CONFIG)

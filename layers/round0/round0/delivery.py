@@ -1,0 +1,179 @@
+"""Store each ROUND0 event once, then publish it: the ingest and sweeper logic.
+
+No delivery is acknowledged before its event is on the bus. A failure anywhere after
+the claim releases the lease and raises `DeliveryFailed`, so ROUND0's retry (or, once
+ROUND0 gives up, the sweeper) publishes the stored record. Knows nothing of HTTP,
+Lambda or boto3: adapters come in through the constructor.
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from round0.bus import fits_on_bus
+from round0.event_store import Claim, ClaimOutcome, StoredEvent
+from round0.events import Round0Event
+from round0.interview_state import InterviewState, state_from_event
+from round0.large_events import PayloadRef, pointer_detail
+from round0.observability import logger
+
+
+class EventStorePort(Protocol):
+    def claim(
+        self, record: StoredEvent, expires_at: int, lease_seconds: float, now: float
+    ) -> Claim: ...
+    def take_over(self, event_id: str, lease_seconds: float, now: float) -> Claim: ...
+    def mark_published(self, event_id: str, now: float) -> None: ...
+    def release(self, event_id: str) -> None: ...
+    def pending_ids(self, received_before: float, limit: int) -> list[str]: ...
+
+
+class InterviewStatesPort(Protocol):
+    def record(self, state: InterviewState, now: float) -> bool: ...
+
+
+class BusPort(Protocol):
+    def publish(self, detail_type: str, detail: str) -> None: ...
+
+
+class PayloadStorePort(Protocol):
+    def put(self, event_id: str, body: bytes) -> PayloadRef: ...
+
+
+class RetryableError(Exception):
+    """The delivery cannot be acknowledged yet; ROUND0 should send it again."""
+
+    def __init__(self, reason: str, retry_after: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class EventInFlight(RetryableError):
+    """Another delivery of the same event holds the lease and has not published yet."""
+
+
+class DeliveryFailed(RetryableError):
+    """Storing or publishing failed; the stored record (if any) is left for a retry."""
+
+
+class Outcome(StrEnum):
+    PUBLISHED = "published"
+    DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    ttl_seconds: int
+    lease_seconds: float = 30.0
+    retry_after_seconds: int = 5
+
+
+@dataclass
+class SweepReport:
+    published: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def detail_for(record: StoredEvent) -> str:
+    """The bus `Detail` of a stored event: the body as sent, or a pointer to it."""
+    if record.body is not None:
+        return record.body
+    if record.payload_ref is None:
+        raise ValueError(f"event record {record.event_id} has neither body nor payload")
+    return pointer_detail(record.event_id, record.event_type, record.created, record.payload_ref)
+
+
+class Delivery:
+    def __init__(
+        self,
+        store: EventStorePort,
+        states: InterviewStatesPort,
+        bus: BusPort,
+        payloads: PayloadStorePort,
+        policy: DeliveryPolicy,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._states = states
+        self._bus = bus
+        self._payloads = payloads
+        self._policy = policy
+        self._clock = clock
+
+    def accept(self, event: Round0Event, body: bytes) -> Outcome:
+        """Store `event` once and publish it; raise RetryableError when it cannot be yet."""
+        now = self._clock()
+        try:
+            record = self._new_record(event, body, now)
+            claim = self._store.claim(
+                record,
+                expires_at=int(now) + self._policy.ttl_seconds,
+                lease_seconds=self._policy.lease_seconds,
+                now=now,
+            )
+        except Exception as exc:
+            logger.warning("store failed", error=type(exc).__name__, detail=str(exc))
+            raise DeliveryFailed("store_failed", self._policy.retry_after_seconds) from exc
+        match claim.outcome:
+            case ClaimOutcome.PUBLISHED:
+                return Outcome.DUPLICATE
+            case ClaimOutcome.IN_FLIGHT:
+                raise EventInFlight("in_flight", claim.retry_after)
+            case ClaimOutcome.CLAIMED:
+                self._publish(claim.record, state_from_event(event))
+                return Outcome.PUBLISHED
+
+    def sweep(self, older_than_seconds: float, limit: int) -> SweepReport:
+        """Publish records left pending (ROUND0 gave up retrying, or a crash)."""
+        now = self._clock()
+        report = SweepReport()
+        for event_id in self._store.pending_ids(now - older_than_seconds, limit):
+            claim = self._store.take_over(event_id, self._policy.lease_seconds, now)
+            if claim.outcome is not ClaimOutcome.CLAIMED:
+                report.skipped.append(event_id)
+                continue
+            try:
+                # the interview state was recorded by the delivery that stored the record
+                self._publish(claim.record, state=None)
+            except DeliveryFailed:
+                report.failed.append(event_id)
+            else:
+                report.published.append(event_id)
+        return report
+
+    def _new_record(self, event: Round0Event, body: bytes, now: float) -> StoredEvent:
+        text = body.decode("utf-8")
+        inline = fits_on_bus(event.type, text)
+        return StoredEvent(
+            event_id=event.id,
+            event_type=event.type,
+            created=event.created,
+            received_at=now,
+            body=text if inline else None,
+            payload_ref=None if inline else self._payloads.put(event.id, body),
+        )
+
+    def _publish(self, record: StoredEvent, state: InterviewState | None) -> None:
+        try:
+            if state is not None:
+                self._states.record(state, self._clock())
+            self._bus.publish(record.event_type, detail_for(record))
+        except Exception as exc:
+            logger.warning("publish failed", error=type(exc).__name__, detail=str(exc))
+            self._release(record.event_id)
+            raise DeliveryFailed("publish_failed", self._policy.retry_after_seconds) from exc
+        try:
+            self._store.mark_published(record.event_id, self._clock())
+        except Exception as exc:  # noqa: BLE001 - the event is on the bus: acknowledge it
+            # the record stays pending; the sweeper publishes it again (at least once)
+            logger.warning("published but not marked; sweeper will republish", error=str(exc))
+
+    def _release(self, event_id: str) -> None:
+        try:
+            self._store.release(event_id)
+        except Exception as exc:  # noqa: BLE001 - the lease runs out on its own
+            logger.warning("lease not released; it expires on its own", error=str(exc))

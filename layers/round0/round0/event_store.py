@@ -1,0 +1,230 @@
+"""Event records in DynamoDB: each ROUND0 event stored once, keyed by its id.
+
+A record is `pending` from the moment it is claimed until its publish succeeded, then
+`published`. While pending, the claimant holds a short lease (`lease_until`): a
+redelivery during the lease is told to retry, one after it (the claimant crashed or
+failed) takes the record over and publishes it. Pending records also carry the sparse
+`pending` attribute that the sweeper's index is built on.
+"""
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from round0 import aws
+from round0.large_events import PayloadRef
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+EVENT_KEY_PREFIX = "event#"
+PENDING_INDEX = "pending-events"
+PENDING = "pending"
+PUBLISHED = "published"
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """What the store keeps of one event: enough to publish it again."""
+
+    event_id: str
+    event_type: str
+    created: int
+    received_at: float
+    body: str | None = None
+    payload_ref: PayloadRef | None = None
+    status: str = PENDING
+    lease_until: float = 0.0
+    attempts: int = 1
+
+
+class ClaimOutcome(StrEnum):
+    CLAIMED = "claimed"  # this caller holds the lease and must publish
+    PUBLISHED = "published"  # stored and published before: a duplicate
+    IN_FLIGHT = "in_flight"  # another delivery holds the lease
+
+
+@dataclass(frozen=True)
+class Claim:
+    outcome: ClaimOutcome
+    record: StoredEvent
+    retry_after: int = 0
+
+
+def event_key(event_id: str) -> dict[str, "AttributeValueTypeDef"]:
+    return {"pk": {"S": EVENT_KEY_PREFIX + event_id}}
+
+
+def _to_item(record: StoredEvent, expires_at: int) -> dict[str, "AttributeValueTypeDef"]:
+    item: dict[str, AttributeValueTypeDef] = {
+        **event_key(record.event_id),
+        "event_id": {"S": record.event_id},
+        "event_type": {"S": record.event_type},
+        "created": {"N": str(record.created)},
+        "received_at": {"N": repr(record.received_at)},
+        "status": {"S": PENDING},
+        PENDING: {"S": PENDING},
+        "lease_until": {"N": repr(record.lease_until)},
+        "attempts": {"N": "1"},
+        "expires_at": {"N": str(expires_at)},
+    }
+    if record.body is not None:
+        item["body"] = {"S": record.body}
+    if record.payload_ref is not None:
+        item["payload_ref"] = {
+            "M": {
+                "s3_bucket": {"S": record.payload_ref.s3_bucket},
+                "s3_key": {"S": record.payload_ref.s3_key},
+                "size": {"N": str(record.payload_ref.size)},
+                "sha256": {"S": record.payload_ref.sha256},
+            }
+        }
+    return item
+
+
+def _from_item(item: dict[str, Any]) -> StoredEvent:
+    ref = item.get("payload_ref", {}).get("M")
+    return StoredEvent(
+        event_id=item["event_id"]["S"],
+        event_type=item["event_type"]["S"],
+        created=int(item["created"]["N"]),
+        received_at=float(item["received_at"]["N"]),
+        body=item["body"]["S"] if "body" in item else None,
+        payload_ref=(
+            PayloadRef(
+                s3_bucket=ref["s3_bucket"]["S"],
+                s3_key=ref["s3_key"]["S"],
+                size=int(ref["size"]["N"]),
+                sha256=ref["sha256"]["S"],
+            )
+            if ref
+            else None
+        ),
+        status=item["status"]["S"],
+        lease_until=float(item["lease_until"]["N"]),
+        attempts=int(item["attempts"]["N"]),
+    )
+
+
+def _retry_after(lease_until: float, now: float) -> int:
+    return max(1, math.ceil(lease_until - now))
+
+
+class EventStore:
+    """DynamoDB adapter for event records."""
+
+    def __init__(self, table_name: str, client: "DynamoDBClient | None" = None) -> None:
+        self._table = table_name
+        self._client = client
+
+    @property
+    def _db(self) -> "DynamoDBClient":
+        return self._client or aws.dynamodb()
+
+    def claim(self, record: StoredEvent, expires_at: int, lease_seconds: float, now: float) -> Claim:
+        """Store `record` if its id is new, atomically; otherwise say what is there."""
+        leased = StoredEvent(**{**record.__dict__, "lease_until": now + lease_seconds})
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=_to_item(leased, expires_at),
+                ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self._db.exceptions.ConditionalCheckFailedException as exc:
+            existing = _from_item(exc.response["Item"])  # type: ignore[typeddict-item]
+        else:
+            return Claim(ClaimOutcome.CLAIMED, leased)
+        if existing.status == PUBLISHED:
+            return Claim(ClaimOutcome.PUBLISHED, existing)
+        if existing.lease_until > now:
+            return Claim(
+                ClaimOutcome.IN_FLIGHT, existing, _retry_after(existing.lease_until, now)
+            )
+        return self.take_over(existing.event_id, lease_seconds, now)
+
+    def take_over(self, event_id: str, lease_seconds: float, now: float) -> Claim:
+        """Take the lease of a pending record whose lease has run out."""
+        lease_until = now + lease_seconds
+        try:
+            response = self._db.update_item(
+                TableName=self._table,
+                Key=event_key(event_id),
+                UpdateExpression="SET lease_until = :lease ADD attempts :one",
+                ConditionExpression="#status = :pending AND lease_until <= :now",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":lease": {"N": repr(lease_until)},
+                    ":one": {"N": "1"},
+                    ":pending": {"S": PENDING},
+                    ":now": {"N": repr(now)},
+                },
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self._db.exceptions.ConditionalCheckFailedException as exc:
+            current = exc.response.get("Item")
+            if not current:
+                raise LookupError(f"event record {event_id} vanished") from exc
+            existing = _from_item(current)  # type: ignore[arg-type]
+            if existing.status == PUBLISHED:
+                return Claim(ClaimOutcome.PUBLISHED, existing)
+            return Claim(
+                ClaimOutcome.IN_FLIGHT, existing, _retry_after(existing.lease_until, now)
+            )
+        return Claim(ClaimOutcome.CLAIMED, _from_item(response["Attributes"]))
+
+    def mark_published(self, event_id: str, now: float) -> None:
+        self._db.update_item(
+            TableName=self._table,
+            Key=event_key(event_id),
+            UpdateExpression="SET #status = :published, published_at = :now REMOVE #pending",
+            ExpressionAttributeNames={"#status": "status", "#pending": PENDING},
+            ExpressionAttributeValues={
+                ":published": {"S": PUBLISHED},
+                ":now": {"N": repr(now)},
+            },
+        )
+
+    def release(self, event_id: str) -> None:
+        """Give the lease back after a failed publish, so the next retry need not wait."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=event_key(event_id),
+                UpdateExpression="SET lease_until = :zero",
+                ConditionExpression="#status = :pending",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":zero": {"N": "0"}, ":pending": {"S": PENDING}},
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return
+
+    def pending_ids(self, received_before: float, limit: int) -> list[str]:
+        """Ids of records still pending that were received before `received_before`."""
+        ids: list[str] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": PENDING_INDEX,
+            "KeyConditionExpression": "#pending = :pending AND received_at < :before",
+            "ExpressionAttributeNames": {"#pending": PENDING},
+            "ExpressionAttributeValues": {
+                ":pending": {"S": PENDING},
+                ":before": {"N": repr(received_before)},
+            },
+        }
+        while len(ids) < limit:
+            page = self._db.query(**kwargs, Limit=limit - len(ids))
+            ids.extend(item["pk"]["S"].removeprefix(EVENT_KEY_PREFIX) for item in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return ids
+
+    def get(self, event_id: str) -> StoredEvent | None:
+        item = self._db.get_item(
+            TableName=self._table, Key=event_key(event_id), ConsistentRead=True
+        ).get("Item")
+        return _from_item(item) if item else None

@@ -1,0 +1,149 @@
+"""Each interview's latest known state, kept monotonic whatever the arrival order.
+
+Events are ordered by (status, created): an `interview_started` that arrives after
+`interview_ended` never moves the state back, but its `started_at` still fills in.
+Consumers read the state (`InterviewStates.get`) to avoid acting on stale events.
+The record holds no personal data: ids, statuses and timestamps only.
+"""
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict
+
+from round0 import aws
+from round0.events import InterviewStatus, Round0Event
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+INTERVIEW_KEY_PREFIX = "interview#"
+
+
+class InterviewState(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    interview_id: str
+    status: InterviewStatus
+    latest_event_id: str
+    latest_event_created: int
+    started_at: str | None = None
+    completed_at: str | None = None
+
+    def supersedes(self, other: "InterviewState") -> bool:
+        """True when this state is newer than `other` (the order the table enforces)."""
+        return (self.status, self.latest_event_created) > (
+            other.status,
+            other.latest_event_created,
+        )
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def state_from_event(event: Round0Event) -> InterviewState | None:
+    """The state an event reports; None for types that carry no interview status."""
+    if event.interview is None or event.status is None:
+        return None
+    interview = event.interview.interview
+    return InterviewState(
+        interview_id=interview.id,
+        status=event.status,
+        latest_event_id=event.id,
+        latest_event_created=event.created,
+        started_at=_iso(interview.started_at),
+        completed_at=_iso(interview.completed_at),
+    )
+
+
+def interview_key(interview_id: str) -> dict[str, "AttributeValueTypeDef"]:
+    return {"pk": {"S": INTERVIEW_KEY_PREFIX + interview_id}}
+
+
+class InterviewStates:
+    """DynamoDB adapter for interview states (same table as the event records)."""
+
+    def __init__(self, table_name: str, client: "DynamoDBClient | None" = None) -> None:
+        self._table = table_name
+        self._client = client
+
+    @property
+    def _db(self) -> "DynamoDBClient":
+        return self._client or aws.dynamodb()
+
+    def record(self, state: InterviewState, now: float) -> bool:
+        """Apply `state` if it is newer than the stored one. Returns whether it advanced."""
+        timestamps = {
+            name: value
+            for name, value in (("started_at", state.started_at), ("completed_at", state.completed_at))
+            if value is not None
+        }
+        fill_in = [f"{name} = if_not_exists({name}, :{name})" for name in timestamps]
+        values: dict[str, AttributeValueTypeDef] = {
+            f":{name}": {"S": value} for name, value in timestamps.items()
+        }
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=interview_key(state.interview_id),
+                UpdateExpression="SET "
+                + ", ".join(
+                    [
+                        "interview_id = :iid",
+                        "#status = :status",
+                        "status_rank = :rank",
+                        "latest_event_id = :eid",
+                        "latest_event_created = :created",
+                        "updated_at = :now",
+                        *fill_in,
+                    ]
+                ),
+                ConditionExpression="attribute_not_exists(pk) OR status_rank < :rank"
+                " OR (status_rank = :rank AND latest_event_created < :created)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":iid": {"S": state.interview_id},
+                    ":status": {"S": state.status.name.lower()},
+                    ":rank": {"N": str(state.status.value)},
+                    ":eid": {"S": state.latest_event_id},
+                    ":created": {"N": str(state.latest_event_created)},
+                    ":now": {"N": repr(now)},
+                    **values,
+                },
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            pass
+        else:
+            return True
+        if fill_in:  # an older event still knows timestamps the newer one may lack
+            self._db.update_item(
+                TableName=self._table,
+                Key=interview_key(state.interview_id),
+                UpdateExpression="SET " + ", ".join(fill_in),
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=values,
+            )
+        return False
+
+    def get(self, interview_id: str) -> InterviewState | None:
+        item = self._db.get_item(
+            TableName=self._table, Key=interview_key(interview_id), ConsistentRead=True
+        ).get("Item")
+        return _state_from_item(item) if item else None
+
+
+def _state_from_item(item: dict[str, Any]) -> InterviewState:
+    return InterviewState(
+        interview_id=item["interview_id"]["S"],
+        status=InterviewStatus(int(item["status_rank"]["N"])),
+        latest_event_id=item["latest_event_id"]["S"],
+        latest_event_created=int(item["latest_event_created"]["N"]),
+        started_at=item.get("started_at", {}).get("S"),
+        completed_at=item.get("completed_at", {}).get("S"),
+    )

@@ -1,0 +1,35 @@
+"""Composition root shared by the ingest and sweeper functions."""
+
+from functools import cache
+
+from round0.bus import EventBus
+from round0.delivery import Delivery, DeliveryPolicy
+from round0.event_store import EventStore
+from round0.interview_state import InterviewStates
+from round0.large_events import PayloadStore
+from round0.settings import FunctionSettings, load_settings
+
+SECONDS_PER_DAY = 86_400
+
+
+class DeliverySettings(FunctionSettings):
+    events_table_name: str
+    event_bus_name: str
+    payload_bucket_name: str
+    event_ttl_days: int = 30
+    claim_lease_seconds: float = 30.0
+
+
+@cache
+def delivery() -> Delivery:
+    settings = load_settings(DeliverySettings)
+    return Delivery(
+        store=EventStore(settings.events_table_name),
+        states=InterviewStates(settings.events_table_name),
+        bus=EventBus(settings.event_bus_name),
+        payloads=PayloadStore(settings.payload_bucket_name),
+        policy=DeliveryPolicy(
+            ttl_seconds=settings.event_ttl_days * SECONDS_PER_DAY,
+            lease_seconds=settings.claim_lease_seconds,
+        ),
+    )
