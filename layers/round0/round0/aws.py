@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
 
 # Standard retry mode retries throttling and 5xx with backoff; timeouts keep a
 # hung call from eating the 10 seconds ROUND0 waits for an answer.
@@ -38,3 +39,8 @@ def events() -> "EventBridgeClient":
 @cache
 def s3() -> "S3Client":
     return boto3.client("s3", config=CLIENT_CONFIG)
+
+
+@cache
+def sqs() -> "SQSClient":
+    return boto3.client("sqs", config=CLIENT_CONFIG)

@@ -1,0 +1,127 @@
+"""API Gateway HTTP API (payload format 2.0) events, as the webhook route receives them.
+
+One home for the request shape: the `events/api/*.json` files for `sam local invoke`,
+the tests and the local runner's HTTP front door all build events here.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from round0.signature import SIGNATURE_HEADER, sign
+
+from round0_local.template import REPO_ROOT
+
+EVENTS_DIR = REPO_ROOT / "events"
+PAYLOADS_DIR = EVENTS_DIR / "payloads"
+API_EVENTS_DIR = EVENTS_DIR / "api"
+# The signing secret of every local stack and of the sample events. Not a real secret.
+LOCAL_SIGNING_SECRET = "whsec_local_development_only_0123456789abcdef"  # noqa: S105
+ROUTE_PATH = "/webhooks/round0"
+
+# Each sample API event: (file, payload it carries, how it is signed).
+SAMPLE_API_EVENTS = {
+    "interview_started.json": ("interview_started.json", "valid"),
+    "interview_ended.json": ("interview_ended.json", "valid"),
+    "dashboard_test_event.json": ("dashboard_test_event.json", "valid"),
+    "duplicate_interview_started.json": ("interview_started.json", "valid"),
+    "bad_signature.json": ("interview_started.json", "wrong_secret"),
+}
+
+
+def http_api_event(
+    body: bytes, headers: dict[str, str], *, path: str = ROUTE_PATH, method: str = "POST"
+) -> dict[str, Any]:
+    """The event API Gateway's HTTP API hands to a Lambda proxy integration."""
+    now = time.time()
+    lowered = {name.lower(): value for name, value in headers.items()}
+    try:
+        text, encoded = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, encoded = base64.b64encode(body).decode("ascii"), True
+    return {
+        "version": "2.0",
+        "routeKey": f"{method} {path}",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": lowered,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": "localhost",
+            "domainPrefix": "localhost",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": lowered.get("user-agent", "round0-local"),
+            },
+            "requestId": f"local-{time.time_ns()}",
+            "routeKey": f"{method} {path}",
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        },
+        "body": text,
+        "isBase64Encoded": encoded,
+    }
+
+
+def signed_request(
+    body: bytes, secret: str = LOCAL_SIGNING_SECRET, timestamp: int | None = None
+) -> dict[str, Any]:
+    """An HTTP API event for `body`, signed as ROUND0 signs it."""
+    signed_at = int(time.time()) if timestamp is None else timestamp
+    headers = {
+        "content-type": "application/json",
+        "user-agent": "ROUND0-Webhooks",
+        SIGNATURE_HEADER: sign(body, secret, signed_at),
+    }
+    return http_api_event(body, headers)
+
+
+WRONG_SECRET = "whsec_not_the_right_secret"  # noqa: S105 - signs the bad-signature sample
+
+
+def resign(event: dict[str, Any], secret: str = LOCAL_SIGNING_SECRET) -> dict[str, Any]:
+    """A copy of an API event whose signature is made afresh (signatures go stale)."""
+    body = event["body"]
+    raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode("utf-8")
+    fresh = signed_request(raw, secret)
+    fresh["headers"] = {**event["headers"], SIGNATURE_HEADER.lower(): fresh["headers"][SIGNATURE_HEADER.lower()]}
+    return fresh
+
+
+def payload_bytes(name: str) -> bytes:
+    """A sample ROUND0 payload, compact, as ROUND0 would send it."""
+    document = json.loads((PAYLOADS_DIR / name).read_text(encoding="utf-8"))
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def write_sample_api_events(directory: Path = API_EVENTS_DIR) -> list[Path]:
+    """(Re)write `events/api/*.json`, signed now with the local secret."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for file_name, (payload, signing) in SAMPLE_API_EVENTS.items():
+        event = signed_request(payload_bytes(payload), _secret_for(signing))
+        path = directory / file_name
+        path.write_text(json.dumps(event, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def _secret_for(signing: str) -> str:
+    return LOCAL_SIGNING_SECRET if signing == "valid" else WRONG_SECRET
+
+
+def load_api_event(name: str, fresh: bool = True) -> dict[str, Any]:
+    """An `events/api` file, re-signed now (as it was signed) unless `fresh` is False."""
+    event: dict[str, Any] = json.loads((API_EVENTS_DIR / name).read_text(encoding="utf-8"))
+    if not fresh:
+        return event
+    return resign(event, _secret_for(SAMPLE_API_EVENTS[name][1]))

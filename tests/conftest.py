@@ -1,0 +1,96 @@
+"""Fixtures shared by every test tier.
+
+`aws` starts moto in-process; `stack` builds the template's resources in it (from
+template.yaml itself); `function_env` gives a function exactly the environment the
+template gives it, and clears every settings and client cache around the test.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from round0_local.api_events import LOCAL_SIGNING_SECRET
+from round0_local.template import REGION, LocalStack, load_template
+
+
+def clear_caches() -> None:
+    """Forget every cached settings object, client and composition root.
+
+    Deployed code caches these with `functools.cache` for warm invocations; each test
+    is a cold start, so every cache in the project's own modules is cleared.
+    """
+    for name, module in list(sys.modules.items()):
+        if not name.startswith(("round0", "round0_")):
+            continue
+        for value in vars(module).values():
+            if callable(getattr(value, "cache_clear", None)) and hasattr(value, "__wrapped__"):
+                value.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never reach a real account: fake credentials, a fixed region, no endpoint."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Round0WebhooksTest")
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def stack(aws: None) -> LocalStack:
+    local = LocalStack(
+        load_template(),
+        secret_values={"SigningSecret": json.dumps({"current": LOCAL_SIGNING_SECRET})},
+    )
+    local.create(boto3.Session())
+    return local
+
+
+@pytest.fixture
+def function_env(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[str], dict[str, str]]]:
+    def apply(function: str) -> dict[str, str]:
+        environment = stack.function_environment(function)
+        for key, value in environment.items():
+            monkeypatch.setenv(key, value)
+        clear_caches()
+        return environment
+
+    clear_caches()
+    yield apply
+    clear_caches()
+
+
+class FakeLambdaContext:
+    function_name = "test-function"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+    log_group_name = "/aws/lambda/test-function"
+    log_stream_name = "local"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 10_000
+
+
+@pytest.fixture
+def lambda_context() -> FakeLambdaContext:
+    return FakeLambdaContext()
