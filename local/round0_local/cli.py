@@ -6,11 +6,14 @@ import argparse
 from collections.abc import Sequence
 
 from round0_local.api_events import write_sample_api_events
+from round0_local.bus_events import write_sample_bus_events
 
 
 def _sign_events(_: argparse.Namespace) -> int:
     for path in write_sample_api_events():
         print(f"signed {path}")  # noqa: T201
+    for path in write_sample_bus_events():
+        print(f"wrote {path}")  # noqa: T201
     return 0
 
 
@@ -19,7 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     sign_events = commands.add_parser(
         "sign-events",
-        help="re-sign events/api/*.json with a fresh timestamp (signatures go stale in 5 min)",
+        help="re-sign events/api/*.json with a fresh timestamp (signatures go stale in 5 min)"
+        " and rewrite events/bus/*.json from events/payloads",
     )
     sign_events.set_defaults(run=_sign_events)
     return parser
