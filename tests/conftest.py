@@ -7,14 +7,15 @@ template gives it, and clears every settings and client cache around the test.
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import sys
 from collections.abc import Callable, Iterator
 
 import boto3
 import pytest
 from moto import mock_aws
-
 from round0_local.api_events import LOCAL_SIGNING_SECRET
 from round0_local.template import REGION, LocalStack, load_template
 
@@ -94,3 +95,16 @@ class FakeLambdaContext:
 @pytest.fixture
 def lambda_context() -> FakeLambdaContext:
     return FakeLambdaContext()
+
+
+@pytest.fixture
+def log_output() -> Iterator[io.StringIO]:
+    """Everything the deployed code logs (Powertools JSON lines) during the test."""
+    from round0.observability import logger
+
+    buffer = io.StringIO()
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    previous = handler.setStream(buffer)
+    yield buffer
+    handler.setStream(previous)

@@ -93,7 +93,10 @@ def resign(event: dict[str, Any], secret: str = LOCAL_SIGNING_SECRET) -> dict[st
     body = event["body"]
     raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode("utf-8")
     fresh = signed_request(raw, secret)
-    fresh["headers"] = {**event["headers"], SIGNATURE_HEADER.lower(): fresh["headers"][SIGNATURE_HEADER.lower()]}
+    fresh["headers"] = {
+        **event["headers"],
+        SIGNATURE_HEADER.lower(): fresh["headers"][SIGNATURE_HEADER.lower()],
+    }
     return fresh
 
 

@@ -11,9 +11,9 @@ from round0_local.bus_events import write_sample_bus_events
 
 def _sign_events(_: argparse.Namespace) -> int:
     for path in write_sample_api_events():
-        print(f"signed {path}")  # noqa: T201
+        print(f"signed {path}")
     for path in write_sample_bus_events():
-        print(f"wrote {path}")  # noqa: T201
+        print(f"wrote {path}")
     return 0
 
 

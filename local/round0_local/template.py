@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,18 +86,21 @@ class LocalStack:
             return value
         if len(value) == 1:
             ((key, argument),) = value.items()
-            if key == "Ref":
-                return self._ref(argument)
-            if key == "Fn::GetAtt":
-                return self._get_att(*argument)
-            if key == "Fn::Sub":
-                return self._sub(argument)
-            if key == "Fn::Join":
-                separator, items = argument
-                return separator.join(str(self.resolve(item)) for item in items)
+            intrinsics: dict[str, Callable[[Any], Any]] = {
+                "Ref": self._ref,
+                "Fn::GetAtt": lambda name_and_attribute: self._get_att(*name_and_attribute),
+                "Fn::Sub": self._sub,
+                "Fn::Join": self._join,
+            }
+            if key in intrinsics:
+                return intrinsics[key](argument)
             if key.startswith("Fn::"):
                 raise NotImplementedError(f"intrinsic {key} is not supported locally")
         return {key: self.resolve(item) for key, item in value.items()}
+
+    def _join(self, argument: list[Any]) -> str:
+        separator, items = argument
+        return str(separator).join(str(self.resolve(item)) for item in items)
 
     def _ref(self, name: str) -> str:
         pseudo = {
@@ -225,7 +228,9 @@ class LocalStack:
             client("events").create_event_bus(Name=self.physical_name(name))
         queues = self.of_type("AWS::SQS::Queue").items()
         # dead-letter queues first: the queues that redrive to them name their ARN
-        for name, body in sorted(queues, key=lambda item: "RedrivePolicy" in item[1].get("Properties", {})):
+        for name, body in sorted(
+            queues, key=lambda item: "RedrivePolicy" in item[1].get("Properties", {})
+        ):
             self._create_queue(client("sqs"), name, body.get("Properties", {}))
         for name in self.of_type("AWS::SecretsManager::Secret"):
             created = client("secretsmanager").create_secret(

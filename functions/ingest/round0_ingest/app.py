@@ -5,22 +5,24 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from round0.delivery import DeliveryFailed, EventInFlight, RetryableError
 from round0.events import InvalidEvent
 from round0.observability import count, count_with_reason, logger, metrics
 from round0.signature import SIGNATURE_HEADER, SignatureError
+
 from round0_ingest.service import ingest
 
 app = APIGatewayHttpResolver()
 
 
-def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+def _json(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> Response[dict[str, Any]]:
     return Response(status, content_types.APPLICATION_JSON, body, headers)
 
 
 @app.post("/webhooks/round0")
-def receive_webhook() -> Response:
+def receive_webhook() -> Response[dict[str, Any]]:
     request = app.current_event
     body = request.body or ""
     raw = base64.b64decode(body) if request.is_base64_encoded else body.encode("utf-8")
@@ -32,21 +34,21 @@ def receive_webhook() -> Response:
 
 
 @app.exception_handler(SignatureError)
-def reject_signature(error: SignatureError) -> Response:
+def reject_signature(error: SignatureError) -> Response[dict[str, Any]]:
     count_with_reason("Rejected", f"signature_{error.reason}")
     logger.warning("signature rejected", reason=error.reason)
     return _json(401, {"error": "invalid_signature", "message": str(error)})
 
 
 @app.exception_handler(InvalidEvent)
-def reject_event(error: InvalidEvent) -> Response:
+def reject_event(error: InvalidEvent) -> Response[dict[str, Any]]:
     count_with_reason("Rejected", "invalid_event")
     logger.warning("event rejected", problem=str(error))
     return _json(400, {"error": "invalid_event", "message": str(error)})
 
 
 @app.exception_handler(RetryableError)
-def ask_for_retry(error: RetryableError) -> Response:
+def ask_for_retry(error: RetryableError) -> Response[dict[str, Any]]:
     match error:
         case EventInFlight():
             count("InFlight")

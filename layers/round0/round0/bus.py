@@ -29,10 +29,7 @@ class PublishError(Exception):
 
 def entry_size(detail_type: str, detail: str) -> int:
     return (
-        len(SOURCE.encode())
-        + len(detail_type.encode())
-        + len(detail.encode())
-        + _TIME_FIELD_BYTES
+        len(SOURCE.encode()) + len(detail_type.encode()) + len(detail.encode()) + _TIME_FIELD_BYTES
     )
 
 

@@ -123,7 +123,9 @@ class EventStore:
     def _db(self) -> "DynamoDBClient":
         return self._client or aws.dynamodb()
 
-    def claim(self, record: StoredEvent, expires_at: int, lease_seconds: float, now: float) -> Claim:
+    def claim(
+        self, record: StoredEvent, expires_at: int, lease_seconds: float, now: float
+    ) -> Claim:
         """Store `record` if its id is new, atomically; otherwise say what is there."""
         leased = StoredEvent(**{**record.__dict__, "lease_until": now + lease_seconds})
         try:
@@ -140,9 +142,7 @@ class EventStore:
         if existing.status == PUBLISHED:
             return Claim(ClaimOutcome.PUBLISHED, existing)
         if existing.lease_until > now:
-            return Claim(
-                ClaimOutcome.IN_FLIGHT, existing, _retry_after(existing.lease_until, now)
-            )
+            return Claim(ClaimOutcome.IN_FLIGHT, existing, _retry_after(existing.lease_until, now))
         return self.take_over(existing.event_id, lease_seconds, now)
 
     def take_over(self, event_id: str, lease_seconds: float, now: float) -> Claim:
@@ -171,9 +171,7 @@ class EventStore:
             existing = _from_item(current)  # type: ignore[arg-type]
             if existing.status == PUBLISHED:
                 return Claim(ClaimOutcome.PUBLISHED, existing)
-            return Claim(
-                ClaimOutcome.IN_FLIGHT, existing, _retry_after(existing.lease_until, now)
-            )
+            return Claim(ClaimOutcome.IN_FLIGHT, existing, _retry_after(existing.lease_until, now))
         return Claim(ClaimOutcome.CLAIMED, _from_item(response["Attributes"]))
 
     def mark_published(self, event_id: str, now: float) -> None:

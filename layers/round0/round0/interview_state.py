@@ -81,7 +81,10 @@ class InterviewStates:
         """Apply `state` if it is newer than the stored one. Returns whether it advanced."""
         timestamps = {
             name: value
-            for name, value in (("started_at", state.started_at), ("completed_at", state.completed_at))
+            for name, value in (
+                ("started_at", state.started_at),
+                ("completed_at", state.completed_at),
+            )
             if value is not None
         }
         fill_in = [f"{name} = if_not_exists({name}, :{name})" for name in timestamps]

@@ -96,8 +96,8 @@ def parse_signing_secrets(secret_string: str) -> tuple[str, ...]:
         secrets: tuple[str, ...] = (text,) if text else ()
     else:
         document = json.loads(text)
-        if not isinstance(document, dict):
-            raise ValueError("signing secret JSON must be an object")
+        if not isinstance(document, dict) or not document.get("current"):
+            raise ValueError("signing secret JSON must be an object with a current secret")
         secrets = tuple(
             value
             for key in ("current", "previous")

@@ -1,0 +1,212 @@
+"""Faults injected into the ingest path: nothing acknowledged before it is on the bus,
+nothing lost, every failure retryable."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+from round0.bus import EventBus
+from round0_local.api_events import load_api_event
+from round0_local.faults import client_error
+from round0_local.template import LocalStack
+
+Invoke = Callable[[dict[str, Any]], Any]
+Drain = Callable[[], list[dict[str, Any]]]
+Items = Callable[[], dict[str, dict[str, Any]]]
+KEY = "event#evt_550e8400e29b41d4a716446655440000"
+
+
+class Crash(BaseException):
+    """The Lambda process dies (timeout, out of memory): nothing after it runs."""
+
+
+def crash(*_: Any) -> None:
+    raise Crash
+
+
+def expire_lease(stack: LocalStack, key: str = KEY, received_ago: float = 0) -> None:
+    """Let time pass for one record: its lease runs out (and it was received earlier)."""
+    dynamodb = boto3.client("dynamodb")
+    table = stack.physical_name("EventsTable")
+    received = float(
+        dynamodb.get_item(TableName=table, Key={"pk": {"S": key}})["Item"]["received_at"]["N"]
+    )
+    dynamodb.update_item(
+        TableName=table,
+        Key={"pk": {"S": key}},
+        UpdateExpression="SET lease_until = :zero, received_at = :received",
+        ExpressionAttributeValues={
+            ":zero": {"N": "0"},
+            ":received": {"N": repr(received - received_ago)},
+        },
+    )
+
+
+def test_throttled_claim_is_a_503_and_stores_nothing(
+    ingest: Invoke, faulty: Any, table: Items, bus_messages: Drain
+) -> None:
+    dynamodb = faulty("dynamodb")
+    dynamodb.fail("put_item", 1, client_error("ProvisionedThroughputExceededException", "PutItem"))
+    result = ingest(load_api_event("interview_started.json"))
+    assert result.status == 503
+    assert int(result.headers["Retry-After"]) > 0
+    assert table() == {}
+    assert bus_messages() == []
+    # and ROUND0's retry succeeds
+    assert ingest(load_api_event("interview_started.json")).status == 200
+    assert len(bus_messages()) == 1
+
+
+def test_throttled_state_update_releases_the_record_for_the_retry(
+    ingest: Invoke, faulty: Any, table: Items, bus_messages: Drain
+) -> None:
+    dynamodb = faulty("dynamodb")
+    dynamodb.fail("update_item", 1, client_error("ThrottlingException", "UpdateItem"))
+    assert ingest(load_api_event("interview_started.json")).status == 503
+    record = table()[KEY]
+    assert (record["status"]["S"], float(record["lease_until"]["N"])) == ("pending", 0.0)
+    assert bus_messages() == []
+    assert ingest(load_api_event("interview_started.json")).status == 200
+    assert table()[KEY]["status"]["S"] == "published"
+    assert len(bus_messages()) == 1
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        lambda: {
+            "FailedEntryCount": 1,
+            "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "injected"}],
+        },
+        client_error("ThrottlingException", "PutEvents"),
+    ],
+    ids=["partial-failure", "throttled"],
+)
+def test_failed_publish_is_a_503_and_the_retry_publishes_once(
+    ingest: Invoke, faulty: Any, table: Items, bus_messages: Drain, fault: Callable[[], Any]
+) -> None:
+    # Given PutEvents fails once
+    faulty("events").fail("put_events", 1, fault)
+    # When ROUND0 delivers
+    first = ingest(load_api_event("interview_started.json"))
+    # Then it is told to retry, and the stored record is waiting, its lease released
+    assert first.status == 503
+    assert first.body["error"] == "publish_failed"
+    assert first.headers["Retry-After"] == "5"
+    assert table()[KEY]["status"]["S"] == "pending"
+    assert bus_messages() == []
+    # When ROUND0 retries, the stored record is published exactly once
+    retry = ingest(load_api_event("interview_started.json"))
+    assert (retry.status, retry.body["status"]) == (200, "published")
+    assert len(bus_messages()) == 1
+    assert table()[KEY]["status"]["S"] == "published"
+
+
+def test_crash_between_store_and_publish_then_in_flight_then_take_over(
+    ingest: Invoke,
+    stack: LocalStack,
+    table: Items,
+    bus_messages: Drain,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given the function dies after storing the event, before publishing it
+    original = EventBus.publish
+    monkeypatch.setattr(EventBus, "publish", crash)
+    with pytest.raises(Crash):
+        ingest(load_api_event("interview_started.json"))
+    monkeypatch.setattr(EventBus, "publish", original)
+    assert table()[KEY]["status"]["S"] == "pending"
+    # When ROUND0 redelivers while the crashed delivery's lease still runs
+    in_flight = ingest(load_api_event("interview_started.json"))
+    # Then it is told to come back, and nothing is acknowledged or published
+    assert in_flight.status == 409
+    assert 1 <= int(in_flight.headers["Retry-After"]) <= 30
+    assert bus_messages() == []
+    # When the lease has run out, the next redelivery takes the record over and publishes it
+    expire_lease(stack)
+    taken_over = ingest(load_api_event("interview_started.json"))
+    assert (taken_over.status, taken_over.body["status"]) == (200, "published")
+    assert [m["detail"]["id"] for m in bus_messages()] == [KEY.removeprefix("event#")]
+    assert int(table()[KEY]["attempts"]["N"]) == 2
+
+
+def test_published_but_not_marked_is_still_acknowledged(
+    ingest: Invoke, faulty: Any, table: Items, bus_messages: Drain
+) -> None:
+    # Given the write that marks the record published fails after the publish
+    faulty("dynamodb").fail(
+        "update_item",
+        1,
+        client_error("ThrottlingException", "UpdateItem"),
+        when=lambda call: "published_at" in call["UpdateExpression"],
+    )
+    result = ingest(load_api_event("interview_started.json"))
+    # Then the event is on the bus, so the delivery is acknowledged...
+    assert result.status == 200
+    assert len(bus_messages()) == 1
+    # ...and the record stays pending for the sweeper (at least once, never lost)
+    assert table()[KEY]["status"]["S"] == "pending"
+
+
+def test_sweeper_publishes_what_round0_gave_up_on(
+    ingest: Invoke,
+    stack: LocalStack,
+    table: Items,
+    bus_messages: Drain,
+    function_env: Callable[[str], dict[str, str]],
+    lambda_context: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given two events stored but never published (publish failed, ROUND0 stopped retrying)
+    original = EventBus.publish
+    monkeypatch.setattr(EventBus, "publish", crash)
+    for sample in ("interview_started.json", "interview_ended.json"):
+        with pytest.raises(Crash):
+            ingest(load_api_event(sample))
+    monkeypatch.setattr(EventBus, "publish", original)
+    expire_lease(stack, received_ago=600)
+    # and one received just now (its delivery may still be in flight)
+    fresh_key = "event#evt_660f9511f30c52e5b827557766551111"
+    # When the scheduled sweeper runs
+    function_env("SweeperFunction")
+    from round0_sweeper.app import lambda_handler
+
+    report = lambda_handler({"source": "aws.scheduler"}, lambda_context)
+    # Then the old record is published, the young one is left to its delivery
+    assert report == {"published": 1, "failed": 0, "skipped": 0}
+    assert [m["detail"]["id"] for m in bus_messages()] == [KEY.removeprefix("event#")]
+    assert table()[KEY]["status"]["S"] == "published"
+    assert "pending" not in table()[KEY]
+    assert table()[fresh_key]["status"]["S"] == "pending"
+    # and a second run finds nothing more to do
+    assert lambda_handler({}, lambda_context)["published"] == 0
+
+
+def test_sweeper_counts_a_failed_publish_and_leaves_the_record_pending(
+    ingest: Invoke,
+    stack: LocalStack,
+    table: Items,
+    function_env: Callable[[str], dict[str, str]],
+    lambda_context: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(EventBus, "publish", crash)
+    with pytest.raises(Crash):
+        ingest(load_api_event("interview_started.json"))
+    expire_lease(stack, received_ago=600)
+
+    def rejected(*_: Any) -> None:
+        raise RuntimeError("bus unavailable")
+
+    monkeypatch.setattr(EventBus, "publish", rejected)
+    function_env("SweeperFunction")
+    from round0_sweeper.app import lambda_handler
+
+    assert lambda_handler({}, lambda_context) == {"published": 0, "failed": 1, "skipped": 0}
+    record = table()[KEY]
+    assert record["status"]["S"] == "pending"
+    assert json.loads(record["body"]["S"])["type"] == "interview_started"

@@ -1,0 +1,341 @@
+"""The ingest handler over moto: verify, parse, store once, record state, publish."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+from round0.signature import SIGNATURE_HEADER, sign
+from round0_local.api_events import (
+    LOCAL_SIGNING_SECRET,
+    http_api_event,
+    load_api_event,
+    payload_bytes,
+    signed_request,
+)
+from round0_local.template import LocalStack
+
+Invoke = Callable[[dict[str, Any]], Any]  # returns conftest.HttpResult
+Drain = Callable[[], list[dict[str, Any]]]
+Items = Callable[[], dict[str, dict[str, Any]]]
+STARTED_ID = "evt_550e8400e29b41d4a716446655440000"
+ENDED_ID = "evt_660f9511f30c52e5b827557766551111"
+INTERVIEW = "interview#660f9511-f30c-52e5-b827-557766551111"
+
+
+@pytest.mark.parametrize(
+    ("sample", "event_id", "status"),
+    [
+        ("interview_started.json", STARTED_ID, "in_progress"),
+        ("interview_ended.json", ENDED_ID, "completed"),
+        ("dashboard_test_event.json", "evt_test_123456789", "completed"),
+    ],
+)
+def test_each_sample_is_stored_once_published_verbatim_and_recorded(
+    ingest: Invoke, bus_messages: Drain, table: Items, sample: str, event_id: str, status: str
+) -> None:
+    # Given a sample request as API Gateway delivers it, freshly signed
+    request = load_api_event(sample)
+    # When the handler receives it
+    result = ingest(request)
+    # Then it answers 200 only once the event is on the bus, unchanged
+    assert (result.status, result.body) == (200, {"status": "published", "event_id": event_id})
+    [message] = bus_messages()
+    assert (message["source"], message["detail-type"]) == (
+        "round0",
+        json.loads(request["body"])["type"],
+    )
+    assert message["detail"] == json.loads(request["body"])
+    # and the record is stored, published, with its body and an expiry
+    record = table()[f"event#{event_id}"]
+    assert record["status"]["S"] == "published"
+    assert "pending" not in record
+    assert json.loads(record["body"]["S"]) == json.loads(request["body"])
+    # and the interview's state is recorded, with no personal data in it
+    interview_id = json.loads(request["body"])["data"]["interview"]["id"]
+    state = table()[f"interview#{interview_id}"]
+    assert state["status"]["S"] == status
+    assert state["latest_event_id"]["S"] == event_id
+    assert "Jane" not in json.dumps(state)
+
+
+def test_redelivery_after_publish_is_acknowledged_without_a_second_publish(
+    ingest: Invoke, bus_messages: Drain
+) -> None:
+    first = ingest(load_api_event("interview_started.json"))
+    again = ingest(load_api_event("duplicate_interview_started.json"))
+    assert first.body["status"] == "published"
+    assert (again.status, again.body["status"]) == (200, "duplicate")
+    assert len(bus_messages()) == 1
+
+
+def test_expiry_follows_the_ttl_setting(
+    ingest: Invoke, table: Items, monkeypatch: pytest.MonkeyPatch, function_env: Any
+) -> None:
+    monkeypatch.setenv("EVENT_TTL_DAYS", "7")
+    from round0.settings import load_settings
+    from round0.wiring import delivery
+
+    load_settings.cache_clear()
+    delivery.cache_clear()
+    before = int(time.time())
+    ingest(load_api_event("interview_started.json"))
+    expires_at = int(table()[f"event#{STARTED_ID}"]["expires_at"]["N"])
+    assert before + 7 * 86_400 <= expires_at <= int(time.time()) + 7 * 86_400
+
+
+def test_default_ttl_is_thirty_days(ingest: Invoke, table: Items) -> None:
+    ingest(load_api_event("interview_started.json"))
+    record = table()[f"event#{STARTED_ID}"]
+    assert int(record["expires_at"]["N"]) - float(record["received_at"]["N"]) == pytest.approx(
+        30 * 86_400, abs=1
+    )
+
+
+def test_a_base64_encoded_body_is_verified_on_its_raw_bytes(
+    ingest: Invoke, bus_messages: Drain
+) -> None:
+    body = payload_bytes("interview_started.json")
+    request = signed_request(body)
+    request["body"] = base64.b64encode(body).decode()
+    request["isBase64Encoded"] = True
+    assert ingest(request).status == 200
+    assert bus_messages()[0]["detail"]["id"] == STARTED_ID
+
+
+def test_non_ascii_bodies_are_signed_and_published_as_sent(
+    ingest: Invoke, bus_messages: Drain
+) -> None:
+    document = json.loads(payload_bytes("interview_started.json"))
+    document["data"]["candidate"]["name"] = "Zoë Ñúñez 山田"
+    body = json.dumps(document, ensure_ascii=False).encode("utf-8")
+    assert ingest(signed_request(body)).status == 200
+    assert bus_messages()[0]["detail"]["data"]["candidate"]["name"] == "Zoë Ñúñez 山田"
+
+
+def test_unknown_event_type_is_stored_and_published_but_touches_no_state(
+    ingest: Invoke, bus_messages: Drain, table: Items
+) -> None:
+    body = json.dumps(
+        {"id": "evt_new_kind", "type": "interview_expired", "created": 1, "data": {"x": 1}}
+    ).encode()
+    result = ingest(signed_request(body))
+    assert (result.status, result.body["status"]) == (200, "published")
+    [message] = bus_messages()
+    assert message["detail-type"] == "interview_expired"
+    assert set(table()) == {"event#evt_new_kind"}
+
+
+def test_out_of_order_end_then_start_keeps_the_completed_state(
+    ingest: Invoke, table: Items, bus_messages: Drain
+) -> None:
+    # Given interview_ended arrives first
+    assert ingest(load_api_event("interview_ended.json")).status == 200
+    # When the late interview_started arrives
+    assert ingest(load_api_event("interview_started.json")).status == 200
+    # Then the state stays completed, points at the ended event, and knows both times
+    state = table()[INTERVIEW]
+    assert state["status"]["S"] == "completed"
+    assert state["latest_event_id"]["S"] == ENDED_ID
+    assert state["started_at"]["S"] == "2024-01-16T14:30:00Z"
+    assert state["completed_at"]["S"] == "2024-01-16T14:52:00Z"
+    # and both events are still on the bus: consumers decide with the state
+    assert sorted(message["detail-type"] for message in bus_messages()) == [
+        "interview_ended",
+        "interview_started",
+    ]
+
+
+def test_in_order_start_then_end_advances_the_state(ingest: Invoke, table: Items) -> None:
+    ingest(load_api_event("interview_started.json"))
+    assert table()[INTERVIEW]["status"]["S"] == "in_progress"
+    ingest(load_api_event("interview_ended.json"))
+    assert table()[INTERVIEW]["status"]["S"] == "completed"
+    assert table()[INTERVIEW]["latest_event_id"]["S"] == ENDED_ID
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (lambda r: r["headers"].pop(SIGNATURE_HEADER.lower()), "missing"),
+        (lambda r: r["headers"].update({SIGNATURE_HEADER.lower(): "sha256=abc"}), "malformed"),
+        (lambda r: r["headers"].update({SIGNATURE_HEADER.lower(): "t=1,v1=00"}), "stale"),
+        (lambda r: r.update({"body": r["body"].replace("Jane", "John")}), "mismatch"),
+    ],
+    ids=["missing", "malformed", "stale", "tampered"],
+)
+def test_bad_signatures_get_401_and_leave_nothing_behind(
+    ingest: Invoke,
+    bus_messages: Drain,
+    table: Items,
+    mutate: Callable[[dict[str, Any]], Any],
+    reason: str,
+) -> None:
+    request = load_api_event("interview_started.json")
+    mutate(request)
+    result = ingest(request)
+    assert result.status == 401
+    assert result.body["error"] == "invalid_signature"
+    assert table() == {}
+    assert bus_messages() == []
+
+
+def test_the_bad_signature_sample_is_refused(ingest: Invoke, table: Items) -> None:
+    assert ingest(load_api_event("bad_signature.json")).status == 401
+    assert table() == {}
+
+
+def test_a_stale_but_otherwise_valid_signature_is_refused(ingest: Invoke, table: Items) -> None:
+    body = payload_bytes("interview_started.json")
+    request = signed_request(body, timestamp=int(time.time()) - 301)
+    assert ingest(request).status == 401
+    future = signed_request(body, timestamp=int(time.time()) + 400)
+    assert ingest(future).status == 401
+    assert table() == {}
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        (b"{oops", "not valid JSON"),
+        (b'{"type": "interview_started", "created": 1, "data": {}}', "id: Field required"),
+        (
+            b'{"id": "e1", "type": "interview_started", "created": 1, "data": {"job": {}}}',
+            "data.interview: Field required",
+        ),
+    ],
+)
+def test_malformed_bodies_get_400_naming_the_problem_and_store_nothing(
+    ingest: Invoke, bus_messages: Drain, table: Items, body: bytes, named: str
+) -> None:
+    result = ingest(signed_request(body))
+    assert result.status == 400
+    assert result.body["error"] == "invalid_event"
+    assert named in result.body["message"]
+    assert table() == {}
+    assert bus_messages() == []
+
+
+def test_other_routes_are_not_found(ingest: Invoke) -> None:
+    request = http_api_event(b"{}", {}, path="/elsewhere")
+    assert ingest(request).status == 404
+
+
+def test_rotation_keeps_the_previous_secret_valid_and_secrets_are_cached(
+    stack: LocalStack, ingest: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a rotation in progress: a new current secret, the old one as previous
+    boto3.client("secretsmanager").put_secret_value(
+        SecretId=stack.arns["SigningSecret"],
+        SecretString=json.dumps({"current": "whsec_new", "previous": LOCAL_SIGNING_SECRET}),
+    )
+    calls: list[str] = []
+    from botocore.client import BaseClient
+
+    original = BaseClient._make_api_call
+
+    def counting(self: Any, operation: str, params: Any) -> Any:
+        calls.append(operation)
+        return original(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", counting)
+    old = signed_request(payload_bytes("interview_started.json"), LOCAL_SIGNING_SECRET)
+    new = signed_request(payload_bytes("interview_ended.json"), "whsec_new")
+    # When ROUND0 signs with either
+    assert ingest(old).status == 200
+    assert ingest(new).status == 200
+    # Then both are accepted, and the secret was fetched once for both requests
+    assert calls.count("GetSecretValue") == 1
+
+
+def test_a_secret_rotated_since_it_was_cached_is_fetched_again_once(
+    stack: LocalStack, ingest: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SECRET_REFRESH_AFTER_SECONDS", "0")
+    from round0.settings import load_settings
+    from round0_ingest.service import ingest as ingest_factory
+
+    load_settings.cache_clear()
+    ingest_factory.cache_clear()
+    assert ingest(load_api_event("interview_started.json")).status == 200  # caches the secret
+    boto3.client("secretsmanager").put_secret_value(
+        SecretId=stack.arns["SigningSecret"], SecretString="whsec_rotated"
+    )
+    rotated = signed_request(payload_bytes("interview_ended.json"), "whsec_rotated")
+    assert ingest(rotated).status == 200
+
+
+def test_unreadable_secret_is_a_retryable_503_not_a_401_or_500(
+    stack: LocalStack, ingest: Invoke, table: Items
+) -> None:
+    boto3.client("secretsmanager").delete_secret(
+        SecretId=stack.arns["SigningSecret"], ForceDeleteWithoutRecovery=True
+    )
+    result = ingest(load_api_event("interview_started.json"))
+    assert result.status == 503
+    assert int(result.headers["Retry-After"]) > 0
+    assert table() == {}
+
+
+def test_logs_hold_no_personal_data_signature_or_secret(
+    ingest: Invoke, capsys: pytest.CaptureFixture[str], log_output: Any
+) -> None:
+    requests = [
+        load_api_event("interview_started.json"),
+        load_api_event("interview_ended.json"),
+        load_api_event("interview_ended.json"),
+        load_api_event("bad_signature.json"),
+    ]
+    for request in requests:
+        ingest(request)
+    output = capsys.readouterr().out + log_output.getvalue()
+    assert f'"event_id":"{STARTED_ID}"' in output  # lines are keyed by event id
+    forbidden = [
+        "Jane Smith",
+        "jane@example.com",
+        "React hooks extensively",
+        "abc123def456",  # the interview token
+        LOCAL_SIGNING_SECRET,
+        *(r["headers"][SIGNATURE_HEADER.lower()].split("v1=")[1] for r in requests),
+    ]
+    for secret in forbidden:
+        assert secret not in output
+
+
+def test_metrics_count_received_rejected_duplicates_and_published(
+    ingest: Invoke, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ingest(load_api_event("interview_started.json"))
+    ingest(load_api_event("interview_started.json"))
+    ingest(load_api_event("bad_signature.json"))
+    ingest(signed_request(b"{oops"))
+    totals: dict[str, float] = {}
+    reasons: list[str] = []
+    for line in capsys.readouterr().out.splitlines():
+        if '"_aws"' not in line:
+            continue
+        document = json.loads(line)
+        for definition in document["_aws"]["CloudWatchMetrics"]:
+            for metric in definition["Metrics"]:
+                totals[metric["Name"]] = totals.get(metric["Name"], 0) + sum(
+                    document[metric["Name"]]
+                )
+        if "reason" in document:
+            reasons.append(document["reason"])
+    assert totals["Received"] == 4
+    assert totals["Published"] == 1
+    assert totals["Duplicate"] == 1
+    assert totals["Rejected"] == 2
+    assert sorted(reasons) == ["invalid_event", "signature_mismatch"]
+
+
+def test_signature_helper_matches_what_the_handler_checks(ingest: Invoke) -> None:
+    body = payload_bytes("interview_started.json")
+    header = sign(body, LOCAL_SIGNING_SECRET, int(time.time()))
+    request = http_api_event(body, {SIGNATURE_HEADER: header})
+    assert ingest(request).status == 200

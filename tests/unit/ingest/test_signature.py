@@ -1,0 +1,75 @@
+"""ROUND0's signature scheme against the published vectors and our own edge cases."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from round0.signature import (
+    SignatureError,
+    parse_signing_secrets,
+    sign,
+    verify_signature,
+)
+
+VECTORS = json.loads(
+    (Path(__file__).resolve().parents[4] / "shared" / "vectors" / "signatures.json").read_text(
+        encoding="utf-8"
+    )
+)
+
+
+@pytest.mark.parametrize("case", VECTORS["cases"], ids=lambda case: case["name"])
+def test_every_published_vector(case: dict[str, Any]) -> None:
+    body = VECTORS["body"].encode("utf-8")
+    if case["valid"]:
+        assert verify_signature(case["header"], body, case["secrets"], case["now"]) > 0
+    else:
+        with pytest.raises(SignatureError):
+            verify_signature(case["header"], body, case["secrets"], case["now"])
+
+
+def test_sign_then_verify_round_trips_on_raw_bytes() -> None:
+    body = '{"id":"evt_1","name":"Zoë"}'.encode()
+    header = sign(body, "whsec_x", 1_700_000_000)
+    assert verify_signature(header, body, ["whsec_x"], 1_700_000_000) == 1_700_000_000
+
+
+def test_a_reencoded_body_does_not_verify() -> None:
+    # Given a body signed as sent, when the receiver re-serialises it, the bytes differ
+    body = b'{"a": 1}'
+    header = sign(body, "whsec_x", 1_700_000_000)
+    with pytest.raises(SignatureError) as caught:
+        verify_signature(header, b'{"a":1}', ["whsec_x"], 1_700_000_000)
+    assert caught.value.reason == "mismatch"
+
+
+@pytest.mark.parametrize(
+    ("header", "reason"),
+    [
+        (None, "missing"),
+        ("", "missing"),
+        ("t=1700000000", "malformed"),
+        ("v1=abc", "malformed"),
+        ("t=-5,v1=abc", "malformed"),
+        ("t=１７００,v1=abc", "malformed"),  # non-ASCII digits
+        ("t=1600000000,v1=abc", "stale"),
+        ("t=1700000000,v1=ünïcödé", "mismatch"),
+    ],
+)
+def test_rejections_carry_a_loggable_reason(header: str | None, reason: str) -> None:
+    with pytest.raises(SignatureError) as caught:
+        verify_signature(header, b"{}", ["whsec_x"], 1_700_000_000)
+    assert caught.value.reason == reason
+
+
+def test_secret_value_plain_or_json_with_previous() -> None:
+    assert parse_signing_secrets("whsec_a") == ("whsec_a",)
+    assert parse_signing_secrets('{"current": "whsec_a", "previous": "whsec_b"}') == (
+        "whsec_a",
+        "whsec_b",
+    )
+    assert parse_signing_secrets('{"current": "whsec_a", "previous": ""}') == ("whsec_a",)
+    for empty in ("", "  ", '{"current": ""}', '{"previous": "whsec_b"}'):
+        with pytest.raises(ValueError, match="signing secret"):
+            parse_signing_secrets(empty)
