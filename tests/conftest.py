@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 import boto3
 import pytest
 from moto import mock_aws
+
 from round0_local.api_events import LOCAL_SIGNING_SECRET
 from round0_local.template import REGION, LocalStack, load_template
 

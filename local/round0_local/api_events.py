@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from round0.signature import SIGNATURE_HEADER, sign
-
 from round0_local.template import REPO_ROOT
 
 EVENTS_DIR = REPO_ROOT / "events"

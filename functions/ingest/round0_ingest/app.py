@@ -5,11 +5,11 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from round0.delivery import DeliveryFailed, EventInFlight, RetryableError
 from round0.events import InvalidEvent
 from round0.observability import count, count_with_reason, logger, metrics
 from round0.signature import SIGNATURE_HEADER, SignatureError
-
 from round0_ingest.service import ingest
 
 app = APIGatewayHttpResolver()

@@ -7,6 +7,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Protocol
 
 from aws_lambda_powertools.utilities.parameters import GetParameterError, SecretsProvider
+
 from round0.delivery import Delivery, Outcome, RetryableError
 from round0.events import decode_event
 from round0.observability import logger

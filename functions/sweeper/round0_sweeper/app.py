@@ -3,6 +3,7 @@
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from round0.observability import count, logger, metrics
 from round0.settings import FunctionSettings, load_settings
 from round0.wiring import delivery

@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+
 from round0 import aws
 from round0_local.faults import FaultyClient
 from round0_local.template import LocalStack

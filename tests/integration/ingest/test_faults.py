@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+
 from round0.bus import EventBus
 from round0_local.api_events import load_api_event
 from round0_local.faults import client_error

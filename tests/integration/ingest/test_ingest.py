@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
+
 from round0.signature import SIGNATURE_HEADER, sign
 from round0_local.api_events import (
     LOCAL_SIGNING_SECRET,

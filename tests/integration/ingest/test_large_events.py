@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+
 from round0.bus import MAX_ENTRY_BYTES
 from round0.large_events import POINTER_FIELD, PayloadIntegrityError, resolve_event
 from round0_local.api_events import payload_bytes, signed_request

@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 import pytest
+
 from round0.events import EventType, InterviewStatus, InvalidEvent, decode_event, parse_event
 from round0_local.api_events import PAYLOADS_DIR, payload_bytes
 

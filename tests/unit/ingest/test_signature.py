@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from round0.signature import (
     SignatureError,
     parse_signing_secrets,
