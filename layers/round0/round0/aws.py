@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_ses import SESClient
     from mypy_boto3_sqs import SQSClient
 
 # Standard retry mode retries throttling and 5xx with backoff; timeouts keep a
@@ -44,3 +46,18 @@ def s3() -> "S3Client":
 @cache
 def sqs() -> "SQSClient":
     return boto3.client("sqs", config=CLIENT_CONFIG)
+
+
+@cache
+def secretsmanager() -> "SecretsManagerClient":
+    return boto3.client("secretsmanager", config=CLIENT_CONFIG)
+
+
+# SES sends are retried by the consumer (`round0.consumer.with_retries`), which
+# honours the time the invocation has left; botocore retrying too would multiply them.
+SES_CLIENT_CONFIG = CLIENT_CONFIG.merge(Config(retries={"mode": "standard", "max_attempts": 1}))
+
+
+@cache
+def ses() -> "SESClient":
+    return boto3.client("ses", config=SES_CLIENT_CONFIG)

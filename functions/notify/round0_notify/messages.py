@@ -1,0 +1,180 @@
+"""What people are told: the hiring-manager emails and the Slack message. Pure functions.
+
+Every value shown comes from the event, which the candidate partly controls (name,
+and anything ROUND0 echoes back): it is collapsed to one line and shortened, then
+escaped for where it goes, HTML-escaped in the HTML part and Slack-escaped (`&`, `<`,
+`>`) in mrkdwn, so a name like `<!channel>` is shown, never acted upon.
+"""
+
+import html
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from round0.events import InterviewData, InterviewResponse
+
+DEFAULT_APP_URL = "https://rz-app-omega.vercel.app"
+MAX_VALUE_CHARS = 200
+_ELLIPSIS = "…"
+
+
+@dataclass(frozen=True)
+class EmailContent:
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The facts of a completed interview, as shown in Slack and in the email."""
+
+    answers: int
+    total_answer_seconds: int
+    average_score: float | None
+
+
+def one_line(value: str, limit: int = MAX_VALUE_CHARS) -> str:
+    """`value` on one line (no CR/LF or runs of whitespace), at most `limit` characters."""
+    flat = " ".join(value.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + _ELLIPSIS
+
+
+def slack_escape(value: str) -> str:
+    """Escape Slack's three control characters; nothing else needs it (Slack's docs)."""
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def interview_url(interview_id: str, app_url: str = DEFAULT_APP_URL) -> str:
+    """The interview's page in ROUND0; the opaque id is quoted to stay one path segment."""
+    return f"{app_url.rstrip('/')}/interviews/{quote(interview_id, safe='')}"
+
+
+def rounded_minutes(seconds: int) -> int:
+    """Minutes rounded half up, as the seed's `Math.round(seconds / 60)` does."""
+    return math.floor(seconds / 60 + 0.5)
+
+
+def format_duration(seconds: int) -> str:
+    minutes, secs = divmod(max(seconds, 0), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs} s"
+    return f"{secs} s"
+
+
+def format_time(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def format_score(score: float) -> str:
+    return f"{round(score, 1):g} / 100"
+
+
+def summarize(responses: list[InterviewResponse]) -> Summary:
+    scores = [response.score for response in responses if response.score is not None]
+    return Summary(
+        answers=len(responses),
+        total_answer_seconds=sum(response.duration_seconds for response in responses),
+        average_score=sum(scores) / len(scores) if scores else None,
+    )
+
+
+def _email(subject: str, headline: str, rows: list[tuple[str, str]], link: str) -> EmailContent:
+    """Text and HTML parts of one email; `headline` and `rows` hold unescaped values."""
+    text = "\n".join(
+        [headline, "", *(f"{label}: {value}" for label, value in rows), "", f"Interview: {link}"]
+    )
+    table = "\n".join(
+        f'<tr><th align="left" style="padding:2px 12px 2px 0">{html.escape(label)}</th>'
+        f"<td>{html.escape(value)}</td></tr>"
+        for label, value in rows
+    )
+    body = (
+        '<!DOCTYPE html>\n<html><body style="font-family:sans-serif">\n'
+        f"<p>{html.escape(headline)}</p>\n<table>\n{table}\n</table>\n"
+        f'<p><a href="{html.escape(link, quote=True)}">Open the interview in ROUND0</a></p>\n'
+        "</body></html>\n"
+    )
+    return EmailContent(subject=subject, text=text + "\n", html=body)
+
+
+def started_email(
+    data: InterviewData, created: int, app_url: str = DEFAULT_APP_URL
+) -> EmailContent:
+    """`<candidate> started screening for <job title>`, with the seed's content."""
+    candidate, job = one_line(data.candidate.name), one_line(data.job.title)
+    interview = data.interview
+    started = format_time(interview.started_at) or format_time(datetime.fromtimestamp(created, UTC))
+    rows = [("Candidate", candidate), ("Job", job), ("Started", started or "")]
+    if interview.estimated_duration_seconds is not None:
+        minutes = rounded_minutes(interview.estimated_duration_seconds)
+        rows.append(("Estimated duration", f"{minutes} minutes"))
+    headline = f"{candidate} started screening for {job}"
+    return _email(headline, headline + ".", rows, interview_url(interview.id, app_url))
+
+
+def _summary_rows(summary: Summary) -> list[tuple[str, str]]:
+    rows = [
+        ("Answers", str(summary.answers)),
+        ("Total answer time", format_duration(summary.total_answer_seconds)),
+    ]
+    if summary.average_score is not None:
+        rows.append(("Average AI score", format_score(summary.average_score)))
+    return rows
+
+
+def ended_email(data: InterviewData, app_url: str = DEFAULT_APP_URL) -> EmailContent:
+    """`<candidate> completed screening for <job title>`, with the interview's summary."""
+    candidate, job = one_line(data.candidate.name), one_line(data.job.title)
+    rows = [("Candidate", candidate), ("Job", job)]
+    completed = format_time(data.interview.completed_at)
+    if completed:
+        rows.append(("Completed", completed))
+    rows.extend(_summary_rows(summarize(data.responses)))
+    headline = f"{candidate} completed screening for {job}"
+    return _email(headline, headline + ".", rows, interview_url(data.interview.id, app_url))
+
+
+def _field(label: str, value: str) -> dict[str, str]:
+    return {"type": "mrkdwn", "text": f"*{label}*\n{slack_escape(value)}"}
+
+
+def ended_slack_message(data: InterviewData, app_url: str = DEFAULT_APP_URL) -> dict[str, Any]:
+    """The Block Kit message for `interview_ended`; `text` is the notification fallback."""
+    candidate = slack_escape(one_line(data.candidate.name))
+    job = slack_escape(one_line(data.job.title))
+    summary = summarize(data.responses)
+    fields = [_field(label, value) for label, value in _summary_rows(summary)]
+    completed = format_time(data.interview.completed_at)
+    if completed:
+        fields.append(_field("Completed", completed))
+    link = f"<{interview_url(data.interview.id, app_url)}|Open the interview in ROUND0>"
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": f"*{candidate}* completed screening for *{job}*"},
+        },
+        {"type": "section", "fields": fields},
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": link},
+        },
+    ]
+    where = [one_line(value) for value in (data.job.department, data.job.location) if value]
+    if where:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": slack_escape(" · ".join(where))}],
+            }
+        )
+    return {"text": f"{candidate} completed screening for {job}", "blocks": blocks}

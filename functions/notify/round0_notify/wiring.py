@@ -1,0 +1,64 @@
+"""Settings and composition root of the notifications consumer."""
+
+from functools import cache
+from time import sleep
+
+from round0.consumer import DeadLetterQueue, RetryPolicy
+from round0.interview_state import InterviewStates
+from round0.settings import FunctionSettings, load_settings
+from round0_notify.mailer import SesMailer
+from round0_notify.messages import DEFAULT_APP_URL
+from round0_notify.recipients import RecipientDirectory, parse_address_list
+from round0_notify.service import Notifier, NotifyPolicy
+from round0_notify.slack import SlackWebhook
+
+
+class NotifySettings(FunctionSettings):
+    events_table_name: str
+    dead_letter_queue_url: str
+    # email: a verified SES identity to send from; unset = no email
+    notification_sender: str | None = None
+    hiring_manager_emails: str = ""
+    recipient_routing_parameter: str | None = None
+    email_on_interview_ended: bool = False
+    # Slack: the secret holding the incoming webhook's URL; unset = no Slack
+    slack_webhook_secret_id: str | None = None
+    slack_timeout_seconds: float = 5.0
+    # how long a read secret / routing map is reused before it is read again
+    config_max_age_seconds: int = 60
+    round0_app_url: str = DEFAULT_APP_URL
+    retry_attempts: int = 4
+    retry_max_delay_seconds: float = 20.0
+
+
+@cache
+def dead_letters() -> DeadLetterQueue:
+    config: NotifySettings = load_settings(NotifySettings)
+    return DeadLetterQueue(config.dead_letter_queue_url)
+
+
+@cache
+def notifier() -> Notifier:
+    config: NotifySettings = load_settings(NotifySettings)
+    return Notifier(
+        states=InterviewStates(config.events_table_name),
+        mailer=SesMailer(config.notification_sender) if config.notification_sender else None,
+        recipients=RecipientDirectory(
+            default=parse_address_list(config.hiring_manager_emails),
+            routing_parameter=config.recipient_routing_parameter,
+            max_age=config.config_max_age_seconds,
+        ),
+        chat=SlackWebhook(
+            config.slack_webhook_secret_id,
+            max_age=config.config_max_age_seconds,
+            timeout=config.slack_timeout_seconds,
+        ),
+        policy=NotifyPolicy(
+            email_on_interview_ended=config.email_on_interview_ended,
+            app_url=config.round0_app_url,
+            retry=RetryPolicy(
+                attempts=config.retry_attempts, max_delay=config.retry_max_delay_seconds
+            ),
+        ),
+        sleep=sleep,
+    )

@@ -1,0 +1,157 @@
+"""Fixtures for the notifications consumer: the real handler over moto, Slack stand-in.
+
+The stack is built from template.yaml with the notification parameters set: a sender in
+a verified SES domain, two default hiring managers, and the Slack webhook secret
+pointing at the local Slack stand-in.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto.ses.models import ses_backends
+
+from round0 import aws
+from round0.events import parse_event
+from round0.interview_state import InterviewStates, state_from_event
+from round0_local.api_events import LOCAL_SIGNING_SECRET
+from round0_local.faults import FaultyClient
+from round0_local.standins.slack import SlackStandIn
+from round0_local.template import ACCOUNT, REGION, LocalStack, load_template
+
+SENDER = "hiring@example.com"
+SENDER_IDENTITY = "example.com"
+HIRING_MANAGERS = ("lead@example.com", "recruiter@example.com")
+
+
+@dataclass(frozen=True)
+class SentEmail:
+    source: str
+    subject: str
+    body: str
+    to: tuple[str, ...]
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackStandIn]:
+    with SlackStandIn(hang_seconds=5) as standin:
+        yield standin
+
+
+@pytest.fixture
+def stack(aws: None, slack: SlackStandIn) -> LocalStack:
+    """The template's resources, with notifications configured (overrides the root one)."""
+    local = LocalStack(
+        load_template(),
+        parameters={
+            "NotificationSender": SENDER,
+            "NotificationSenderIdentity": SENDER_IDENTITY,
+            "HiringManagerEmails": ", ".join(HIRING_MANAGERS),
+        },
+        secret_values={
+            "SigningSecret": json.dumps({"current": LOCAL_SIGNING_SECRET}),
+            "NotifySlackWebhook": json.dumps({"webhook_url": slack.webhook_url}),
+        },
+    )
+    local.create(boto3.Session())
+    boto3.client("ses").verify_domain_identity(Domain=SENDER_IDENTITY)
+    return local
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The waits between retries, recorded instead of slept."""
+    import round0_notify.wiring
+
+    waited: list[float] = []
+    monkeypatch.setattr(round0_notify.wiring, "sleep", waited.append)
+    return waited
+
+
+@pytest.fixture
+def notify(
+    function_env: Callable[[str], dict[str, str]],
+    lambda_context: Any,
+    sleeps: list[float],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Callable[..., None]:
+    """Invoke the notify Lambda handler with a bus event, as an EventBridge rule would.
+
+    Keyword arguments override the function's environment for this test.
+    """
+    function_env("NotifyFunction")
+    # a hung Slack is given up on quickly (the deployed default is 5 s)
+    monkeypatch.setenv("SLACK_TIMEOUT_SECONDS", "0.3")
+    from round0_notify.app import lambda_handler
+
+    def invoke(event: dict[str, Any]) -> None:
+        lambda_handler(event, lambda_context)
+
+    return invoke
+
+
+@pytest.fixture
+def sent_emails(stack: LocalStack) -> Callable[[], list[SentEmail]]:
+    """What SES (moto) accepted for sending, in order."""
+
+    def sent() -> list[SentEmail]:
+        return [
+            SentEmail(
+                source=message.source,
+                subject=message.subject,
+                body=message.body,
+                to=tuple(message.destinations.get("ToAddresses", [])),
+            )
+            for message in ses_backends[ACCOUNT][REGION].sent_messages
+        ]
+
+    return sent
+
+
+@pytest.fixture
+def dead_letters(stack: LocalStack) -> Callable[[], list[dict[str, Any]]]:
+    """The records in the notify dead-letter queue (received and deleted)."""
+    sqs = boto3.client("sqs")
+    queue_url = stack.function_environment("NotifyFunction")["DEAD_LETTER_QUEUE_URL"]
+    seen: list[dict[str, Any]] = []
+
+    def drain() -> list[dict[str, Any]]:
+        for _ in range(100):  # bounded
+            batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
+            if not batch:
+                break
+            for message in batch:
+                seen.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return seen
+
+    return drain
+
+
+@pytest.fixture
+def record_state(stack: LocalStack) -> Callable[[dict[str, Any]], None]:
+    """Record an event's interview state the way the ingest path does."""
+    states = InterviewStates(stack.physical_name("EventsTable"), boto3.client("dynamodb"))
+
+    def record(detail: dict[str, Any]) -> None:
+        state = state_from_event(parse_event(detail))
+        assert state is not None
+        states.record(state, time.time())
+
+    return record
+
+
+@pytest.fixture
+def faulty_ses(monkeypatch: pytest.MonkeyPatch, stack: LocalStack) -> FaultyClient:
+    """The deployed code's SES client, wrapped so chosen calls fail on demand."""
+    wrapper = FaultyClient(boto3.client("ses"))
+    monkeypatch.setattr(aws, "ses", lambda: wrapper)
+    return wrapper
