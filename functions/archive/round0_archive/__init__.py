@@ -1,0 +1,1 @@
+"""Archive consumer: each completed interview's full results and audio, kept in S3."""

@@ -1,0 +1,230 @@
+"""ROUND0's API: `GET /interviews/{id}` with the account's API key.
+
+Failures are classified for the consumer: 429, 5xx, timeouts and unreachable hosts
+are `TransientFailure`s (429 and 503 carry the server's Retry-After); 401, 403 and
+404 are `PermanentFailure`s with the reason; an interview the API does not report as
+completed yet raises `NotCompletedYet`, which no in-invocation retry waits for: the
+invocation fails and Lambda tries again later.
+"""
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Protocol
+from urllib.parse import quote, urlsplit
+
+import requests
+from aws_lambda_powertools.utilities.parameters import GetParameterError, SecretsProvider
+
+from round0.consumer import PermanentFailure, TransientFailure
+from round0.observability import logger
+from round0_archive.results import FullResults, InvalidResults, read_results
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+USER_AGENT = "round0-webhooks-archive"
+MAX_RESULTS_BYTES = 10 * 1024 * 1024
+_RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+class NotCompletedYet(Exception):
+    """The API does not report the interview as completed yet: try again later."""
+
+    def __init__(self, status: str | None) -> None:
+        super().__init__(f"interview_not_completed: the API reports status {status!r}")
+        self.status = status
+
+
+def check_base_url(url: str) -> str:
+    """The API base URL without a trailing slash; https, or http to this machine only."""
+    parts = urlsplit(url)
+    if not parts.hostname or parts.username or parts.password or parts.query:
+        raise ValueError("API base URL must be scheme://host[:port][/path]")
+    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS):
+        return url.rstrip("/")
+    raise ValueError("API base URL must use https (plain http only to a loopback address)")
+
+
+def parse_retry_after(
+    value: str | None, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - now()).total_seconds())
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect: float
+    read: float
+
+    def as_tuple(self) -> tuple[float, float]:
+        return (self.connect, self.read)
+
+
+class ApiKeyPort(Protocol):
+    def current(self) -> str: ...
+    def refreshed(self) -> str | None: ...
+
+
+def read_api_key(secret_string: str) -> str | None:
+    """The key in the secret: JSON `{"api_key": "..."}` (the template's shape) or the
+    plain value. None while it is empty, as the template creates it."""
+    text = secret_string.strip()
+    if text.startswith("{"):
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError:
+            return None
+        value = document.get("api_key") if isinstance(document, dict) else None
+        text = value.strip() if isinstance(value, str) else ""
+    return text or None
+
+
+class ApiKey:
+    """The API key from Secrets Manager, cached for `max_age` seconds across invocations.
+
+    `refreshed` bypasses the cache at most once per `refresh_after` seconds, so a key
+    rotated minutes ago is picked up after a 401 without a flood of secret reads.
+    """
+
+    def __init__(
+        self,
+        secret_id: str,
+        max_age: int,
+        refresh_after: int = 60,
+        client: "SecretsManagerClient | None" = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._secret_id = secret_id
+        self._max_age = max_age
+        self._refresh_after = refresh_after
+        self._provider = SecretsProvider(boto3_client=client) if client else SecretsProvider()
+        self._clock = clock
+        self._refreshed_at = float("-inf")
+
+    def current(self) -> str:
+        return self._fetch(force=False)
+
+    def refreshed(self) -> str | None:
+        if self._clock() - self._refreshed_at < self._refresh_after:
+            return None
+        self._refreshed_at = self._clock()
+        return self._fetch(force=True)
+
+    def _fetch(self, force: bool) -> str:
+        try:
+            value = self._provider.get(self._secret_id, max_age=self._max_age, force_fetch=force)
+        except GetParameterError as exc:
+            raise TransientFailure("api_key_unavailable") from exc
+        key = read_api_key(str(value))
+        if key is None:
+            raise PermanentFailure("api_key_not_configured: put ROUND0's API key in the secret")
+        return key
+
+
+class Round0Api:
+    """Reads one interview's full results; knows ROUND0's status codes."""
+
+    def __init__(
+        self,
+        base_url: str,
+        key: ApiKeyPort,
+        timeouts: Timeouts,
+        session: requests.Session | None = None,
+    ) -> None:
+        self._base_url = check_base_url(base_url)
+        self._key = key
+        self._timeouts = timeouts
+        self._session = session or requests.Session()
+
+    def fetch_results(self, interview_id: str) -> FullResults:
+        """The interview's full results, or a classified failure."""
+        used = self._key.current()
+        response = self._get(interview_id, used)
+        if response.status_code == 401:
+            fresh = self._key.refreshed()
+            if fresh is not None and fresh != used:
+                logger.info("api key changed; retrying with the new key")
+                response.close()
+                response = self._get(interview_id, fresh)
+        with response:
+            self._check_status(response)
+            results = self._read(response)
+        if results.interview_id != interview_id:
+            raise PermanentFailure("api_mismatch: the results are for another interview")
+        if not results.completed:
+            raise NotCompletedYet(results.status)
+        return results
+
+    def _get(self, interview_id: str, key: str) -> requests.Response:
+        url = f"{self._base_url}/interviews/{quote(interview_id, safe='')}"
+        try:
+            return self._session.get(
+                url,
+                headers={
+                    "Authorization": f"Bearer {key}",
+                    "Accept": "application/json",
+                    "User-Agent": USER_AGENT,
+                },
+                timeout=self._timeouts.as_tuple(),
+                allow_redirects=False,
+                stream=True,
+            )
+        except requests.Timeout as exc:
+            raise TransientFailure("api_timeout") from exc
+        except requests.RequestException as exc:
+            raise TransientFailure(f"api_unreachable: {type(exc).__name__}") from exc
+
+    @staticmethod
+    def _check_status(response: requests.Response) -> None:
+        status = response.status_code
+        match status:
+            case 200:
+                return
+            case 401:
+                raise PermanentFailure("api_unauthorized: HTTP 401, the API key was refused")
+            case 403:
+                raise PermanentFailure(
+                    "api_forbidden: HTTP 403, the account's subscription may be inactive"
+                )
+            case 404:
+                raise PermanentFailure("interview_not_found: HTTP 404 from ROUND0's API")
+            case _ if status in _RETRYABLE_STATUSES:
+                raise TransientFailure(
+                    f"api_http_{status}", parse_retry_after(response.headers.get("Retry-After"))
+                )
+            case _:
+                raise PermanentFailure(f"api_rejected: HTTP {status} from ROUND0's API")
+
+    @staticmethod
+    def _read(response: requests.Response) -> FullResults:
+        body = bytearray()
+        try:
+            for chunk in response.iter_content(chunk_size=64 * 1024):
+                body += chunk
+                if len(body) > MAX_RESULTS_BYTES:
+                    raise PermanentFailure("api_results_too_large")
+        except requests.RequestException as exc:
+            raise TransientFailure(f"api_read_failed: {type(exc).__name__}") from exc
+        try:
+            return read_results(json.loads(body))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise TransientFailure("api_invalid_json") from exc
+        except InvalidResults as exc:
+            raise PermanentFailure(f"api_invalid_results: {exc}") from exc

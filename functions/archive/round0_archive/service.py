@@ -1,0 +1,259 @@
+"""Archive one completed interview: full results from ROUND0's API, every answer's audio.
+
+For an `interview_ended` event: fetch the full results (fresh audio URLs), write
+`transcript.json` (without the temporary URLs) and `transcript.md`, then stream each
+answer's audio into `interviews/<id>/question_<question id>.mp3`. Each answer is
+handled on its own: a bad id, a refused host or a broken download is recorded and
+the others go on. When something is missing the event fails with the list: retried
+if any of it may succeed later, dead-lettered at once if none can.
+"""
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from round0.consumer import PermanentFailure, RetryPolicy, TransientFailure, with_retries
+from round0.events import EventType, InterviewResponse, Round0Event
+from round0.idempotency import idempotency_key, run_once
+from round0.observability import count, count_with_reason, logger
+from round0_archive.audio import AudioDownload
+from round0_archive.bucket import ArchiveBucket, Fingerprint
+from round0_archive.keys import (
+    UnsafeId,
+    audio_key,
+    check_id,
+    transcript_json_key,
+    transcript_markdown_key,
+)
+from round0_archive.results import (
+    FullResults,
+    InvalidResponse,
+    format_transcripts,
+    parse_response,
+    without_audio_urls,
+)
+
+CHANNEL = "archive"
+SOURCE_ETAG = "source-etag"
+TimeLeft = Callable[[], float]
+DEFAULT_POLICY = RetryPolicy()
+
+
+class ResultsPort(Protocol):
+    def fetch_results(self, interview_id: str) -> FullResults: ...
+
+
+class AudioSourcePort(Protocol):
+    def open(self, url: str, time_left: TimeLeft = ...) -> AudioDownload: ...
+
+
+class CopyOutcome(StrEnum):
+    COPIED = "copied"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class Missing:
+    """An answer whose audio is not archived. `answer` never holds an unsafe id."""
+
+    answer: str
+    reason: str
+    permanent: bool
+
+    def __str__(self) -> str:
+        return f"{self.answer} ({self.reason})"
+
+
+@dataclass
+class ArchiveReport:
+    interview_id: str
+    copied: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    without_audio: list[str] = field(default_factory=list)
+    missing: list[Missing] = field(default_factory=list)
+
+    def summary(self) -> dict[str, int]:
+        """Counts only: small and free of personal data (stored by idempotency)."""
+        return {
+            "copied": len(self.copied),
+            "unchanged": len(self.unchanged),
+            "without_audio": len(self.without_audio),
+        }
+
+    def missing_reason(self, answers: int) -> str:
+        listed = "; ".join(str(item) for item in self.missing)
+        return f"incomplete_archive: {len(self.missing)} of {answers} answers missing: {listed}"
+
+
+def header_safe(value: str) -> str:
+    """An S3 metadata value (sent as an HTTP header): printable ASCII, else %-quoted."""
+    return value if value.isascii() and value.isprintable() else quote(value, safe="")
+
+
+def audio_metadata(interview_id: str, response: InterviewResponse) -> dict[str, str]:
+    metadata = {
+        "interview-id": interview_id,
+        "question-id": response.question_id,
+        "duration-seconds": str(response.duration_seconds),
+    }
+    if response.answered_at is not None:
+        metadata["answered-at"] = response.answered_at.isoformat().replace("+00:00", "Z")
+    return {name: header_safe(value) for name, value in metadata.items()}
+
+
+class Archiver:
+    def __init__(
+        self,
+        api: ResultsPort,
+        audio: AudioSourcePort,
+        bucket: ArchiveBucket,
+        policy: RetryPolicy = DEFAULT_POLICY,
+        sleep: Callable[[float], None] = time.sleep,
+        once: Callable[[str, Callable[[], dict[str, Any]]], dict[str, Any]] = run_once,
+    ) -> None:
+        self._api = api
+        self._audio = audio
+        self._bucket = bucket
+        self._policy = policy
+        self._sleep = sleep
+        self._once = once
+
+    def archive_once(self, event: Round0Event, time_left: TimeLeft) -> dict[str, Any]:
+        """`archive`, once per event: a redelivered event that succeeded costs nothing."""
+        count("Received")
+        return self._once(
+            idempotency_key(event.id, CHANNEL), lambda: self.archive(event, time_left).summary()
+        )
+
+    def archive(self, event: Round0Event, time_left: TimeLeft) -> ArchiveReport:
+        if event.known_type is not EventType.INTERVIEW_ENDED or event.interview is None:
+            logger.info("not an interview_ended event; nothing to archive")
+            return ArchiveReport(interview_id="")
+        interview_id = event.interview.interview.id
+        try:
+            check_id(interview_id, "interview id")
+        except UnsafeId as exc:
+            logger.warning("event rejected: unsafe interview id", problem=str(exc))
+            raise PermanentFailure(f"unsafe_interview_id: {exc}") from exc
+        logger.append_keys(interview_id=interview_id)
+        results = with_retries(
+            lambda: self._api.fetch_results(interview_id),
+            self._policy,
+            time_left=time_left,
+            sleep=self._sleep,
+        )
+        self._write_transcripts(interview_id, results)
+        report = ArchiveReport(interview_id=interview_id)
+        answers = results.raw_responses
+        for number, raw in enumerate(answers, start=1):
+            self._archive_answer(report, number, raw, time_left)
+        count("AudioCopied", len(report.copied))
+        count("AudioUnchanged", len(report.unchanged))
+        logger.info(
+            "interview archived",
+            copied=len(report.copied),
+            unchanged=len(report.unchanged),
+            without_audio=len(report.without_audio),
+            missing=len(report.missing),
+        )
+        if report.missing:
+            reason = report.missing_reason(len(answers))
+            if all(item.permanent for item in report.missing):
+                raise PermanentFailure(reason)
+            raise TransientFailure(reason)
+        return report
+
+    def copy_audio(
+        self, key: str, url: str, metadata: dict[str, str], time_left: TimeLeft
+    ) -> CopyOutcome:
+        """Stream one audio file into `key`, unless the object already holds its bytes.
+
+        Cheap check first: the stored object was copied from a source with this strong
+        ETag and length, so the body is not even read. Otherwise the bytes stream in
+        while their SHA-256 is computed, and a copy identical to the stored object
+        (its `sha256` tag) is abandoned instead of written.
+        """
+        with self._audio.open(url, time_left) as download:
+            existing = self._bucket.head(key)
+            if (
+                existing is not None
+                and download.etag is not None
+                and existing.metadata.get(SOURCE_ETAG) == header_safe(download.etag)
+                and download.length in (None, existing.size)
+            ):
+                return CopyOutcome.UNCHANGED
+            if download.etag is not None:
+                metadata = {**metadata, SOURCE_ETAG: header_safe(download.etag)}
+
+            def unchanged(fingerprint: Fingerprint) -> bool:
+                return (
+                    existing is not None
+                    and existing.size == fingerprint.size
+                    and self._bucket.stored_sha256(key) == fingerprint.sha256
+                )
+
+            outcome = self._bucket.upload(
+                key, download.chunks(), download.content_type, metadata, unchanged
+            )
+        return CopyOutcome.COPIED if outcome.written else CopyOutcome.UNCHANGED
+
+    def _write_transcripts(self, interview_id: str, results: FullResults) -> None:
+        document = json.dumps(without_audio_urls(results), indent=2, ensure_ascii=False)
+        self._bucket.put_document(
+            transcript_json_key(interview_id), document.encode("utf-8"), "application/json"
+        )
+        self._bucket.put_document(
+            transcript_markdown_key(interview_id),
+            format_transcripts(results.raw_responses).encode("utf-8"),
+            "text/markdown; charset=utf-8",
+        )
+
+    def _archive_answer(
+        self, report: ArchiveReport, number: int, raw: Any, time_left: TimeLeft
+    ) -> None:
+        try:
+            response = parse_response(raw)
+            key = audio_key(report.interview_id, response.question_id)
+        except InvalidResponse as exc:
+            self._missing(report, Missing(f"response #{number}", f"invalid_response: {exc}", True))
+            return
+        except UnsafeId as exc:
+            logger.warning("answer rejected: unsafe question id", response=number)
+            reason = f"unsafe_question_id: {exc}"
+            self._missing(report, Missing(f"response #{number}", reason, True))
+            return
+        question = f"question {response.question_id}"
+        audio_url = response.audio_url
+        if not audio_url:
+            logger.info("answer has no audio", response=number, question_id=response.question_id)
+            report.without_audio.append(response.question_id)
+            return
+        metadata = audio_metadata(report.interview_id, response)
+        try:
+            outcome = with_retries(
+                lambda: self.copy_audio(key, audio_url, metadata, time_left),
+                self._policy,
+                time_left=time_left,
+                sleep=self._sleep,
+            )
+        except TransientFailure as failure:
+            self._missing(report, Missing(question, failure.reason, False))
+        except PermanentFailure as failure:
+            self._missing(report, Missing(question, failure.reason, True))
+        except Exception as exc:  # noqa: BLE001 - one answer's failure must not lose the others
+            logger.exception("audio copy failed", response=number)
+            self._missing(report, Missing(question, f"copy_failed: {type(exc).__name__}", False))
+        else:
+            (report.copied if outcome is CopyOutcome.COPIED else report.unchanged).append(
+                response.question_id
+            )
+
+    @staticmethod
+    def _missing(report: ArchiveReport, item: Missing) -> None:
+        logger.warning("answer not archived", answer=item.answer, reason=item.reason)
+        count_with_reason("AnswerMissing", item.reason.split(":", 1)[0])
+        report.missing.append(item)

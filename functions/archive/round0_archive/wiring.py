@@ -1,0 +1,71 @@
+"""Composition root of the archive function: settings, adapters, the archiver."""
+
+from functools import cache
+from time import sleep
+
+from pydantic import Field
+
+from round0 import aws
+from round0.consumer import DeadLetterQueue
+from round0.settings import FunctionSettings, load_settings
+from round0_archive.api import ApiKey, Round0Api, Timeouts
+from round0_archive.audio import AudioAllowlist, AudioLimits, AudioSource
+from round0_archive.bucket import DEFAULT_PART_SIZE, MIN_PART_SIZE, ArchiveBucket
+from round0_archive.service import Archiver
+
+ROUND0_API = "https://rz-app-omega.vercel.app/api/v1"
+ROUND0_STORAGE_HOST = "storage.round0.io"
+
+
+class ArchiveSettings(FunctionSettings):
+    archive_bucket_name: str
+    dead_letter_queue_url: str
+    round0_api_key_secret_id: str
+    round0_api_base_url: str = ROUND0_API
+    audio_host_allowlist: str = ROUND0_STORAGE_HOST
+    audio_max_bytes: int = Field(default=500 * 1024 * 1024, gt=0)
+    audio_part_size_bytes: int = Field(default=DEFAULT_PART_SIZE, ge=MIN_PART_SIZE)
+    audio_connect_timeout_seconds: float = Field(default=3.0, gt=0)
+    audio_read_timeout_seconds: float = Field(default=30.0, gt=0)
+    api_connect_timeout_seconds: float = Field(default=3.0, gt=0)
+    api_read_timeout_seconds: float = Field(default=15.0, gt=0)
+    secret_max_age_seconds: int = 300
+
+
+def settings() -> ArchiveSettings:
+    loaded: ArchiveSettings = load_settings(ArchiveSettings)
+    return loaded
+
+
+@cache
+def archiver() -> Archiver:
+    config = settings()
+    return Archiver(
+        api=Round0Api(
+            config.round0_api_base_url,
+            ApiKey(
+                config.round0_api_key_secret_id,
+                max_age=config.secret_max_age_seconds,
+                client=aws.secretsmanager(),
+            ),
+            Timeouts(config.api_connect_timeout_seconds, config.api_read_timeout_seconds),
+        ),
+        audio=AudioSource(
+            AudioAllowlist(config.audio_host_allowlist),
+            AudioLimits(
+                max_bytes=config.audio_max_bytes,
+                timeouts=Timeouts(
+                    config.audio_connect_timeout_seconds, config.audio_read_timeout_seconds
+                ),
+                # a stalled read may take a whole read timeout before the check runs
+                time_margin_seconds=config.audio_read_timeout_seconds + 5,
+            ),
+        ),
+        bucket=ArchiveBucket(config.archive_bucket_name, part_size=config.audio_part_size_bytes),
+        sleep=sleep,
+    )
+
+
+@cache
+def dead_letters() -> DeadLetterQueue:
+    return DeadLetterQueue(settings().dead_letter_queue_url)

@@ -1,0 +1,121 @@
+"""Fixtures for the archive consumer: its real handler over moto S3, SQS, DynamoDB and
+Secrets Manager, with ROUND0's API and audio storage played by a local stand-in."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+
+from round0 import aws
+from round0_local.faults import FaultyClient
+from round0_local.standins.round0_api import LOCAL_API_KEY, Round0ApiStandIn
+from round0_local.template import LocalStack
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def round0() -> Iterator[Round0ApiStandIn]:
+    with Round0ApiStandIn(hang_seconds=5) as standin:
+        yield standin
+
+
+@dataclass
+class ArchiveHarness:
+    """The archive function as Lambda runs it, and what it left behind."""
+
+    invoke: Callable[[dict[str, Any]], None]
+    bucket: str
+    dead_letter_queue_url: str
+    secret_arn: str
+    pauses: list[float] = field(default_factory=list)
+
+    def objects(self) -> dict[str, bytes]:
+        s3 = boto3.client("s3")
+        listed = s3.list_objects_v2(Bucket=self.bucket).get("Contents", [])
+        return {
+            item["Key"]: s3.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read()
+            for item in listed
+        }
+
+    def head(self, key: str) -> dict[str, Any]:
+        head: dict[str, Any] = boto3.client("s3").head_object(Bucket=self.bucket, Key=key)
+        return head
+
+    def tags(self, key: str) -> dict[str, str]:
+        tags = boto3.client("s3").get_object_tagging(Bucket=self.bucket, Key=key)["TagSet"]
+        return {tag["Key"]: tag["Value"] for tag in tags}
+
+    def pending_uploads(self) -> list[dict[str, Any]]:
+        uploads: list[dict[str, Any]] = (
+            boto3.client("s3").list_multipart_uploads(Bucket=self.bucket).get("Uploads", [])
+        )
+        return uploads
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        sqs = boto3.client("sqs")
+        records = []
+        for _ in range(20):  # bounded
+            batch = sqs.receive_message(
+                QueueUrl=self.dead_letter_queue_url, MaxNumberOfMessages=10
+            ).get("Messages", [])
+            if not batch:
+                break
+            for message in batch:
+                records.append(json.loads(message["Body"]))
+                sqs.delete_message(
+                    QueueUrl=self.dead_letter_queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+        return records
+
+    def set_api_key(self, value: str) -> None:
+        boto3.client("secretsmanager").put_secret_value(
+            SecretId=self.secret_arn, SecretString=json.dumps({"api_key": value})
+        )
+
+
+@pytest.fixture
+def archive(
+    stack: LocalStack,
+    function_env: Callable[[str], dict[str, str]],
+    lambda_context: Any,
+    round0: Round0ApiStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> ArchiveHarness:
+    """The archive handler, configured through the template's own parameters to use
+    the stand-in: API base URL and audio allowlist point at 127.0.0.1:<port>."""
+    stack.parameters["Round0ApiBaseUrl"] = round0.api_base_url
+    stack.parameters["AudioHostAllowlist"] = round0.origin
+    environment = function_env("ArchiveFunction")
+    # short timeouts and the smallest part S3 allows keep the tests fast and small
+    monkeypatch.setenv("API_READ_TIMEOUT_SECONDS", "0.5")
+    monkeypatch.setenv("AUDIO_READ_TIMEOUT_SECONDS", "0.5")
+    monkeypatch.setenv("AUDIO_PART_SIZE_BYTES", str(5 * MIB))
+    harness_pauses: list[float] = []
+    from round0_archive import wiring
+
+    monkeypatch.setattr(wiring, "sleep", harness_pauses.append)
+    from round0_archive.app import lambda_handler
+
+    harness = ArchiveHarness(
+        invoke=lambda event: lambda_handler(event, lambda_context),
+        bucket=environment["ARCHIVE_BUCKET_NAME"],
+        dead_letter_queue_url=environment["DEAD_LETTER_QUEUE_URL"],
+        secret_arn=environment["ROUND0_API_KEY_SECRET_ID"],
+        pauses=harness_pauses,
+    )
+    harness.set_api_key(LOCAL_API_KEY)
+    return harness
+
+
+@pytest.fixture
+def s3_calls(archive: ArchiveHarness, monkeypatch: pytest.MonkeyPatch) -> FaultyClient:
+    """The deployed code's S3 client, wrapped so a test can see (or fail) each call."""
+    wrapper = FaultyClient(boto3.client("s3"))
+    monkeypatch.setattr(aws, "s3", lambda: wrapper)
+    return wrapper

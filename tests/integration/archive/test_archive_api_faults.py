@@ -1,0 +1,198 @@
+"""ROUND0's API failing in each way the issue lists: 429 honours Retry-After, 5xx and
+timeouts are retried with backoff, an interview not completed yet is left for Lambda's
+retry, 401/403/404 go to the dead-letter queue with the reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from round0.consumer import TransientFailure
+from round0_archive.api import NotCompletedYet
+from round0_local.bus_events import bus_event, load_bus_event
+from round0_local.standins.round0_api import Fault, Round0ApiStandIn
+
+from .conftest import ArchiveHarness
+
+INTERVIEW = "660f9511-f30c-52e5-b827-557766551111"
+AUDIO_KEYS = {
+    f"interviews/{INTERVIEW}/question_880h1733-h52e-74g7-d049-779988773333.mp3",
+    f"interviews/{INTERVIEW}/question_990i2844-i63f-85h8-e150-880099884444.mp3",
+}
+
+
+@pytest.fixture
+def event(round0: Round0ApiStandIn) -> dict[str, Any]:
+    event = load_bus_event("interview_ended.json")
+    round0.register_interview(event["detail"])
+    return event
+
+
+def test_rate_limited_call_waits_the_retry_after(
+    archive: ArchiveHarness, round0: Round0ApiStandIn, event: dict[str, Any]
+) -> None:
+    # Given the API answers the first call with 429 and Retry-After: 3
+    round0.fail_api(Fault(429, headers={"Retry-After": "3"}, body='{"error": "rate_limited"}'))
+
+    # When the event is archived
+    archive.invoke(event)
+
+    # Then the archive waited exactly what the API asked, and then succeeded
+    assert archive.pauses == [3.0]
+    assert len(round0.api_requests()) == 2
+    assert set(archive.objects()) >= AUDIO_KEYS
+    assert archive.dead_letters() == []
+
+
+def test_server_errors_and_timeouts_are_retried_with_backoff(
+    archive: ArchiveHarness, round0: Round0ApiStandIn, event: dict[str, Any]
+) -> None:
+    # Given a 500, a 503 and a call that hangs past the read timeout, then success
+    round0.fail_api(Fault(500))
+    round0.fail_api(Fault(503))
+    round0.fail_api(Fault(hang=True))
+
+    # When the event is archived
+    archive.invoke(event)
+
+    # Then three backoff pauses (bounded by the policy) came before the fourth call
+    assert len(archive.pauses) == 3
+    assert all(0 <= pause <= 20 for pause in archive.pauses)
+    assert len(round0.api_requests()) == 4
+    assert set(archive.objects()) >= AUDIO_KEYS
+
+
+def test_an_api_that_keeps_failing_fails_the_invocation_for_lambda_to_retry(
+    archive: ArchiveHarness, round0: Round0ApiStandIn, event: dict[str, Any]
+) -> None:
+    # Given an API that answers 502 to every call
+    round0.fail_api(Fault(502), times=10)
+
+    # When the event is archived, Then the invocation fails (Lambda retries it, then
+    # its OnFailure destination takes it) after a bounded number of attempts
+    with pytest.raises(TransientFailure, match="api_http_502"):
+        archive.invoke(event)
+    assert len(round0.api_requests()) == 4
+    assert archive.objects() == {}
+    assert archive.dead_letters() == []
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        (401, "api_unauthorized: HTTP 401"),
+        (403, "api_forbidden: HTTP 403"),
+        (404, "interview_not_found: HTTP 404"),
+    ],
+)
+def test_refused_calls_are_dead_lettered_with_the_reason(
+    archive: ArchiveHarness,
+    round0: Round0ApiStandIn,
+    event: dict[str, Any],
+    status: int,
+    reason: str,
+) -> None:
+    # Given the API refuses the call
+    round0.fail_api(Fault(status, body='{"error": "refused"}'), times=3)
+
+    # When the event is archived
+    archive.invoke(event)
+
+    # Then it is dead-lettered at once, with the reason, and nothing is archived
+    (record,) = archive.dead_letters()
+    assert record["responsePayload"]["errorType"] == "PermanentFailure"
+    assert record["responsePayload"]["errorMessage"].startswith(reason)
+    assert record["requestPayload"]["detail"]["id"] == event["detail"]["id"]
+    assert archive.pauses == []
+    assert archive.objects() == {}
+    # a 401 re-reads the key once (it may have been rotated); it had not changed
+    assert len(round0.api_requests()) == 1
+
+
+def test_a_wrong_key_in_the_secret_is_a_401_dead_letter(
+    archive: ArchiveHarness, round0: Round0ApiStandIn, event: dict[str, Any]
+) -> None:
+    # Given the secret holds a key ROUND0 does not accept
+    archive.set_api_key("rz_live_" + "f" * 64)
+
+    # When the event is archived
+    archive.invoke(event)
+
+    # Then the stand-in saw that key, and the event is dead-lettered as unauthorized
+    (request,) = round0.api_requests()
+    assert request.headers["Authorization"] == "Bearer rz_live_" + "f" * 64
+    (record,) = archive.dead_letters()
+    assert record["responsePayload"]["errorMessage"].startswith("api_unauthorized")
+
+
+def test_an_unset_api_key_is_dead_lettered_without_calling_the_api(
+    archive: ArchiveHarness, round0: Round0ApiStandIn, event: dict[str, Any]
+) -> None:
+    # Given the secret as the template creates it: {"api_key": ""}
+    archive.set_api_key("")
+
+    # When the event is archived
+    archive.invoke(event)
+
+    # Then ROUND0 is not called and the event waits in the dead-letter queue
+    assert round0.api_requests() == []
+    (record,) = archive.dead_letters()
+    assert record["responsePayload"]["errorMessage"].startswith("api_key_not_configured")
+
+
+def test_an_interview_not_completed_yet_is_retried_later(
+    archive: ArchiveHarness, round0: Round0ApiStandIn, event: dict[str, Any]
+) -> None:
+    # Given the API still reports the interview as in progress
+    round0.set_status(INTERVIEW, "in_progress")
+
+    # When the event is archived, Then the invocation fails without waiting in it
+    with pytest.raises(NotCompletedYet, match="in_progress"):
+        archive.invoke(event)
+    assert len(round0.api_requests()) == 1
+    assert archive.pauses == []
+    assert archive.objects() == {}
+    assert archive.dead_letters() == []
+
+    # When Lambda retries after the API caught up, Then the interview is archived
+    round0.set_status(INTERVIEW, "completed")
+    archive.invoke(event)
+    assert set(archive.objects()) >= AUDIO_KEYS
+
+
+def test_an_unsafe_interview_id_is_dead_lettered_before_any_call(
+    archive: ArchiveHarness, round0: Round0ApiStandIn
+) -> None:
+    # Given an event whose interview id would climb out of its folder
+    detail = load_bus_event("interview_ended.json")["detail"]
+    detail["data"]["interview"]["id"] = "../../other-interview"
+
+    # When it is archived
+    archive.invoke(bus_event(detail))
+
+    # Then nothing is called or written, and the reason says why
+    assert round0.requests == []
+    assert archive.objects() == {}
+    (record,) = archive.dead_letters()
+    assert record["responsePayload"]["errorMessage"].startswith("unsafe_interview_id")
+
+
+def test_a_rotated_key_is_picked_up_after_one_401(
+    archive: ArchiveHarness, round0: Round0ApiStandIn, event: dict[str, Any]
+) -> None:
+    # Given a warm function that cached the key, which is then rotated in ROUND0 and in
+    # the secret
+    archive.invoke(event)
+    rotated = "rz_live_" + "a" * 64
+    round0.api_key = rotated
+    archive.set_api_key(rotated)
+
+    # When another interview_ended event arrives within the cache's lifetime
+    archive.invoke(bus_event({**event["detail"], "id": "evt_after_rotation"}))
+
+    # Then the cached key gets a 401, the secret is read again, and the call succeeds
+    first, stale, fresh = round0.api_requests()
+    assert stale.headers["Authorization"] == first.headers["Authorization"]
+    assert fresh.headers["Authorization"] == f"Bearer {rotated}"
+    assert archive.dead_letters() == []

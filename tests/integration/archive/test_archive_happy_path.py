@@ -1,0 +1,208 @@
+"""The archive consumer's normal work: full results from the API, every answer's audio
+in S3 at the seed's key, readable transcripts, and cheap, safe redelivery."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from typing import Any
+
+from round0_local.bus_events import bus_event, load_bus_event
+from round0_local.faults import FaultyClient
+from round0_local.standins.round0_api import LOCAL_API_KEY, Round0ApiStandIn
+
+from .conftest import MIB, ArchiveHarness
+
+INTERVIEW = "660f9511-f30c-52e5-b827-557766551111"
+Q1 = "880h1733-h52e-74g7-d049-779988773333"
+Q2 = "990i2844-i63f-85h8-e150-880099884444"
+PREFIX = f"interviews/{INTERVIEW}/"
+
+
+def ended_event() -> dict[str, Any]:
+    return load_bus_event("interview_ended.json")
+
+
+def test_every_answer_is_archived_with_transcripts(
+    archive: ArchiveHarness, round0: Round0ApiStandIn
+) -> None:
+    # Given a completed interview that ROUND0's API knows, with two recorded answers
+    event = ended_event()
+    served = round0.register_interview(event["detail"], audio_size=300 * 1024)
+
+    # When the interview_ended event reaches the archive
+    archive.invoke(event)
+
+    # Then each answer's audio is stored at the seed's key, byte for byte
+    objects = archive.objects()
+    assert set(objects) == {
+        f"{PREFIX}question_{Q1}.mp3",
+        f"{PREFIX}question_{Q2}.mp3",
+        f"{PREFIX}transcript.json",
+        f"{PREFIX}transcript.md",
+    }
+    for question in (Q1, Q2):
+        key = f"{PREFIX}question_{question}.mp3"
+        assert objects[key] == round0.audio_bytes(INTERVIEW, question)
+        head = archive.head(key)
+        assert head["ContentType"] == "audio/mpeg"
+        assert head["Metadata"]["interview-id"] == INTERVIEW
+        assert head["Metadata"]["question-id"] == question
+        assert head["Metadata"]["source-etag"].startswith('"')
+        assert archive.tags(key)["sha256"] == hashlib.sha256(objects[key]).hexdigest()
+    assert archive.head(f"{PREFIX}question_{Q1}.mp3")["Metadata"]["answered-at"] == (
+        "2024-01-16T14:33:25Z"
+    )
+    # the API was asked once, with the key from Secrets Manager
+    (api_request,) = round0.api_requests()
+    assert api_request.path == f"/api/v1/interviews/{INTERVIEW}"
+    assert api_request.headers["Authorization"] == f"Bearer {LOCAL_API_KEY}"
+    # the audio came from the API's fresh URLs, not from the webhook's
+    assert sorted(request.path.split("?")[0] for request in round0.audio_requests()) == sorted(
+        f"/audio/{INTERVIEW}/{question}.mp3" for question in (Q1, Q2)
+    )
+    # transcript.json is the full results without the temporary URLs
+    expected = copy.deepcopy(served)
+    for response in expected["responses"]:
+        del response["audio_url"]
+    assert json.loads(objects[f"{PREFIX}transcript.json"]) == expected
+    assert b"audio_url" not in objects[f"{PREFIX}transcript.json"]
+    assert archive.head(f"{PREFIX}transcript.json")["ContentType"] == "application/json"
+    # transcript.md is the seed's formatTranscripts layout
+    assert objects[f"{PREFIX}transcript.md"].decode() == (
+        "Question 1: Describe your experience with React hooks.\n\n"
+        "Answer: I've been using React hooks extensively for the past three years...\n\n"
+        "---\n"
+        "\n"
+        "Question 2: Tell me about a challenging bug you fixed recently.\n\n"
+        "Answer: Last month, we had an intermittent race condition...\n\n"
+        "---\n"
+    )
+    assert archive.dead_letters() == []
+
+
+def test_a_large_answer_streams_in_parts(
+    archive: ArchiveHarness, round0: Round0ApiStandIn, s3_calls: FaultyClient
+) -> None:
+    # Given answers larger than two upload parts (5 MiB each in the tests)
+    event = ended_event()
+    round0.register_interview(event["detail"], audio_size=12 * MIB + 123)
+
+    # When the interview is archived
+    archive.invoke(event)
+
+    # Then each file went in as a three-part multipart upload, complete and exact
+    assert s3_calls.calls.count("upload_part") == 6
+    assert s3_calls.calls.count("complete_multipart_upload") == 2
+    objects = archive.objects()
+    for question in (Q1, Q2):
+        stored = objects[f"{PREFIX}question_{question}.mp3"]
+        assert len(stored) == 12 * MIB + 123
+        assert stored == round0.audio_bytes(INTERVIEW, question)
+    assert archive.pending_uploads() == []
+
+
+def test_answers_and_fields_that_are_missing_or_null(
+    archive: ArchiveHarness, round0: Round0ApiStandIn
+) -> None:
+    # Given API results where one answer has no audio and others hold nulls (even
+    # where the documents promise a value), and the dashboard's test event (no
+    # audio_url, score or feedback at all)
+    event = ended_event()
+    results = copy.deepcopy(event["detail"])
+    first, second = results["data"]["responses"]
+    del first["audio_url"]
+    second.update(score=None, feedback=None, transcript=None, answered_at=None)
+    results["data"]["job"]["department"] = None
+    round0.register_interview(results)
+    test_event = load_bus_event("dashboard_test_event.json")
+    round0.register_interview(test_event["detail"])
+
+    # When both are archived
+    archive.invoke(event)
+    archive.invoke(test_event)
+
+    # Then what exists is archived, and the absent audio is not an error
+    objects = archive.objects()
+    assert f"{PREFIX}question_{Q1}.mp3" not in objects
+    assert objects[f"{PREFIX}question_{Q2}.mp3"] == round0.audio_bytes(INTERVIEW, Q2)
+    assert "answered-at" not in archive.head(f"{PREFIX}question_{Q2}.mp3")["Metadata"]
+    assert (
+        objects[f"{PREFIX}transcript.md"]
+        .decode()
+        .endswith(
+            "Question 2: Tell me about a challenging bug you fixed recently.\n\nAnswer: \n\n---\n"
+        )
+    )
+    stored = json.loads(objects[f"{PREFIX}transcript.json"])
+    assert stored["responses"][1]["score"] is None
+    assert stored["job"]["department"] is None
+    assert sorted(key for key in objects if key.startswith("interviews/test-interview-id/")) == [
+        "interviews/test-interview-id/transcript.json",
+        "interviews/test-interview-id/transcript.md",
+    ]
+    assert archive.dead_letters() == []
+
+
+def test_a_redelivered_event_costs_nothing(
+    archive: ArchiveHarness, round0: Round0ApiStandIn, s3_calls: FaultyClient
+) -> None:
+    # Given an interview archived once
+    event = ended_event()
+    round0.register_interview(event["detail"])
+    archive.invoke(event)
+    before = archive.objects()
+    requests_before = len(round0.requests)
+    s3_calls.calls.clear()
+
+    # When EventBridge delivers the same event again
+    archive.invoke(event)
+
+    # Then neither ROUND0 nor the bucket is touched: the event was archived once
+    assert len(round0.requests) == requests_before
+    assert s3_calls.calls == []
+    assert archive.objects() == before
+
+
+def test_the_same_audio_is_not_copied_again(
+    archive: ArchiveHarness, round0: Round0ApiStandIn, s3_calls: FaultyClient
+) -> None:
+    # Given an interview archived from one event
+    event = ended_event()
+    round0.register_interview(event["detail"], audio_size=6 * MIB)
+    archive.invoke(event)
+    modified = {key: archive.head(key)["LastModified"] for key in archive.objects()}
+    s3_calls.calls.clear()
+
+    # When another event for the same interview arrives (a replay from the bus archive)
+    replay = bus_event({**event["detail"], "id": "evt_replayed"})
+    archive.invoke(replay)
+
+    # Then the API gives fresh URLs, but the stored objects' source ETag and size match:
+    # no body is read and nothing is written
+    assert len(round0.api_requests()) == 2
+    assert "put_object" not in s3_calls.calls
+    assert "create_multipart_upload" not in s3_calls.calls
+    assert {key: archive.head(key)["LastModified"] for key in modified} == modified
+
+
+def test_without_an_etag_identical_bytes_are_not_written_again(
+    archive: ArchiveHarness, round0: Round0ApiStandIn, s3_calls: FaultyClient
+) -> None:
+    # Given a storage that sends no ETag, one small and one multipart-sized answer
+    event = ended_event()
+    round0.register_interview(event["detail"], audio_size=6 * MIB, etag=False)
+    archive.invoke(event)
+    stored = archive.objects()
+    s3_calls.calls.clear()
+
+    # When the interview is archived again from another event
+    archive.invoke(bus_event({**event["detail"], "id": "evt_again"}))
+
+    # Then the bytes are streamed and hashed, found identical, and the upload abandoned
+    assert s3_calls.calls.count("abort_multipart_upload") == 2
+    assert "complete_multipart_upload" not in s3_calls.calls
+    assert "put_object" not in s3_calls.calls
+    assert archive.objects() == stored
+    assert archive.pending_uploads() == []

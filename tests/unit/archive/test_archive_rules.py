@@ -1,0 +1,314 @@
+"""The archive's pure rules: safe ids, the audio allowlist, Retry-After, the results
+document, the API key secret, and the bounded part buffer of the upload."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from round0_archive.api import check_base_url, parse_retry_after, read_api_key
+from round0_archive.audio import AudioAllowlist
+from round0_archive.bucket import MIN_PART_SIZE, ArchiveBucket, Fingerprint
+from round0_archive.keys import UnsafeId, audio_key, check_id
+from round0_archive.results import (
+    InvalidResponse,
+    InvalidResults,
+    format_transcripts,
+    parse_response,
+    read_results,
+    without_audio_urls,
+)
+from round0_archive.service import header_safe
+
+# ------------------------------------------------------------------ ids and keys
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["660f9511-f30c-52e5-b827-557766551111", "test-question-1", "770g0622-g41d", "a.b", "ü"],
+)
+def test_opaque_ids_become_keys(value: str) -> None:
+    assert check_id(value, "id") == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        ".",
+        "..",
+        "a/b",
+        "/abs",
+        "a\\b",
+        "..hidden",
+        "x..y",
+        "tab\there",
+        "nl\n",
+        "del\x7f",
+        "rtl\u202eoverride",
+        "zero\u200bwidth",
+        "x" * 201,
+    ],
+)
+def test_unsafe_ids_are_refused(value: str) -> None:
+    with pytest.raises(UnsafeId):
+        check_id(value, "question id")
+
+
+def test_the_seed_key_layout() -> None:
+    assert audio_key("i-1", "q-1") == "interviews/i-1/question_q-1.mp3"
+    with pytest.raises(UnsafeId, match="question id contains a path separator"):
+        audio_key("i-1", "../q")
+
+
+# ------------------------------------------------------------------ allowlist
+
+
+@pytest.mark.parametrize(
+    ("entries", "url", "allowed"),
+    [
+        ("storage.round0.io", "https://storage.round0.io/audio/abc.mp3?sig=1", True),
+        ("storage.round0.io", "https://STORAGE.round0.io:443/a.mp3", True),
+        ("storage.round0.io", "http://storage.round0.io/a.mp3", False),
+        ("storage.round0.io", "https://storage.round0.io:8443/a.mp3", False),
+        ("storage.round0.io", "https://storage.round0.io.evil.com/a.mp3", False),
+        ("storage.round0.io", "https://storage.round0.io@evil.com/a.mp3", False),
+        ("storage.round0.io", "https://user@storage.round0.io/a.mp3", False),
+        ("storage.round0.io", "file:///etc/passwd", False),
+        ("storage.round0.io", "not a url", False),
+        ("http://127.0.0.1:8123", "http://127.0.0.1:8123/audio/a.mp3", True),
+        ("http://127.0.0.1:8123", "http://127.0.0.1:8124/audio/a.mp3", False),
+        ("http://127.0.0.1:8123", "https://127.0.0.1:8123/audio/a.mp3", False),
+        ("a.example, https://b.example:8443", "https://b.example:8443/x", True),
+        ("a.example, https://b.example:8443", "https://a.example/x", True),
+    ],
+)
+def test_the_audio_allowlist(entries: str, url: str, allowed: bool) -> None:
+    assert AudioAllowlist(entries).allows(url) is allowed
+
+
+@pytest.mark.parametrize(
+    "entries", ["", " , ", "host:8443", "https://host/path", "ftp://host", "user@host"]
+)
+def test_a_malformed_allowlist_is_a_configuration_error(entries: str) -> None:
+    with pytest.raises(ValueError, match="allowlist"):
+        AudioAllowlist(entries)
+
+
+# ------------------------------------------------------------------ API rules
+
+
+def test_retry_after_in_seconds_or_as_a_date() -> None:
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after("Thu, 01 Jan 2026 12:00:30 GMT", now=lambda: now) == 30.0
+    assert parse_retry_after("Thu, 01 Jan 2026 11:00:00 GMT", now=lambda: now) == 0.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://rz-app-omega.vercel.app/api/v1/", "https://rz-app-omega.vercel.app/api/v1"),
+        ("http://127.0.0.1:8123/api/v1", "http://127.0.0.1:8123/api/v1"),
+        ("http://localhost:9000/api/v1", "http://localhost:9000/api/v1"),
+    ],
+)
+def test_api_base_urls_accepted(url: str, expected: str) -> None:
+    assert check_base_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    "url", ["http://rz-app-omega.vercel.app/api/v1", "ftp://x", "https://u:p@host/api", "nothing"]
+)
+def test_api_base_urls_refused(url: str) -> None:
+    # the bearer key never travels in clear text beyond this machine
+    with pytest.raises(ValueError, match="API base URL"):
+        check_base_url(url)
+
+
+@pytest.mark.parametrize(
+    ("secret", "key"),
+    [
+        ('{"api_key": "rz_live_abc"}', "rz_live_abc"),
+        ('{"api_key": " rz_live_abc "}', "rz_live_abc"),
+        ("rz_live_abc", "rz_live_abc"),
+        ('{"api_key": ""}', None),
+        ('{"current": "local"}', None),
+        ("", None),
+        ("{broken", None),
+    ],
+)
+def test_the_api_key_secret(secret: str, key: str | None) -> None:
+    assert read_api_key(secret) == key
+
+
+# ------------------------------------------------------------------ results
+
+
+def results_document(**overrides: Any) -> dict[str, Any]:
+    return {
+        "interview": {"id": "i-1", "status": "completed"},
+        "job": {"id": "j-1", "title": "Engineer"},
+        "candidate": {"id": "c-1", "name": "Jane"},
+        "responses": [
+            {
+                "question_id": "q-1",
+                "question_text": "Why?",
+                "transcript": "Because.",
+                "audio_url": "https://storage.round0.io/a.mp3?sig=secret",
+            },
+            {"question_id": "q-2", "question_text": None, "transcript": None, "score": None},
+        ],
+        **overrides,
+    }
+
+
+def test_results_read_plain_or_wrapped_in_data() -> None:
+    plain = read_results(results_document())
+    wrapped = read_results({"data": results_document()})
+    assert plain == wrapped
+    assert plain.completed
+    assert plain.interview_id == "i-1"
+    assert len(plain.raw_responses) == 2
+
+
+def test_results_of_an_interview_in_progress() -> None:
+    results = read_results({"interview": {"id": "i-1", "status": "in_progress"}})
+    assert not results.completed
+    assert results.raw_responses == []
+
+
+@pytest.mark.parametrize("document", [[], {"interview": "x"}, {"interview": {"id": ""}}])
+def test_documents_that_are_not_results(document: Any) -> None:
+    with pytest.raises(InvalidResults):
+        read_results(document)
+
+
+def test_responses_are_read_leniently_and_one_at_a_time() -> None:
+    response = parse_response({"question_id": "q-2", "transcript": None, "score": None})
+    assert response.transcript == ""
+    assert response.score is None
+    with pytest.raises(InvalidResponse, match="question_id"):
+        parse_response({"question_id": None, "transcript": "x"})
+    with pytest.raises(InvalidResponse):
+        parse_response("not an object")
+
+
+def test_archived_results_hold_no_audio_urls() -> None:
+    results = read_results(results_document())
+    archived = without_audio_urls(results)
+    assert all("audio_url" not in response for response in archived["responses"])
+    assert results.document["responses"][0]["audio_url"]  # the original is untouched
+
+
+def test_transcripts_in_the_seed_layout() -> None:
+    text = format_transcripts(results_document()["responses"])
+    assert text == (
+        "Question 1: Why?\n\nAnswer: Because.\n\n---\n\nQuestion 2: \n\nAnswer: \n\n---\n"
+    )
+    assert format_transcripts([]) == ""
+
+
+def test_metadata_values_are_header_safe() -> None:
+    assert header_safe("2024-01-16T14:33:25Z") == "2024-01-16T14:33:25Z"
+    assert header_safe("ü\n") == "%C3%BC%0A"
+
+
+# ------------------------------------------------------------------ bounded upload
+
+
+class RecordingS3:
+    """Just enough of an S3 client to watch what `upload` sends."""
+
+    def __init__(self) -> None:
+        self.part_sizes: list[int] = []
+        self.put_sizes: list[int] = []
+        self.calls: list[str] = []
+
+    def create_multipart_upload(self, **_: Any) -> dict[str, Any]:
+        self.calls.append("create")
+        return {"UploadId": "u-1"}
+
+    def upload_part(self, *, Body: bytes, PartNumber: int, **_: Any) -> dict[str, Any]:  # noqa: N803
+        self.part_sizes.append(len(Body))
+        return {"ETag": f'"{PartNumber}"', "ChecksumCRC32": "AAAAAA=="}
+
+    def complete_multipart_upload(self, **_: Any) -> dict[str, Any]:
+        self.calls.append("complete")
+        return {}
+
+    def abort_multipart_upload(self, **_: Any) -> dict[str, Any]:
+        self.calls.append("abort")
+        return {}
+
+    def put_object(self, *, Body: bytes, **_: Any) -> dict[str, Any]:  # noqa: N803
+        self.put_sizes.append(len(Body))
+        return {}
+
+    def put_object_tagging(self, **_: Any) -> dict[str, Any]:
+        self.calls.append("tag")
+        return {}
+
+
+def chunks(total: int, size: int) -> Any:
+    sent = 0
+    while sent < total:
+        piece = min(size, total - sent)
+        yield b"x" * piece
+        sent += piece
+
+
+def test_parts_are_never_larger_than_the_part_size_whatever_the_chunks() -> None:
+    s3 = RecordingS3()
+    bucket = ArchiveBucket("b", client=s3, part_size=MIN_PART_SIZE)  # type: ignore[arg-type]
+    total = 3 * MIN_PART_SIZE + 17
+    outcome = bucket.upload("k", chunks(total, 3 * 1024 * 1024 + 1), "audio/mpeg", {})
+    assert outcome.written
+    assert s3.part_sizes == [MIN_PART_SIZE] * 3 + [17]
+    assert s3.calls == ["create", "complete", "tag"]
+    assert outcome.fingerprint.size == total
+
+
+def test_a_small_file_is_one_put() -> None:
+    s3 = RecordingS3()
+    bucket = ArchiveBucket("b", client=s3)  # type: ignore[arg-type]
+    outcome = bucket.upload("k", [b"ab", b"c"], "audio/mpeg", {})
+    assert s3.put_sizes == [3]
+    assert outcome.parts == 1
+
+
+def test_identical_bytes_abandon_the_upload() -> None:
+    s3 = RecordingS3()
+    bucket = ArchiveBucket("b", client=s3, part_size=MIN_PART_SIZE)  # type: ignore[arg-type]
+    seen: list[Fingerprint] = []
+
+    def unchanged(fingerprint: Fingerprint) -> bool:
+        seen.append(fingerprint)
+        return True
+
+    outcome = bucket.upload("k", chunks(MIN_PART_SIZE + 1, 65536), "audio/mpeg", {}, unchanged)
+    assert not outcome.written
+    assert s3.calls == ["create", "abort"]
+    assert seen[0].size == MIN_PART_SIZE + 1
+
+
+def test_a_failing_source_aborts_the_upload() -> None:
+    s3 = RecordingS3()
+    bucket = ArchiveBucket("b", client=s3, part_size=MIN_PART_SIZE)  # type: ignore[arg-type]
+
+    def broken() -> Any:
+        yield b"x" * MIN_PART_SIZE
+        raise ConnectionResetError
+
+    with pytest.raises(ConnectionResetError):
+        bucket.upload("k", broken(), "audio/mpeg", {})
+    assert s3.calls == ["create", "abort"]
+
+
+def test_a_part_size_below_s3s_minimum_is_refused() -> None:
+    with pytest.raises(ValueError, match="part size"):
+        ArchiveBucket("b", part_size=MIN_PART_SIZE - 1)
