@@ -1,0 +1,93 @@
+"""The text an ATS note holds, and how it is kept under the ATS's size limit.
+
+A note longer than the limit is split into numbered parts, cut at a line break where
+one is near; past `max_parts` the last part is truncated with a visible marker that
+says how much is missing and where the full transcripts are. Never fails. Pure.
+"""
+
+from dataclasses import dataclass
+
+from round0_ats.screening import CandidateUpdate, ScreeningStatus
+
+TRUNCATION_MARKER = "\n[ROUND0: {missing} more characters not shown here; full transcripts: {url}]"
+
+
+@dataclass(frozen=True)
+class NoteLimit:
+    """An ATS's note size, in characters, and how many notes one event may write."""
+
+    max_chars: int
+    max_parts: int = 10
+
+
+def _duration(seconds: int) -> str:
+    minutes, rest = divmod(seconds, 60)
+    return f"{seconds} s ({minutes} min {rest} s)"
+
+
+def screening_note(update: CandidateUpdate) -> str:
+    """The note for one update: status, times, link; summary and transcripts when done."""
+    match update.status:
+        case ScreeningStatus.IN_PROGRESS:
+            return "\n".join(
+                [
+                    "ROUND0 screening in progress (screening_in_progress)",
+                    f"Job: {update.job_title}",
+                    f"Started: {update.started_at or 'unknown'}",
+                    f"Interview: {update.interview_url}",
+                ]
+            )
+        case ScreeningStatus.COMPLETED:
+            summary = update.summary or {}
+            return "\n".join(
+                [
+                    "ROUND0 screening completed (screening_completed)",
+                    f"Job: {update.job_title}",
+                    f"Completed: {update.completed_at or 'unknown'}",
+                    f"Answers: {summary.get('response_count', 0)}, total answer time "
+                    + _duration(int(summary.get("total_duration", 0))),
+                    f"Interview: {update.interview_url}",
+                    f"Summary: {update.summary_json()}",
+                    "",
+                    "Transcripts:",
+                    "",
+                    update.notes or "(no answers)",
+                ]
+            )
+
+
+def truncate(text: str, max_chars: int, url: str) -> str:
+    """`text` cut to at most `max_chars` characters, with a marker when anything is cut."""
+    if len(text) <= max_chars:
+        return text
+    reserve = len(TRUNCATION_MARKER.format(missing=len(text), url=url))
+    keep = max(max_chars - reserve, 0)
+    marker = TRUNCATION_MARKER.format(missing=len(text) - keep, url=url)
+    return text[:keep] + marker
+
+
+def _part_header(number: int, total: int) -> str:
+    return f"[ROUND0 screening notes, part {number} of {total}]\n"
+
+
+def _cut(text: str, room: int) -> int:
+    """Where to end a part of at most `room` characters: after a line break if one is near."""
+    newline = text.rfind("\n", room // 2, room)
+    return newline + 1 if newline >= 0 else room
+
+
+def split_note(text: str, limit: NoteLimit, url: str) -> list[str]:
+    """`text` as notes of at most `limit.max_chars` characters each, never more than
+    `limit.max_parts` of them; numbered when there are several."""
+    if len(text) <= limit.max_chars:
+        return [text]
+    room = limit.max_chars - len(_part_header(limit.max_parts, limit.max_parts))
+    chunks: list[str] = []
+    rest = text
+    while rest and len(chunks) < limit.max_parts:
+        end = len(rest) if len(rest) <= room else _cut(rest, room)
+        chunks.append(rest[:end])
+        rest = rest[end:]
+    if rest:
+        chunks[-1] = truncate(chunks[-1] + rest, room, url)
+    return [_part_header(number, len(chunks)) + chunk for number, chunk in enumerate(chunks, 1)]

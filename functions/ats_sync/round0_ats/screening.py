@@ -1,0 +1,118 @@
+"""What the ATS learns about a screening: the seed's `ats.updateCandidate(...)` payload.
+
+`interview_started` -> status `screening_in_progress` with the start time;
+`interview_ended` -> status `screening_completed` with the completion time, the
+transcripts in the seed's `formatTranscripts` layout and the seed's JSON summary.
+Pure: no I/O.
+"""
+
+import json
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from round0.events import EventType, InterviewData, InterviewResponse, Round0Event
+
+INTERVIEW_PAGE = "https://rz-app-omega.vercel.app/interviews/{interview_id}"
+
+
+class ScreeningStatus(StrEnum):
+    IN_PROGRESS = "screening_in_progress"
+    COMPLETED = "screening_completed"
+
+
+class CandidateUpdate(BaseModel):
+    """One ATS update. `payload()` is exactly the seed's `updateCandidate` argument."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    interview_id: str
+    status: ScreeningStatus
+    email: str | None
+    candidate_name: str
+    job_title: str
+    started_at: str | None = None
+    completed_at: str | None = None
+    notes: str | None = None
+    summary: dict[str, Any] | None = None
+
+    @property
+    def interview_url(self) -> str:
+        return INTERVIEW_PAGE.format(interview_id=self.interview_id)
+
+    def summary_json(self) -> str | None:
+        """The summary as the seed sends it: `JSON.stringify(summary)`."""
+        if self.summary is None:
+            return None
+        return json.dumps(self.summary, separators=(",", ":"), ensure_ascii=False)
+
+    def payload(self, notes: str | None = None) -> dict[str, Any]:
+        """The seed's payload; `notes` replaces the transcripts (e.g. truncated)."""
+        body: dict[str, Any] = {"email": self.email, "status": self.status.value}
+        match self.status:
+            case ScreeningStatus.IN_PROGRESS:
+                body["screening_started_at"] = self.started_at
+            case ScreeningStatus.COMPLETED:
+                body["screening_completed_at"] = self.completed_at
+                body["screening_notes"] = self.notes if notes is None else notes
+                body["screening_summary"] = self.summary_json()
+        return body
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a `Z`, as ROUND0 writes its timestamps."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def format_transcripts(responses: list[InterviewResponse]) -> str:
+    """The seed's `formatTranscripts`: one block per answer, joined by a newline."""
+    return "\n".join(
+        f"Question {number}: {response.question_text}\n\nAnswer: {response.transcript}\n\n---\n"
+        for number, response in enumerate(responses, start=1)
+    )
+
+
+def screening_summary(data: InterviewData) -> dict[str, Any]:
+    """The seed's summary (its key names kept): candidate, job, completion, totals."""
+    return {
+        "candidate": data.candidate.name,
+        "job": data.job.title,
+        "completed_at": iso_utc(data.interview.completed_at),
+        "total_duration": sum(response.duration_seconds for response in data.responses),
+        "response_count": len(data.responses),
+    }
+
+
+def candidate_update(event: Round0Event) -> CandidateUpdate | None:
+    """The update an event asks for; None for event types the ATS does not hear about."""
+    data = event.interview
+    if data is None:
+        return None
+    common = {
+        "event_id": event.id,
+        "interview_id": data.interview.id,
+        "email": (data.candidate.email or "").strip() or None,
+        "candidate_name": data.candidate.name,
+        "job_title": data.job.title,
+        "started_at": iso_utc(data.interview.started_at),
+    }
+    match event.known_type:
+        case EventType.INTERVIEW_STARTED:
+            return CandidateUpdate(status=ScreeningStatus.IN_PROGRESS, **common)
+        case EventType.INTERVIEW_ENDED:
+            return CandidateUpdate(
+                status=ScreeningStatus.COMPLETED,
+                completed_at=iso_utc(data.interview.completed_at),
+                notes=format_transcripts(data.responses),
+                summary=screening_summary(data),
+                **common,
+            )
+        case None:
+            return None

@@ -1,0 +1,111 @@
+"""Sync one ROUND0 event into the applicant tracking system, once, never backwards.
+
+- Never regress: an `interview_started` whose interview the ingest path already knows
+  as completed (or expired) is skipped, so a late start cannot set the ATS back to
+  `screening_in_progress`.
+- Once per event: the whole update runs under one idempotency key (the event id), and
+  each write inside it (a note, a part of a note, a tag) under its own, so a retry
+  after a partial failure repeats none of the writes that already succeeded.
+- Failures: a `PermanentFailure` (unknown candidate, adapter not configured, request
+  refused) is dead-lettered at once by `round0.consumer.consume`; a `TransientFailure`
+  propagates after bounded in-invocation retries, so Lambda retries the event and
+  finally sends it to the same dead-letter queue.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from round0.events import InterviewStatus, Round0Event
+from round0.idempotency import idempotency_key, run_once
+from round0.interview_state import InterviewState
+from round0.observability import count, logger
+from round0_ats.ports import Ats, StepLog
+from round0_ats.screening import CandidateUpdate, ScreeningStatus, candidate_update
+
+CHANNEL = "ats"
+
+
+class InterviewStatesPort(Protocol):
+    def get(self, interview_id: str) -> InterviewState | None: ...
+
+
+RunOnce = Callable[[str, Callable[[], dict[str, Any]]], dict[str, Any]]
+
+
+@dataclass
+class Deadline:
+    """The invocation's remaining seconds, read by every HTTP retry loop."""
+
+    remaining: Callable[[], float] | None = None
+
+    def time_left(self) -> float:
+        return self.remaining() if self.remaining is not None else float("inf")
+
+
+@dataclass
+class EventSteps:
+    """The step log of one event: each named write runs once (idempotency per step).
+
+    Keys are `ats:<adapter>:<step>#<event id>`; the whole update's own key is
+    `ats:<adapter>#<event id>`, so no step can share it.
+    """
+
+    event_id: str
+    channel: str
+    run: RunOnce = run_once
+    written: list[str] = field(default_factory=list)
+
+    def once(self, step: str, write: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        def first_time() -> dict[str, Any]:
+            self.written.append(step)
+            return write()
+
+        return self.run(idempotency_key(self.event_id, f"{self.channel}:{step}"), first_time)
+
+
+class AtsSync:
+    def __init__(
+        self,
+        ats: Ats,
+        states: InterviewStatesPort,
+        deadline: Deadline,
+        run: RunOnce = run_once,
+    ) -> None:
+        self._ats = ats
+        self._states = states
+        self._deadline = deadline
+        self._run = run
+
+    def sync(self, event: Round0Event, time_left: Callable[[], float] | None = None) -> None:
+        count("AtsEventsReceived")
+        update = candidate_update(event)
+        if update is None:
+            logger.info("not an interview event; nothing to sync", event_type=event.type)
+            return
+        if self._superseded(update):
+            logger.info("stale start skipped: the interview is already further on")
+            count("AtsSkippedStale")
+            return
+        self._deadline.remaining = time_left
+        # keyed by the event id, per adapter (switching adapters syncs into the new ATS)
+        channel = f"{CHANNEL}:{self._ats.name}"
+        steps = EventSteps(update.event_id, channel, run=self._run)
+        self._run(idempotency_key(update.event_id, channel), lambda: self._write(update, steps))
+        if steps.written:
+            count("AtsSynced")
+            logger.info("ats synced", ats=self._ats.name, status=update.status.value)
+        else:
+            count("AtsDuplicates")
+            logger.info("duplicate event: the ats was already synced", ats=self._ats.name)
+
+    def _superseded(self, update: CandidateUpdate) -> bool:
+        if update.status is not ScreeningStatus.IN_PROGRESS:
+            return False
+        state = self._states.get(update.interview_id)
+        return state is not None and state.status > InterviewStatus.IN_PROGRESS
+
+    def _write(self, update: CandidateUpdate, steps: StepLog) -> dict[str, Any]:
+        self._ats.update_candidate(update, steps)
+        # stored by the idempotency table: ids and statuses only, no personal data
+        return {"ats": self._ats.name, "status": update.status.value}

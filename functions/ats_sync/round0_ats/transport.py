@@ -1,0 +1,121 @@
+"""HTTPS calls to an ATS, with the project's failure kinds and bounded retries.
+
+Each call is retried on its own (a 429 on the third request does not repeat the first
+two): `429`, `408`, `5xx`, timeouts and connection errors are a `TransientFailure`
+(honouring `Retry-After`, in seconds or as an HTTP date); `401`/`403` and other `4xx`
+are a `PermanentFailure`, because retrying the same request cannot change the answer.
+Log lines name the ATS and the HTTP status, never a URL (a webhook URL may hold a token).
+"""
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import requests
+
+from round0.consumer import PermanentFailure, RetryPolicy, TransientFailure, with_retries
+from round0.observability import count_with_reason, logger
+
+USER_AGENT = "round0-webhooks-ats-sync"
+CONNECT_TIMEOUT_SECONDS = 3.05
+READ_TIMEOUT_SECONDS = 10.0
+
+
+class RejectedRequest(PermanentFailure):
+    """The ATS answered a 4xx other than 408/429. `status` is the HTTP status."""
+
+    def __init__(self, reason: str, status: int) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+def retry_after_seconds(value: str | None, now: float) -> float | None:
+    """`Retry-After` as seconds to wait: delta-seconds or an HTTP date; None if absent."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(when.timestamp() - now, 0.0)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One HTTP request. `what` names it in logs and failure reasons (no URL, no data)."""
+
+    method: str
+    url: str
+    what: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, str] | None = None
+    json_body: Any = None
+    form: Mapping[str, str] | None = None
+    data: bytes | None = None
+    auth: tuple[str, str] | None = None
+
+
+@dataclass
+class Transport:
+    """Sends calls for one ATS. `time_left` is set per invocation by the service."""
+
+    ats: str
+    session: requests.Session = field(default_factory=requests.Session)
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.time
+    timeout: tuple[float, float] = (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS)
+    time_left: Callable[[], float] | None = None
+
+    def send(self, call: Call) -> requests.Response:
+        """The 2xx response to `call`, after retries; raises a failure otherwise."""
+        return with_retries(
+            lambda: self._send_once(call), self.policy, time_left=self.time_left, sleep=self.sleep
+        )
+
+    def _send_once(self, call: Call) -> requests.Response:
+        headers = {"User-Agent": USER_AGENT, **call.headers}
+        try:
+            response = self.session.request(
+                call.method,
+                call.url,
+                headers=headers,
+                params=call.params,
+                json=call.json_body,
+                data=call.form if call.form is not None else call.data,
+                auth=call.auth,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.Timeout as exc:
+            self._failed(call, "timeout")
+            raise TransientFailure(f"ats_timeout: {self.ats} {call.what}") from exc
+        except requests.RequestException as exc:
+            self._failed(call, "connection")
+            raise TransientFailure(
+                f"ats_unreachable: {self.ats} {call.what} ({type(exc).__name__})"
+            ) from exc
+        status = response.status_code
+        if 200 <= status < 300:
+            return response
+        self._failed(call, str(status))
+        if status in {408, 429} or status >= 500:
+            raise TransientFailure(
+                f"ats_unavailable: {self.ats} {call.what} answered HTTP {status}",
+                retry_after=retry_after_seconds(response.headers.get("Retry-After"), self.clock()),
+            )
+        raise RejectedRequest(
+            f"ats_rejected: {self.ats} {call.what} answered HTTP {status}", status
+        )
+
+    def _failed(self, call: Call, outcome: str) -> None:
+        logger.warning("ats call failed", ats=self.ats, call=call.what, outcome=outcome)
+        count_with_reason("AtsCallFailed", outcome)

@@ -1,0 +1,89 @@
+"""The `webhook` adapter: the seed's `updateCandidate` payload, POSTed and signed.
+
+For the user's own middleware or automation tool. The body is the seed's payload as
+JSON; `X-Webhook-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>` signs it exactly as
+ROUND0 signs its webhooks (`round0.signature.sign`), with the secret this stack
+generates, so the receiver verifies it the way it would verify ROUND0.
+`X-Round0-Event-Id` carries the ROUND0 event id for the receiver's own de-duplication.
+"""
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from round0.signature import SIGNATURE_HEADER, sign
+from round0_ats.notes import truncate
+from round0_ats.ports import CandidateNotFound, NotConfigured, StepLog
+from round0_ats.screening import CandidateUpdate
+from round0_ats.transport import Call, RejectedRequest, Transport
+
+EVENT_ID_HEADER = "X-Round0-Event-Id"
+# The receiver is the user's own; its limit is unknown. Automation tools take a few MB
+# per request; 100,000 characters of transcripts (at most ~400 KB of UTF-8) stay well
+# under any of them and under API Gateway's 10 MB.
+NOTES_MAX_CHARS = 100_000
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def check_webhook_url(url: str) -> str:
+    """`url` if it is https (or http to this machine, for local runs); else NotConfigured."""
+    parts = urlsplit(url)
+    local = parts.scheme == "http" and parts.hostname in _LOCAL_HOSTS
+    if not parts.hostname or (parts.scheme != "https" and not local):
+        raise NotConfigured("ats_not_configured: AtsWebhookUrl must be an https URL")
+    return url
+
+
+class WebhookAts:
+    name = "webhook"
+
+    def __init__(
+        self,
+        url: str,
+        signing_secret: Callable[[], str],
+        transport: Transport,
+        clock: Callable[[], float] = time.time,
+        notes_max_chars: int = NOTES_MAX_CHARS,
+    ) -> None:
+        self._url = url
+        self._signing_secret = signing_secret
+        self._transport = transport
+        self._clock = clock
+        self._notes_max_chars = notes_max_chars
+
+    def update_candidate(self, update: CandidateUpdate, steps: StepLog) -> None:
+        if update.email is None:
+            raise CandidateNotFound("candidate_unknown: the event has no candidate email")
+        url = check_webhook_url(self._url)
+        notes = truncate(update.notes or "", self._notes_max_chars, update.interview_url)
+        body = json.dumps(
+            update.payload(notes=notes if update.notes is not None else None),
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode("utf-8")
+        steps.once("post", lambda: self._post(url, body, update.event_id))
+
+    def _post(self, url: str, body: bytes, event_id: str) -> dict[str, Any]:
+        signature = sign(body, self._signing_secret(), int(self._clock()))
+        call = Call(
+            "POST",
+            url,
+            "update candidate",
+            headers={
+                "Content-Type": "application/json",
+                SIGNATURE_HEADER: signature,
+                EVENT_ID_HEADER: event_id,
+            },
+            data=body,
+        )
+        try:
+            response = self._transport.send(call)
+        except RejectedRequest as rejected:
+            if rejected.status in {404, 410}:
+                raise CandidateNotFound(
+                    f"candidate_unknown: the webhook receiver answered HTTP {rejected.status}"
+                ) from rejected
+            raise
+        return {"status": response.status_code}

@@ -1,0 +1,102 @@
+"""Composition root of the ATS sync: settings, the chosen adapter, the dead-letter queue."""
+
+import time
+from enum import StrEnum
+from functools import cache
+
+from round0.consumer import DeadLetterQueue
+from round0.interview_state import InterviewStates
+from round0.observability import logger
+from round0.settings import FunctionSettings, load_settings
+from round0_ats import greenhouse, lever
+from round0_ats.credentials import (
+    SecretValue,
+    greenhouse_credentials,
+    lever_credentials,
+    webhook_signing_secret,
+)
+from round0_ats.greenhouse import GreenhouseAts
+from round0_ats.lever import LeverAts
+from round0_ats.ports import Ats
+from round0_ats.service import AtsSync, Deadline
+from round0_ats.transport import Transport
+from round0_ats.webhook import WebhookAts
+
+
+class Adapter(StrEnum):
+    NONE = "none"
+    WEBHOOK = "webhook"
+    GREENHOUSE = "greenhouse"
+    LEVER = "lever"
+
+
+class AtsSettings(FunctionSettings):
+    ats_adapter: Adapter = Adapter.NONE
+    events_table_name: str
+    dead_letter_queue_url: str
+    # "" (unset) = the adapter's public API; set for a sandbox or a local stand-in
+    ats_api_base_url: str | None = None
+    ats_webhook_url: str = ""
+    ats_webhook_secret_id: str = ""
+    greenhouse_secret_id: str = ""
+    lever_secret_id: str = ""
+    secret_max_age_seconds: int = 300
+
+
+def pause(seconds: float) -> None:
+    """How a retry waits (tests replace it)."""
+    time.sleep(seconds)
+
+
+def _adapter(settings: AtsSettings, deadline: Deadline) -> Ats | None:
+    def transport(ats: str) -> Transport:
+        # `pause` is looked up at each wait, so a test can replace it
+        return Transport(
+            ats,
+            sleep=lambda seconds: pause(seconds),  # noqa: PLW0108
+            time_left=deadline.time_left,
+        )
+
+    def secret(secret_id: str) -> SecretValue:
+        return SecretValue(secret_id, settings.secret_max_age_seconds)
+
+    base = settings.ats_api_base_url
+    match settings.ats_adapter:
+        case Adapter.NONE:
+            return None
+        case Adapter.WEBHOOK:
+            return WebhookAts(
+                settings.ats_webhook_url,
+                webhook_signing_secret(secret(settings.ats_webhook_secret_id)),
+                transport(Adapter.WEBHOOK),
+            )
+        case Adapter.GREENHOUSE:
+            return GreenhouseAts(
+                greenhouse_credentials(secret(settings.greenhouse_secret_id)),
+                transport(Adapter.GREENHOUSE),
+                api_base=base or greenhouse.API_BASE,
+                token_url=f"{base.rstrip('/')}/token" if base else greenhouse.OAUTH_TOKEN_ENDPOINT,
+            )
+        case Adapter.LEVER:
+            return LeverAts(
+                lever_credentials(secret(settings.lever_secret_id)),
+                transport(Adapter.LEVER),
+                api_base=base or lever.API_BASE,
+            )
+
+
+@cache
+def ats_sync() -> AtsSync | None:
+    """The ATS sync for the configured adapter; None when `AtsAdapter` is `none`."""
+    settings = load_settings(AtsSettings)
+    deadline = Deadline()
+    ats = _adapter(settings, deadline)
+    if ats is None:
+        logger.info("ATS sync is off (AtsAdapter=none): events are not sent anywhere")
+        return None
+    return AtsSync(ats, InterviewStates(settings.events_table_name), deadline)
+
+
+@cache
+def dead_letters() -> DeadLetterQueue:
+    return DeadLetterQueue(load_settings(AtsSettings).dead_letter_queue_url)

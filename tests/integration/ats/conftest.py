@@ -1,0 +1,162 @@
+"""Fixtures for the ATS sync: the real handler over moto, the ATS stand-in on 127.0.0.1.
+
+Each test module picks its adapter by defining an `ats_adapter` fixture; the stack is
+built from template.yaml with that `AtsAdapter`, the stand-in's URLs as
+`AtsApiBaseUrl` / `AtsWebhookUrl`, and the stand-in's credentials in the secrets.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from round0.events import parse_event
+from round0.interview_state import InterviewStates, state_from_event
+from round0_local.api_events import LOCAL_SIGNING_SECRET
+from round0_local.bus_events import load_bus_event
+from round0_local.standins import ats as standin
+from round0_local.standins.ats import AtsStandIn
+from round0_local.template import LocalStack, load_template
+
+# the secret the webhook adapter signs with (the template generates one when deployed)
+WEBHOOK_SIGNING_SECRET = "ats_webhook_local_only_0123456789abcdef"
+
+Invoke = Callable[[dict[str, Any]], None]
+
+
+@pytest.fixture
+def ats_adapter() -> str:
+    return "none"
+
+
+@pytest.fixture
+def webhook_secret() -> str:
+    """The `current` signing secret in the stack's AtsWebhookSigningSecret."""
+    return WEBHOOK_SIGNING_SECRET
+
+
+@pytest.fixture
+def ats_standin() -> Iterator[AtsStandIn]:
+    with AtsStandIn() as ats:
+        yield ats
+
+
+@pytest.fixture
+def stack(aws: None, ats_adapter: str, ats_standin: AtsStandIn) -> LocalStack:
+    """The template's stack (overrides the shared fixture) with the ATS wired to the stand-in."""
+    local = LocalStack(
+        load_template(),
+        parameters={
+            "AtsAdapter": ats_adapter,
+            "AtsApiBaseUrl": ats_standin.base_url,
+            "AtsWebhookUrl": ats_standin.webhook_url,
+        },
+        secret_values={
+            "SigningSecret": json.dumps({"current": LOCAL_SIGNING_SECRET}),
+            "AtsWebhookSigningSecret": json.dumps(
+                {"current": WEBHOOK_SIGNING_SECRET, "previous": ""}
+            ),
+            "GreenhouseApiSecret": json.dumps(
+                {
+                    "client_id": standin.GREENHOUSE_CLIENT_ID,
+                    "client_secret": standin.GREENHOUSE_CLIENT_SECRET,
+                    "user_id": standin.GREENHOUSE_USER_ID,
+                    "note_visibility": "private",
+                }
+            ),
+            "LeverApiSecret": json.dumps(
+                {
+                    "api_key": standin.LEVER_API_KEY,
+                    "perform_as": standin.LEVER_USER_ID,
+                    "secret_notes": True,
+                }
+            ),
+        },
+    )
+    local.create(boto3.Session())
+    return local
+
+
+@pytest.fixture
+def pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every wait a retry asked for, in seconds; nothing actually sleeps."""
+    waited: list[float] = []
+    monkeypatch.setattr("round0_ats.wiring.pause", waited.append)
+    return waited
+
+
+@pytest.fixture
+def sync_ats(
+    function_env: Callable[[str], dict[str, str]], lambda_context: Any, pauses: list[float]
+) -> Invoke:
+    """Invoke the AtsSyncFunction handler with a bus event, as EventBridge would."""
+    function_env("AtsSyncFunction")
+    from round0_ats.app import lambda_handler
+
+    def invoke(event: dict[str, Any]) -> None:
+        lambda_handler(event, lambda_context)
+
+    return invoke
+
+
+@pytest.fixture
+def dead_letters(stack: LocalStack) -> Callable[[], list[dict[str, Any]]]:
+    """The records in the ATS sync's dead-letter queue (drained as read)."""
+    sqs = boto3.client("sqs")
+    queue_url = stack.physical["AtsSyncDeadLetterQueue.QueueUrl"]
+
+    def drain() -> list[dict[str, Any]]:
+        seen: list[dict[str, Any]] = []
+        for _ in range(100):  # bounded
+            batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
+            if not batch:
+                break
+            for message in batch:
+                seen.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return seen
+
+    return drain
+
+
+@pytest.fixture
+def interview_state(stack: LocalStack) -> Callable[[dict[str, Any]], None]:
+    """Record an event's interview state the way the ingest path does."""
+    states = InterviewStates(stack.physical_name("EventsTable"), boto3.client("dynamodb"))
+
+    def record(bus_event: dict[str, Any]) -> None:
+        state = state_from_event(parse_event(bus_event["detail"]))
+        assert state is not None
+        states.record(state, time.time())
+
+    return record
+
+
+@pytest.fixture
+def started() -> dict[str, Any]:
+    """The sample `interview_started` bus event (a fresh copy)."""
+    return load_bus_event("interview_started.json")
+
+
+@pytest.fixture
+def ended() -> dict[str, Any]:
+    """The sample `interview_ended` bus event (a fresh copy)."""
+    return load_bus_event("interview_ended.json")
+
+
+@pytest.fixture
+def set_secret(stack: LocalStack) -> Callable[[str, str], None]:
+    """Replace one secret's value (e.g. back to the template's placeholder)."""
+    secrets = boto3.client("secretsmanager")
+
+    def put(name: str, value: str) -> None:
+        secrets.put_secret_value(SecretId=stack.resolve({"Ref": name}), SecretString=value)
+
+    return put

@@ -1,0 +1,98 @@
+"""The seed's updateCandidate payload, built from ROUND0 events (pure)."""
+
+from __future__ import annotations
+
+import json
+
+from round0.events import parse_event
+from round0_ats.screening import ScreeningStatus, candidate_update, format_transcripts
+from round0_local.bus_events import load_bus_event
+
+
+def detail(name: str) -> dict[str, object]:
+    document: dict[str, object] = load_bus_event(name)["detail"]
+    return document
+
+
+def test_format_transcripts_is_the_seeds_layout() -> None:
+    event = parse_event(detail("interview_ended.json"))
+    assert event.interview is not None
+
+    text = format_transcripts(event.interview.responses)
+
+    # JS: responses.map((r, i) => `Question ${i+1}: ...\n\nAnswer: ...\n\n---\n`).join('\n')
+    assert text == (
+        "Question 1: Describe your experience with React hooks.\n\n"
+        "Answer: I've been using React hooks extensively for the past three years...\n\n---\n"
+        "\n"
+        "Question 2: Tell me about a challenging bug you fixed recently.\n\n"
+        "Answer: Last month, we had an intermittent race condition...\n\n---\n"
+    )
+
+
+def test_no_answers_format_as_an_empty_string() -> None:
+    assert format_transcripts([]) == ""
+
+
+def test_a_start_is_an_in_progress_update_with_its_start_time() -> None:
+    update = candidate_update(parse_event(detail("interview_started.json")))
+
+    assert update is not None
+    assert update.status is ScreeningStatus.IN_PROGRESS
+    assert update.payload() == {
+        "email": "jane@example.com",
+        "status": "screening_in_progress",
+        "screening_started_at": "2024-01-16T14:30:00Z",
+    }
+
+
+def test_an_end_is_a_completed_update_with_notes_and_the_seeds_summary() -> None:
+    update = candidate_update(parse_event(detail("interview_ended.json")))
+
+    assert update is not None
+    payload = update.payload()
+    assert set(payload) == {
+        "email",
+        "status",
+        "screening_completed_at",
+        "screening_notes",
+        "screening_summary",
+    }
+    assert payload["status"] == "screening_completed"
+    assert payload["screening_completed_at"] == "2024-01-16T14:52:00Z"
+    # JSON.stringify(summary): compact, in the seed's key order
+    assert payload["screening_summary"] == (
+        '{"candidate":"Jane Smith","job":"Senior Frontend Developer",'
+        '"completed_at":"2024-01-16T14:52:00Z","total_duration":312,"response_count":2}'
+    )
+    assert payload["screening_notes"] == update.notes
+
+
+def test_the_dashboard_test_event_without_optional_fields_still_makes_an_update() -> None:
+    update = candidate_update(parse_event(detail("dashboard_test_event.json")))
+
+    assert update is not None
+    summary = json.loads(update.payload()["screening_summary"])
+    assert summary == {
+        "candidate": "Test Candidate",
+        "job": "Test Job Title",
+        "completed_at": "2024-01-16T14:45:00Z",
+        "total_duration": 120,
+        "response_count": 1,
+    }
+
+
+def test_a_blank_email_is_no_email() -> None:
+    document = detail("interview_started.json")
+    document["data"]["candidate"]["email"] = "  "  # type: ignore[index]
+
+    update = candidate_update(parse_event(document))
+
+    assert update is not None
+    assert update.email is None
+
+
+def test_an_unknown_event_type_asks_for_no_update() -> None:
+    event = parse_event({"id": "evt_1", "type": "interview_expired", "created": 1, "data": {}})
+
+    assert candidate_update(event) is None
