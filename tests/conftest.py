@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 
@@ -19,6 +20,10 @@ from moto import mock_aws
 
 from round0_local.api_events import LOCAL_SIGNING_SECRET
 from round0_local.template import REGION, LocalStack, load_template
+
+# Powertools reads the metric namespace once, when `round0.observability` is first
+# imported, which can be while test modules are collected (before any fixture runs).
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Round0WebhooksTest")
 
 
 def clear_caches() -> None:

@@ -1,12 +1,25 @@
-"""`round0-local`: the project's development command."""
+"""`round0-local`: the ROUND0 webhook pipeline on your laptop (no AWS, no Docker).
+
+serve        run the whole pipeline until Ctrl-C
+send         sign payloads as ROUND0 does and POST them (local or deployed)
+demo         run the pipeline, send the seed's events, check every side effect
+sign-events  re-sign events/api/*.json and rewrite events/bus/*.json
+"""
 
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
+import threading
 from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
 
-from round0_local.api_events import write_sample_api_events
+from round0_local.api_events import LOCAL_SIGNING_SECRET, write_sample_api_events
 from round0_local.bus_events import write_sample_bus_events
+
+DEFAULT_URL = "http://127.0.0.1:3000/webhooks/round0"
 
 
 def _sign_events(_: argparse.Namespace) -> int:
@@ -17,9 +30,105 @@ def _sign_events(_: argparse.Namespace) -> int:
     return 0
 
 
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
+    return stop
+
+
+def _serve(arguments: argparse.Namespace) -> int:
+    from round0_local.pipeline import LocalPipeline, PipelineConfig  # noqa: PLC0415 - moto: only here
+
+    config = PipelineConfig(
+        port=arguments.port,
+        aws_port=arguments.aws_port,
+        secret=arguments.secret,
+        outbox=Path(arguments.outbox),
+        retry_delay_seconds=arguments.retry_delay,
+    )
+    stop = _stop_on_signals()
+    pipeline = LocalPipeline(config, printer=lambda line: print(line, flush=True))
+    pipeline.start()
+    try:
+        endpoint = pipeline.emulator.endpoint
+        lines = [
+            "round0-local: pipeline ready",
+            f"  webhook  POST {pipeline.webhook_url}  (signing secret: {config.secret})",
+            f"  AWS      {endpoint}  (export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=local"
+            " AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1)",
+            *(
+                f"  stand-in {name} {url}"
+                for name, url in pipeline.integrations.addresses().items()
+            ),
+            f"  outbox   {config.outbox}",
+            f"  logs     {config.log_dir}/<Function>.log",
+            "  Ctrl-C to stop",
+        ]
+        print("\n".join(lines), flush=True)
+        stop.wait()
+    finally:
+        print("round0-local: stopping", flush=True)
+        pipeline.stop()
+    print("round0-local: stopped", flush=True)
+    return 0
+
+
+def _send(arguments: argparse.Namespace) -> int:
+    from round0_local.sender import payload_from_file, send  # noqa: PLC0415 - fast start
+
+    failures = 0
+    for _ in range(arguments.repeat):
+        for name in arguments.files:
+            sent = send(arguments.url, payload_from_file(Path(name)), arguments.secret)
+            print(f"{name}: {sent.status} {sent.body.strip()}")
+            failures += not 200 <= sent.status < 300
+    return 1 if failures else 0
+
+
+def _demo(arguments: argparse.Namespace) -> int:
+    from round0_local.demo import run_demo  # noqa: PLC0415 - moto: only here
+
+    return run_demo(Path(arguments.outbox))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="round0-local", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="round0-local",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the whole pipeline locally until Ctrl-C")
+    serve.add_argument("--port", type=int, default=3000, help="webhook port on 127.0.0.1")
+    serve.add_argument("--aws-port", type=int, default=5000, help="AWS emulator port on 127.0.0.1")
+    serve.add_argument("--secret", default=LOCAL_SIGNING_SECRET, help="the signing secret")
+    serve.add_argument("--outbox", default=".local/outbox.jsonl", help="side effects, JSON lines")
+    serve.add_argument(
+        "--retry-delay", type=float, default=1.0, help="seconds before a failed delivery's retry"
+    )
+    serve.set_defaults(run=_serve)
+
+    send = commands.add_parser("send", help="sign payloads as ROUND0 does and POST them")
+    send.add_argument("files", nargs="+", metavar="FILE", help="ROUND0 payload JSON files")
+    send.add_argument(
+        "--url", default=DEFAULT_URL, help="webhook URL (a deployed stack's WebhookUrl too)"
+    )
+    send.add_argument(
+        "--secret", default=LOCAL_SIGNING_SECRET, help="the endpoint's signing secret"
+    )
+    send.add_argument("--repeat", type=int, default=1, help="send the files N times")
+    send.set_defaults(run=_send)
+
+    demo = commands.add_parser("demo", help="run the pipeline on the seed's events and check it")
+    demo.add_argument("--outbox", default=".local/demo-outbox.jsonl")
+    demo.set_defaults(run=_demo)
+
     sign_events = commands.add_parser(
         "sign-events",
         help="re-sign events/api/*.json with a fresh timestamp (signatures go stale in 5 min)"
@@ -33,3 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     result: int = arguments.run(arguments)
     return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

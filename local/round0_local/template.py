@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -232,10 +233,11 @@ class LocalStack:
             queues, key=lambda item: "RedrivePolicy" in item[1].get("Properties", {})
         ):
             self._create_queue(client("sqs"), name, body.get("Properties", {}))
-        for name in self.of_type("AWS::SecretsManager::Secret"):
+        for name, body in self.of_type("AWS::SecretsManager::Secret").items():
             created = client("secretsmanager").create_secret(
                 Name=f"{self.stack_name}/{name}",
-                SecretString=self.secret_values.get(name, json.dumps({"current": "local"})),
+                SecretString=self.secret_values.get(name)
+                or self._secret_string(body.get("Properties", {})),
             )
             self.arns[name] = created["ARN"]
         for name, body in self.of_type("AWS::SSM::Parameter").items():
@@ -246,6 +248,18 @@ class LocalStack:
                 Type=properties.get("Type", "String"),
                 Overwrite=True,
             )
+
+    def _secret_string(self, properties: Mapping[str, Any]) -> str:
+        """The secret's value as CloudFormation would create it (generated ones made up)."""
+        if "SecretString" in properties:
+            return str(self.resolve(properties["SecretString"]))
+        generate = properties.get("GenerateSecretString", {})
+        generated = f"local-{secrets.token_hex(16)}"
+        if "GenerateStringKey" in generate:
+            document = json.loads(generate.get("SecretStringTemplate", "{}"))
+            document[generate["GenerateStringKey"]] = generated
+            return json.dumps(document)
+        return generated
 
     def _create_table(self, dynamodb: Any, name: str, properties: Mapping[str, Any]) -> None:
         arguments: dict[str, Any] = {

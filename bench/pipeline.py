@@ -1,0 +1,153 @@
+"""Benchmark the local pipeline (a script, not a test).
+
+Starts `round0-local serve` on free ports, sends N events through its webhook
+(default 1,000: 20% duplicates, shuffled; each unique event is its own interview, half
+`interview_started`, half `interview_ended` with two answers), then waits for the
+consumers and counts the side effects in the outbox against those expected.
+
+Prints throughput, p50 and p99 of the time to the webhook's answer, and the side
+effects expected and observed (they must be equal; the exit status says so).
+
+Run: `.venv/bin/python bench/pipeline.py [--events 1000] [--concurrency 8]`
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from round0_local.scenario import Step, expect, observed, renamed, seed
+from round0_local.sender import compact, send
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def start_serve(outbox: Path) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "round0_local.cli", "serve", "--port", str(free_port()),
+         "--aws-port", str(free_port()), "--outbox", str(outbox)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=outbox.parent,
+        env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+    )  # fmt: skip
+    assert process.stdout is not None
+    for line in process.stdout:
+        found = re.search(r"webhook\s+POST (\S+)", line)
+        if found:
+            threading.Thread(
+                target=lambda: [None for _ in process.stdout or []], daemon=True
+            ).start()
+            return process, found.group(1)
+    raise SystemExit("round0-local serve did not start")
+
+
+def events(
+    count: int, duplicates: float, rng: random.Random
+) -> tuple[list[dict[str, Any]], list[Step]]:
+    unique = round(count * (1 - duplicates))
+    payloads = [
+        renamed(seed("interview_started.json" if n % 2 else "interview_ended.json"), f"b{n}")
+        for n in range(unique)
+    ]
+    sends = payloads + [rng.choice(payloads) for _ in range(count - unique)]
+    rng.shuffle(sends)
+    return sends, [Step("bench", payload) for payload in payloads]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1000)
+    parser.add_argument("--duplicates", type=float, default=0.2)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--settle-timeout", type=float, default=900.0)
+    parser.add_argument("--seed", type=int, default=7)
+    arguments = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="round0-bench-"))
+    outbox = workdir / "outbox.jsonl"
+    process, url = start_serve(outbox)
+    sends, steps = events(arguments.events, arguments.duplicates, random.Random(arguments.seed))
+    session_local = threading.local()
+
+    def deliver(payload: dict[str, Any]) -> tuple[float, int]:
+        session = getattr(session_local, "session", None) or requests.Session()
+        session_local.session = session
+        total = 0.0
+        for _ in range(50):  # a 409 (same event in flight) is retried, as ROUND0 would
+            sent = send(
+                url, compact(payload), "whsec_local_development_only_0123456789abcdef", session
+            )
+            total += sent.seconds
+            if sent.status != 409:
+                return sent.seconds, sent.status
+            time.sleep(0.05)
+        return total, 409
+
+    try:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=arguments.concurrency) as pool:
+            results = list(pool.map(deliver, sends))
+        elapsed = time.perf_counter() - started
+        statuses = Counter(status for _, status in results)
+        latencies = sorted(seconds for seconds, _ in results)
+        expected = +expect(steps).effects
+        deadline = time.monotonic() + arguments.settle_timeout
+        settle_started = time.perf_counter()
+        while time.monotonic() < deadline:
+            seen = observed(outbox)
+            if all(seen[key] >= n for key, n in expected.items()):
+                break
+            time.sleep(1.0)
+        time.sleep(3.0)
+        seen = observed(outbox)
+        settle = time.perf_counter() - settle_started
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=120)
+    expected_total, observed_total = sum(expected.values()), sum(seen.values())
+    report = {
+        "events_sent": len(sends),
+        "unique_events": len(steps),
+        "concurrency": arguments.concurrency,
+        "webhook_statuses": dict(statuses),
+        "throughput_events_per_s": round(len(sends) / elapsed, 1),
+        "answer_p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "answer_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
+        "side_effects_expected": expected_total,
+        "side_effects_observed": observed_total,
+        "side_effects_by_channel_expected": dict(
+            Counter(c for (_, c), n in expected.items() for _ in range(n))
+        ),
+        "side_effects_by_channel_observed": dict(
+            Counter(c for (_, c), n in seen.items() for _ in range(n))
+        ),
+        "equal": expected == seen,
+        "consumers_drained_after_s": round(settle, 1),
+        "outbox": str(outbox),
+    }
+    print(json.dumps(report, indent=2))
+    return 0 if report["equal"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""`round0-local demo`: the whole pipeline on the seed's events, checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from round0_local.pipeline import LocalPipeline, PipelineConfig
+from round0_local.scenario import compare, demo_steps, expect, observed
+from round0_local.sender import compact, send
+
+SETTLE_TIMEOUT = 120.0
+
+
+def run_demo(outbox: Path) -> int:
+    config = PipelineConfig(port=0, aws_port=0, outbox=outbox)
+    pipeline = LocalPipeline(config, printer=lambda line: print(line, flush=True))
+    print(
+        "round0-local demo: starting the pipeline (AWS emulator, functions, stand-ins)…", flush=True
+    )
+    pipeline.start()
+    statuses_ok = True
+    try:
+        pipeline.say(f"webhook {pipeline.webhook_url}, AWS {pipeline.emulator.endpoint}\n")
+        steps = demo_steps()
+        for number, step in enumerate(steps, 1):
+            pipeline.say(f"── step {number}/{len(steps)}: {step.label}")
+            sent = send(pipeline.webhook_url, compact(step.payload), step.secret or config.secret)
+            pipeline.say(f"   webhook answered {sent.status} {sent.body.strip()}")
+            statuses_ok &= sent.status == step.expected_status
+            if not pipeline.wait_idle(SETTLE_TIMEOUT):
+                pipeline.say("   (still busy after the time limit)")
+        comparison = compare(expect(steps), observed(outbox))
+    finally:
+        pipeline.stop()
+    print("\nsummary: side effects per event (expected / observed)")
+    print(f"  {'event id':<42} {'channel':<12} {'expected':>8} {'observed':>8}")
+    for event_id, channel, expected, seen in comparison.rows:
+        mark = "ok" if expected == seen else "MISMATCH"
+        print(f"  {event_id:<42} {channel:<12} {expected:>8} {seen:>8}  {mark}")
+    ok = comparison.ok and statuses_ok
+    print(
+        f"\n{'PASS' if ok else 'FAIL'}: every expected side effect happened exactly once"
+        " and nothing unexpected did"
+        if ok
+        else "\nFAIL: see the rows marked MISMATCH"
+    )
+    print(f"outbox: {outbox}")
+    return 0 if ok else 1

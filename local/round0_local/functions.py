@@ -1,0 +1,157 @@
+"""Lambda functions run locally: a warm pool of worker processes per function.
+
+Each worker is a separate process (`round0_local.lambda_worker`) with the function's
+own environment, so handlers run unmodified. An invocation that outlives the
+function's Timeout is killed with its worker, which is replaced, as Lambda does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import select
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+
+@dataclass(frozen=True)
+class Invocation:
+    ok: bool
+    result: Any = None
+    error_type: str = ""
+    error_message: str = ""
+
+
+class _Worker:
+    def __init__(self, handler: str, env: dict[str, str], log: IO[str] | None) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "round0_local.lambda_worker", handler],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log if log is not None else subprocess.DEVNULL,
+            env=env,
+            text=True,
+            bufsize=1,
+        )
+
+    def read_line(self, timeout: float) -> str | None:
+        answers = self.process.stdout
+        if answers is None:
+            return None
+        ready, _, _ = select.select([answers], [], [], max(0.0, timeout))
+        if not ready:
+            return None
+        return answers.readline() or None
+
+    def wait_ready(self, timeout: float) -> None:
+        line = self.read_line(timeout)
+        if line is None or not json.loads(line).get("ready"):
+            self.stop()
+            raise RuntimeError("function worker did not start (see the function log)")
+
+    def send(self, request: dict[str, Any]) -> None:
+        requests = self.process.stdin
+        if requests is None:
+            raise BrokenPipeError("the worker has no stdin")
+        requests.write(json.dumps(request) + "\n")
+        requests.flush()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=10)
+
+
+class FunctionPool:
+    """`size` warm workers for one function; `invoke` blocks until a worker is free."""
+
+    def __init__(
+        self,
+        name: str,
+        handler: str,
+        env: dict[str, str],
+        timeout_seconds: float,
+        size: int = 1,
+        log_path: Path | None = None,
+    ) -> None:
+        self.name = name
+        self._handler = handler
+        self._env = env
+        self._timeout = timeout_seconds
+        self._log = log_path.open("a", encoding="utf-8") if log_path else None
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._all: list[_Worker] = []
+        self._lock = threading.Lock()
+        workers = [self._spawn() for _ in range(size)]
+        for worker in workers:
+            worker.wait_ready(timeout=60)
+            self._idle.put(worker)
+
+    def _spawn(self) -> _Worker:
+        worker = _Worker(self._handler, self._env, self._log)
+        with self._lock:
+            self._all.append(worker)
+        return worker
+
+    def invoke(self, event: Any) -> Invocation:
+        worker = self._idle.get()
+        deadline = time.time() + self._timeout
+        try:
+            worker.send({"request_id": str(uuid.uuid4()), "event": event, "deadline": deadline})
+            line = worker.read_line(deadline - time.time() + 1.0)
+        except (BrokenPipeError, OSError):
+            line = None
+        if line is None:
+            worker.stop()
+            replacement = self._spawn()
+            replacement.wait_ready(timeout=60)
+            self._idle.put(replacement)
+            return Invocation(
+                ok=False,
+                error_type="Sandbox.Timedout",
+                error_message=f"{self.name} did not finish within {self._timeout:g} s",
+            )
+        self._idle.put(worker)
+        answer = json.loads(line)
+        if answer["ok"]:
+            return Invocation(ok=True, result=answer["result"])
+        return Invocation(
+            ok=False, error_type=answer["errorType"], error_message=answer["errorMessage"]
+        )
+
+    def stop(self) -> None:
+        with self._lock:
+            workers, self._all = self._all, []
+        for worker in workers:
+            worker.stop()
+        if self._log is not None:
+            self._log.close()
+
+
+def worker_environment(
+    function_env: dict[str, str], aws_endpoint: str, name: str
+) -> dict[str, str]:
+    """What Lambda would give the function: its template environment and the runtime's."""
+    inherited = {
+        key: value
+        for key, value in os.environ.items()
+        if key in {"PATH", "HOME", "LANG", "LC_ALL", "TZ", "VIRTUAL_ENV", "SYSTEMROOT"}
+    }
+    return {
+        **inherited,
+        **function_env,
+        "AWS_ENDPOINT_URL": aws_endpoint,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_LAMBDA_FUNCTION_NAME": name,
+        "PYTHONUNBUFFERED": "1",
+    }

@@ -1,0 +1,291 @@
+"""What every HTTP stand-in shares: a threaded server on 127.0.0.1, a record of each
+request with the status it was answered, and injectable faults.
+
+A subclass only says how the real service answers (`handle`). Faults are queued
+(`fail`) and taken one per request, optionally only for one path: an answer with any
+status, headers and body, or a hang (no answer until the client gives up). Tools that
+reach a stand-in only over HTTP (the end-to-end tests, a developer's curl) queue
+faults with `POST /_standin/faults` and a JSON `Fault`, or `{"clear": true}`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import parse_qs, urlsplit
+
+CONTROL_PATH = "/_standin/faults"
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def route(self) -> str:
+        return urlsplit(self.path).path
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        return parse_qs(urlsplit(self.path).query)
+
+    def header(self, name: str) -> str | None:
+        lowered = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == lowered), None)
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """How to answer one request instead of the normal answer.
+
+    `status` (with `headers` and `body`) answers at once; `hang` alone holds the
+    request unanswered until the client gives up. Two faults shape the normal answer
+    instead: `break_after` sends its headers and that many body bytes, then drops the
+    connection (or, with `hang`, stalls); `undeclared_length` sends the body without
+    Content-Length. `path` limits the fault to requests whose route starts with it.
+    """
+
+    status: int = 500
+    body: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    hang: bool = False
+    path: str | None = None
+    break_after: int | None = None
+    undeclared_length: bool = False
+
+    @property
+    def shapes_answer(self) -> bool:
+        return self.break_after is not None or self.undeclared_length
+
+
+class Responder:
+    """How `handle` answers: whole bodies or streamed ones; the status is recorded."""
+
+    def __init__(self, handler: _Handler, index: int, shape: Fault | None = None) -> None:
+        self._handler = handler
+        self._index = index
+        self._shape = shape
+
+    def send(
+        self,
+        status: int,
+        body: bytes | str = b"",
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> None:
+        payload = body.encode() if isinstance(body, str) else body
+        self.stream(status, [payload], len(payload), headers, content_type)
+
+    def json(self, status: int, document: Any, headers: dict[str, str] | None = None) -> None:
+        self.send(status, json.dumps(document).encode(), headers)
+
+    def stream(
+        self,
+        status: int,
+        chunks: Iterable[bytes],
+        length: int | None,
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/octet-stream",
+    ) -> None:
+        """Answer with `chunks`; `length` may promise more than they hold (a broken body)."""
+        handler, shape = self._handler, self._shape
+        handler.server.standin.answered(self._index, status)
+        limit = shape.break_after if shape is not None else None
+        try:
+            handler.send_response(status)
+            handler.send_header("Content-Type", content_type)
+            if shape is not None and shape.undeclared_length:
+                handler.send_header("Connection", "close")
+                handler.close_connection = True
+            elif length is not None:
+                handler.send_header("Content-Length", str(length))
+            for name, value in (headers or {}).items():
+                handler.send_header(name, value)
+            handler.end_headers()
+            sent = 0
+            for chunk in chunks:
+                if limit is not None and sent + len(chunk) > limit:
+                    handler.wfile.write(chunk[: limit - sent])
+                    handler.wfile.flush()
+                    if shape is not None and shape.hang:
+                        handler.server.standin.wait_while_hanging()
+                    handler.close_connection = True  # the body breaks off half-way
+                    return
+                handler.wfile.write(chunk)
+                sent += len(chunk)
+            if length is not None and sent < length:
+                handler.close_connection = True
+        except OSError:  # the client gave up before the answer
+            handler.close_connection = True
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
+    def do_PATCH(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        standin = self.server.standin
+        if self.command == "POST" and urlsplit(self.path).path == CONTROL_PATH:
+            standin.control(json.loads(body or b"{}"))
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        request = RecordedRequest(self.command, self.path, dict(self.headers.items()), body)
+        index = standin.record(request)
+        fault = standin.next_fault(request.route)
+        responder = Responder(self, index, fault if fault and fault.shapes_answer else None)
+        if fault is None or fault.shapes_answer:
+            standin.handle(request, responder)
+        elif fault.hang:
+            standin.wait_while_hanging()
+            self.close_connection = True
+        else:
+            responder.send(fault.status, fault.body, fault.headers)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the stand-in records requests instead of printing them."""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    standin: RecordingStandIn
+
+
+class RecordingStandIn:
+    """Base of the stand-ins: subclasses implement `handle`."""
+
+    def __init__(self, hang_seconds: float = 30.0) -> None:
+        self._hang_seconds = hang_seconds
+        self._lock = threading.Lock()
+        self._exchanges: list[tuple[RecordedRequest, int]] = []
+        self._faults: deque[Fault] = deque()
+        self._release = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def handle(self, request: RecordedRequest, reply: Responder) -> None:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self) -> Self:
+        server = _Server(("127.0.0.1", 0), _Handler)
+        server.standin = self
+        self._server = server
+        self._release.clear()
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._release.set()  # let any hanging request finish
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError(f"the {type(self).__name__} is not running")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    # ------------------------------------------------------------ faults
+    def fail(self, fault: Fault, times: int = 1) -> None:
+        """Answer the next `times` matching requests with `fault` (after earlier ones)."""
+        with self._lock:
+            self._faults.extend([fault] * times)
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def next_fault(self, route: str) -> Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.path is None or route.startswith(fault.path):
+                    self._faults.remove(fault)
+                    return fault
+        return None
+
+    def wait_while_hanging(self) -> None:
+        self._release.wait(timeout=self._hang_seconds)
+
+    def control(self, command: dict[str, Any]) -> None:
+        if command.get("clear"):
+            self.clear_faults()
+            return
+        times = int(command.pop("times", 1))
+        self.fail(Fault(**command), times)
+
+    # ------------------------------------------------------------ what it saw
+    def record(self, request: RecordedRequest) -> int:
+        with self._lock:
+            self._exchanges.append((request, 0))
+            return len(self._exchanges) - 1
+
+    def answered(self, index: int, status: int) -> None:
+        with self._lock:
+            request, _ = self._exchanges[index]
+            self._exchanges[index] = (request, status)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return [request for request, _ in self._exchanges]
+
+    def exchanges(self) -> list[tuple[RecordedRequest, int]]:
+        """Every request with the status it was answered (0: not answered)."""
+        with self._lock:
+            return list(self._exchanges)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._exchanges.clear()
+            self._faults.clear()

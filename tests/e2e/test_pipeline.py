@@ -1,0 +1,269 @@
+"""The whole pipeline, end to end: `round0-local serve` in its own process."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import requests
+
+from round0.signature import SIGNATURE_HEADER, sign
+from round0_local.api_events import LOCAL_SIGNING_SECRET, WRONG_SECRET
+from round0_local.scenario import Step, expect, renamed, seed
+from round0_local.sender import Sent, compact, send
+
+from .conftest import Served
+
+pytestmark = pytest.mark.e2e
+SETTLE_SECONDS = 2.0
+EFFECT_TIMEOUT = 90.0
+
+
+def unique(name: str) -> dict[str, Any]:
+    return renamed(seed(name), uuid.uuid4().hex[:10])
+
+
+def post(served: Served, payload: dict[str, Any], secret: str = LOCAL_SIGNING_SECRET) -> Sent:
+    return send(served.webhook_url, compact(payload), secret)
+
+
+def effects_of(served: Served, event_id: str) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for record in served.outbox_records():
+        status = record.get("status")
+        if record["event_id"] == event_id and (status is None or 200 <= int(status) < 300):
+            counts[record["channel"]] += 1
+    return counts
+
+
+def settled_effects(
+    served: Served, event_ids: list[str], expected: Counter[tuple[str, str]]
+) -> Counter[tuple[str, str]]:
+    """Wait (bounded) until the expected effects are there, then a little longer for extras."""
+    deadline = time.monotonic() + EFFECT_TIMEOUT
+
+    def snapshot() -> Counter[tuple[str, str]]:
+        return Counter(
+            {
+                (event_id, channel): n
+                for event_id in event_ids
+                for channel, n in effects_of(served, event_id).items()
+            }
+        )
+
+    while time.monotonic() < deadline and not all(
+        snapshot()[key] >= n for key, n in expected.items()
+    ):
+        time.sleep(0.2)
+    time.sleep(SETTLE_SECONDS)
+    return snapshot()
+
+
+def expected_for(*steps: Step) -> Counter[tuple[str, str]]:
+    return +expect(steps).effects
+
+
+@pytest.mark.parametrize(
+    "name", ["interview_started.json", "interview_ended.json", "dashboard_test_event.json"]
+)
+def test_each_seed_payload_produces_exactly_its_documented_side_effects(
+    served: Served, name: str
+) -> None:
+    payload = unique(name)
+    answer = post(served, payload)
+    assert answer.status == 200
+    assert json.loads(answer.body)["status"] == "published"
+    expected = expected_for(Step(name, payload))
+    assert settled_effects(served, [payload["id"]], expected) == expected
+    record = served.client("dynamodb").get_item(
+        TableName="round0-local-EventsTable", Key={"pk": {"S": f"event#{payload['id']}"}}
+    )["Item"]
+    assert record["status"]["S"] == "published"
+
+
+def test_archive_objects_are_in_the_bucket(served: Served) -> None:
+    payload = unique("interview_ended.json")
+    assert post(served, payload).status == 200
+    expected = expected_for(Step("ended", payload))
+    settled_effects(served, [payload["id"]], expected)
+    interview_id = payload["data"]["interview"]["id"]
+    bucket = next(
+        record["bucket"]
+        for record in served.outbox_records()
+        if record["event_id"] == payload["id"] and record["channel"] == "s3"
+    )
+    listed = served.client("s3").list_objects_v2(
+        Bucket=bucket, Prefix=f"interviews/{interview_id}/"
+    )
+    keys = sorted(item["Key"] for item in listed.get("Contents", []))
+    question_ids = [response["question_id"] for response in payload["data"]["responses"]]
+    assert keys == sorted(
+        [f"interviews/{interview_id}/transcript.json", f"interviews/{interview_id}/transcript.md"]
+        + [f"interviews/{interview_id}/question_{qid}.mp3" for qid in question_ids]
+    )
+
+
+def test_sequential_duplicates_produce_no_side_effects(served: Served) -> None:
+    payload = unique("interview_started.json")
+    answers = [json.loads(post(served, payload).body)["status"] for _ in range(3)]
+    assert answers == ["published", "duplicate", "duplicate"]
+    expected = expected_for(Step("started", payload))
+    assert settled_effects(served, [payload["id"]], expected) == expected
+
+
+def test_concurrent_duplicates_produce_no_side_effects(served: Served) -> None:
+    payload = unique("interview_ended.json")
+
+    def deliver() -> str:
+        for _ in range(20):  # ROUND0 retries a 409 later; bounded here
+            answer = post(served, payload)
+            if answer.status == 200:
+                return str(json.loads(answer.body)["status"])
+            assert answer.status == 409
+            time.sleep(0.2)
+        raise AssertionError("still in flight after 20 tries")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = Counter(pool.map(lambda _: deliver(), range(8)))
+    assert outcomes == Counter({"published": 1, "duplicate": 7})
+    expected = expected_for(Step("ended", payload))
+    assert settled_effects(served, [payload["id"]], expected) == expected
+
+
+def test_ended_before_started_completes_without_start_email_or_ats_regression(
+    served: Served,
+) -> None:
+    suffix = uuid.uuid4().hex[:10]
+    ended = renamed(seed("interview_ended.json"), suffix)
+    started = renamed(seed("interview_started.json"), suffix)
+    assert post(served, ended).status == 200
+    expected = expected_for(Step("ended", ended), Step("started", started))
+    settled_effects(served, [ended["id"]], expected)
+    assert post(served, started).status == 200
+    observed = settled_effects(served, [ended["id"], started["id"]], expected)
+    assert observed == expected
+    assert effects_of(served, started["id"]) == Counter()  # no email, no ATS update
+    state = served.client("dynamodb").get_item(
+        TableName="round0-local-EventsTable",
+        Key={"pk": {"S": f"interview#{ended['data']['interview']['id']}"}},
+    )["Item"]
+    assert state["status"]["S"] == "completed"
+    assert state["started_at"]["S"] == "2024-01-16T14:30:00Z"
+
+
+@pytest.mark.parametrize(
+    ("make_request", "status"),
+    [
+        (lambda body: {SIGNATURE_HEADER: sign(body, WRONG_SECRET, int(time.time()))}, 401),
+        (
+            lambda body: {
+                SIGNATURE_HEADER: sign(body, LOCAL_SIGNING_SECRET, int(time.time()) - 600)
+            },
+            401,
+        ),
+        (None, 400),
+    ],
+    ids=["bad-signature", "stale-timestamp", "malformed-json"],
+)
+def test_rejected_requests_leave_nothing_behind(
+    served: Served, make_request: Any, status: int
+) -> None:
+    payload = unique("interview_started.json")
+    body = compact(payload) if make_request else b'{"id": "evt_broken", "type": '
+    headers = (
+        make_request(body)
+        if make_request
+        else {SIGNATURE_HEADER: sign(body, LOCAL_SIGNING_SECRET, int(time.time()))}
+    )
+    answer = requests.post(served.webhook_url, data=body, headers=headers, timeout=15)
+    assert answer.status_code == status
+    assert answer.json()["error"] in {"invalid_signature", "invalid_event"}
+    time.sleep(SETTLE_SECONDS)
+    assert "Item" not in served.client("dynamodb").get_item(
+        TableName="round0-local-EventsTable", Key={"pk": {"S": f"event#{payload['id']}"}}
+    )
+    assert effects_of(served, payload["id"]) == Counter()
+
+
+def test_a_one_megabyte_interview_ended_reaches_every_consumer_intact(served: Served) -> None:
+    payload = unique("interview_ended.json")
+    transcript = ("Intact transcript, every byte. " * 40_000)[:1_000_000]
+    payload["data"]["responses"][0]["transcript"] = transcript
+    assert len(compact(payload)) > 1_000_000
+    assert post(served, payload).status == 200
+    expected = expected_for(Step("large", payload))
+    assert settled_effects(served, [payload["id"]], expected) == expected
+    interview_id = payload["data"]["interview"]["id"]
+    bucket = next(
+        record["bucket"]
+        for record in served.outbox_records()
+        if record["event_id"] == payload["id"] and record["channel"] == "s3"
+    )
+    archived = json.loads(
+        served.client("s3")
+        .get_object(Bucket=bucket, Key=f"interviews/{interview_id}/transcript.json")["Body"]
+        .read()
+    )
+    assert transcript in json.dumps(archived, ensure_ascii=False)
+
+
+def _control(served: Served, standin: str, fault: dict[str, Any]) -> None:
+    answer = requests.post(f"{served.standins[standin]}/_standin/faults", json=fault, timeout=10)
+    assert answer.status_code == 204
+
+
+def test_a_consumer_that_keeps_failing_ends_in_its_dead_letter_queue_and_the_outbox(
+    served: Served,
+) -> None:
+    # Given Slack answers 500 to everything for a while
+    _control(served, "slack", {"status": 500, "times": 50})
+    payload = unique("interview_ended.json")
+    assert post(served, payload).status == 200
+    deadline = time.monotonic() + EFFECT_TIMEOUT
+    while time.monotonic() < deadline and not effects_of(served, payload["id"])["dead_letter"]:
+        time.sleep(0.2)
+    _control(served, "slack", {"clear": True})
+    # Then the notification is dead-lettered once, with the reason, and the others went on
+    dead = [
+        r
+        for r in served.outbox_records()
+        if r["event_id"] == payload["id"] and r["channel"] == "dead_letter"
+    ]
+    assert len(dead) == 1
+    assert dead[0]["function"] == "NotifyFunction"
+    assert dead[0]["reason"]
+    sqs = served.client("sqs")
+    url = sqs.get_queue_url(QueueName=dead[0]["queue"])["QueueUrl"]
+    bodies = [
+        json.loads(m["Body"])
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    ]
+    assert payload["id"] in [body["requestPayload"]["detail"]["id"] for body in bodies]
+    others = effects_of(served, payload["id"])
+    assert (others["ats"], others["slack"]) == (1, 0)
+
+
+def test_a_permanent_failure_is_dead_lettered_at_once(served: Served) -> None:
+    _control(served, "slack", {"status": 404, "body": "no_service", "times": 1})
+    payload = unique("interview_ended.json")
+    assert post(served, payload).status == 200
+    deadline = time.monotonic() + EFFECT_TIMEOUT
+    while time.monotonic() < deadline and not effects_of(served, payload["id"])["dead_letter"]:
+        time.sleep(0.2)
+    [dead] = [
+        r
+        for r in served.outbox_records()
+        if r["event_id"] == payload["id"] and r["channel"] == "dead_letter"
+    ]
+    assert dead["condition"] == "PermanentFailure"
+    attempts = [
+        r
+        for r in served.outbox_records()
+        if r["event_id"] == payload["id"] and r["channel"] == "slack"
+    ]
+    assert [r["status"] for r in attempts] == [404]
