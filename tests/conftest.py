@@ -3,6 +3,8 @@
 `aws` starts moto in-process; `stack` builds the template's resources in it (from
 template.yaml itself); `function_env` gives a function exactly the environment the
 template gives it, and clears every settings and client cache around the test.
+`drain_queue` reads an SQS queue empty; `record_state` records an event's interview
+state the way the ingest path does.
 """
 
 from __future__ import annotations
@@ -12,12 +14,16 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from round0.events import parse_event
+from round0.interview_state import InterviewStates, state_from_event
 from round0_local.api_events import LOCAL_SIGNING_SECRET
 from round0_local.template import REGION, LocalStack, load_template
 
@@ -82,6 +88,40 @@ def function_env(
     clear_caches()
     yield apply
     clear_caches()
+
+
+@pytest.fixture
+def drain_queue(aws: None) -> Callable[[str], list[dict[str, Any]]]:
+    """Receive and delete every message on an SQS queue; return their JSON bodies."""
+    sqs = boto3.client("sqs")
+
+    def drain(queue_url: str) -> list[dict[str, Any]]:
+        received: list[dict[str, Any]] = []
+        for _ in range(100):  # bounded
+            batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
+            if not batch:
+                break
+            for message in batch:
+                received.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return received
+
+    return drain
+
+
+@pytest.fixture
+def record_state(stack: LocalStack) -> Callable[[dict[str, Any]], None]:
+    """Record an event's interview state (from its `detail`) the way the ingest path does."""
+    states = InterviewStates(stack.physical_name("EventsTable"), boto3.client("dynamodb"))
+
+    def record(detail: dict[str, Any]) -> None:
+        state = state_from_event(parse_event(detail))
+        assert state is not None
+        states.record(state, time.time())
+
+    return record
 
 
 class FakeLambdaContext:

@@ -68,7 +68,7 @@ class Outbox:
 
 
 def _short(event_id: str) -> str:
-    return event_id if len(event_id) <= 22 else event_id[:21] + "…"
+    return event_id if len(event_id) <= 48 else event_id[:47] + "…"
 
 
 class LocalPipeline:

@@ -12,15 +12,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote, urlsplit
 
 import requests
 from aws_lambda_powertools.utilities.parameters import GetParameterError, SecretsProvider
 
-from round0.consumer import PermanentFailure, TransientFailure
+from round0.consumer import PermanentFailure, TransientFailure, retry_after_seconds
 from round0.observability import logger
+from round0.settings import secret_field
 from round0_archive.results import FullResults, InvalidResults, read_results
 
 if TYPE_CHECKING:
@@ -54,18 +54,7 @@ def parse_retry_after(
     value: str | None, now: Callable[[], datetime] = lambda: datetime.now(UTC)
 ) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - now()).total_seconds())
+    return retry_after_seconds(value, now().timestamp())
 
 
 @dataclass(frozen=True)
@@ -85,15 +74,7 @@ class ApiKeyPort(Protocol):
 def read_api_key(secret_string: str) -> str | None:
     """The key in the secret: JSON `{"api_key": "..."}` (the template's shape) or the
     plain value. None while it is empty, as the template creates it."""
-    text = secret_string.strip()
-    if text.startswith("{"):
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError:
-            return None
-        value = document.get("api_key") if isinstance(document, dict) else None
-        text = value.strip() if isinstance(value, str) else ""
-    return text or None
+    return secret_field(secret_string, "api_key")
 
 
 class ApiKey:

@@ -7,13 +7,12 @@ Pure: no I/O.
 """
 
 import json
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from round0.events import EventType, InterviewData, InterviewResponse, Round0Event
+from round0.events import EventType, InterviewData, InterviewResponse, Round0Event, iso_utc
 
 INTERVIEW_PAGE = "https://rz-app-omega.vercel.app/interviews/{interview_id}"
 
@@ -60,15 +59,6 @@ class CandidateUpdate(BaseModel):
                 body["screening_notes"] = self.notes if notes is None else notes
                 body["screening_summary"] = self.summary_json()
         return body
-
-
-def iso_utc(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a `Z`, as ROUND0 writes its timestamps."""
-    if value is None:
-        return None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return value.isoformat().replace("+00:00", "Z")
 
 
 def format_transcripts(responses: list[InterviewResponse]) -> str:

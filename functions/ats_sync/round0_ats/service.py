@@ -14,20 +14,16 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from round0.events import InterviewStatus, Round0Event
+from round0.events import Round0Event
 from round0.idempotency import idempotency_key, run_once
-from round0.interview_state import InterviewState
+from round0.interview_state import InterviewStateReader, newer_state
 from round0.observability import count, logger
 from round0_ats.ports import Ats, StepLog
-from round0_ats.screening import CandidateUpdate, ScreeningStatus, candidate_update
+from round0_ats.screening import CandidateUpdate, candidate_update
 
 CHANNEL = "ats"
-
-
-class InterviewStatesPort(Protocol):
-    def get(self, interview_id: str) -> InterviewState | None: ...
 
 
 RunOnce = Callable[[str, Callable[[], dict[str, Any]]], dict[str, Any]]
@@ -68,7 +64,7 @@ class AtsSync:
     def __init__(
         self,
         ats: Ats,
-        states: InterviewStatesPort,
+        states: InterviewStateReader,
         deadline: Deadline,
         run: RunOnce = run_once,
     ) -> None:
@@ -83,7 +79,7 @@ class AtsSync:
         if update is None:
             logger.info("not an interview event; nothing to sync", event_type=event.type)
             return
-        if self._superseded(update):
+        if newer_state(event, self._states) is not None:
             logger.info("stale start skipped: the interview is already further on")
             count("AtsSkippedStale")
             return
@@ -98,12 +94,6 @@ class AtsSync:
         else:
             count("AtsDuplicates")
             logger.info("duplicate event: the ats was already synced", ats=self._ats.name)
-
-    def _superseded(self, update: CandidateUpdate) -> bool:
-        if update.status is not ScreeningStatus.IN_PROGRESS:
-            return False
-        state = self._states.get(update.interview_id)
-        return state is not None and state.status > InterviewStatus.IN_PROGRESS
 
     def _write(self, update: CandidateUpdate, steps: StepLog) -> dict[str, Any]:
         self._ats.update_candidate(update, steps)

@@ -10,13 +10,17 @@ Log lines name the ATS and the HTTP status, never a URL (a webhook URL may hold 
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
 
-from round0.consumer import PermanentFailure, RetryPolicy, TransientFailure, with_retries
+from round0.consumer import (
+    PermanentFailure,
+    RetryPolicy,
+    TransientFailure,
+    retry_after_seconds,
+    with_retries,
+)
 from round0.observability import count_with_reason, logger
 
 USER_AGENT = "round0-webhooks-ats-sync"
@@ -30,22 +34,6 @@ class RejectedRequest(PermanentFailure):
     def __init__(self, reason: str, status: int) -> None:
         super().__init__(reason)
         self.status = status
-
-
-def retry_after_seconds(value: str | None, now: float) -> float | None:
-    """`Retry-After` as seconds to wait: delta-seconds or an HTTP date; None if absent."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(when.timestamp() - now, 0.0)
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from round0.consumer import PermanentFailure, RetryPolicy, TransientFailure, with_retries
-from round0.events import EventType, InterviewData, InterviewStatus, Round0Event
+from round0.events import EventType, InterviewData, Round0Event
 from round0.idempotency import idempotency_key, run_once
-from round0.interview_state import InterviewState
+from round0.interview_state import InterviewStateReader, newer_state
 from round0.observability import count, logger
 from round0_notify.messages import (
     DEFAULT_APP_URL,
@@ -38,10 +38,6 @@ type RunOnce = Callable[[str, Action], dict[str, Any]]
 class Channel(StrEnum):
     EMAIL = "email"
     SLACK = "slack"
-
-
-class InterviewStatesPort(Protocol):
-    def get(self, interview_id: str) -> InterviewState | None: ...
 
 
 class MailerPort(Protocol):
@@ -67,7 +63,7 @@ class NotifyPolicy:
 class Notifier:
     def __init__(
         self,
-        states: InterviewStatesPort,
+        states: InterviewStateReader,
         mailer: MailerPort | None,
         recipients: RecipientsPort,
         chat: ChatPort,
@@ -93,7 +89,7 @@ class Notifier:
         channels: dict[Channel, Callable[[], Action | None]] = {}
         match event.known_type:
             case EventType.INTERVIEW_STARTED:
-                if self._already_completed(data.interview.id):
+                if self._already_completed(event):
                     return
                 channels[Channel.EMAIL] = lambda: self._email(
                     data, started_email(data, event.created, self._policy.app_url)
@@ -108,9 +104,9 @@ class Notifier:
                 return
         self._deliver(event.id, channels, time_left)
 
-    def _already_completed(self, interview_id: str) -> bool:
-        state = self._states.get(interview_id)
-        if state is None or state.status <= InterviewStatus.IN_PROGRESS:
+    def _already_completed(self, event: Round0Event) -> bool:
+        state = newer_state(event, self._states)
+        if state is None:
             return False
         logger.info(
             "no email: the interview state is newer than this late interview_started",

@@ -8,7 +8,6 @@ retrying; `400 invalid_payload`, `403 invalid_token`/`action_prohibited`,
 a credential: it is never logged, nor put in a failure's reason.
 """
 
-import json
 import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -17,6 +16,7 @@ import requests
 from aws_lambda_powertools.utilities.parameters import GetParameterError, SecretsProvider
 
 from round0.consumer import PermanentFailure, TransientFailure
+from round0.settings import secret_field
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -29,15 +29,7 @@ _ERROR_TEXT = re.compile(r"[^a-z0-9_]+")
 
 def parse_webhook_secret(value: str) -> str | None:
     """The webhook URL a secret holds, or None when the secret is still a placeholder."""
-    text = value.strip()
-    if text.startswith("{"):
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError:
-            return None
-        url = document.get(URL_FIELD) if isinstance(document, dict) else None
-        text = url.strip() if isinstance(url, str) else ""
-    return text or None
+    return secret_field(value, URL_FIELD)
 
 
 def is_valid_webhook_url(url: str) -> bool:

@@ -7,13 +7,22 @@ ROUND0 adds is lost.
 """
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 NonEmptyStr = Annotated[str, Field(min_length=1)]
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a `Z`, as ROUND0 writes its timestamps."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.isoformat().replace("+00:00", "Z")
 
 
 class EventType(StrEnum):

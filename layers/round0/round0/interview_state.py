@@ -6,13 +6,12 @@ Consumers read the state (`InterviewStates.get`) to avoid acting on stale events
 The record holds no personal data: ids, statuses and timestamps only.
 """
 
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from round0 import aws
-from round0.events import InterviewStatus, Round0Event
+from round0.events import InterviewStatus, Round0Event, iso_utc
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -39,14 +38,6 @@ class InterviewState(BaseModel):
         )
 
 
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return value.isoformat().replace("+00:00", "Z")
-
-
 def state_from_event(event: Round0Event) -> InterviewState | None:
     """The state an event reports; None for types that carry no interview status."""
     if event.interview is None or event.status is None:
@@ -57,9 +48,29 @@ def state_from_event(event: Round0Event) -> InterviewState | None:
         status=event.status,
         latest_event_id=event.id,
         latest_event_created=event.created,
-        started_at=_iso(interview.started_at),
-        completed_at=_iso(interview.completed_at),
+        started_at=iso_utc(interview.started_at),
+        completed_at=iso_utc(interview.completed_at),
     )
+
+
+class InterviewStateReader(Protocol):
+    def get(self, interview_id: str) -> InterviewState | None: ...
+
+
+def newer_state(event: Round0Event, states: InterviewStateReader) -> InterviewState | None:
+    """The stored state that makes `event` stale, or None when acting on it is safe.
+
+    Only an `interview_started` can be stale: one that arrives after the interview
+    was completed (or expired) would set a consumer back. The state is read for such
+    an event only. Statuses alone decide, unlike `InterviewState.supersedes`: a start
+    is never stale behind another start.
+    """
+    if event.status is not InterviewStatus.IN_PROGRESS or event.interview is None:
+        return None
+    state = states.get(event.interview.interview.id)
+    if state is None or state.status <= InterviewStatus.IN_PROGRESS:
+        return None
+    return state
 
 
 def interview_key(interview_id: str) -> dict[str, "AttributeValueTypeDef"]:

@@ -12,11 +12,22 @@ import boto3
 import pytest
 
 from round0 import aws
+from round0_local.bus_events import load_bus_event
 from round0_local.faults import FaultyClient
 from round0_local.standins.round0_api import LOCAL_API_KEY, Round0ApiStandIn
 from round0_local.template import LocalStack
 
 MIB = 1024 * 1024
+# the ids in events/bus/interview_ended.json, and where its archive goes
+INTERVIEW = "660f9511-f30c-52e5-b827-557766551111"
+Q1 = "880h1733-h52e-74g7-d049-779988773333"
+Q2 = "990i2844-i63f-85h8-e150-880099884444"
+PREFIX = f"interviews/{INTERVIEW}/"
+
+
+def ended_event() -> dict[str, Any]:
+    """The sample `interview_ended` bus event (a fresh copy)."""
+    return load_bus_event("interview_ended.json")
 
 
 @pytest.fixture
@@ -33,6 +44,7 @@ class ArchiveHarness:
     bucket: str
     dead_letter_queue_url: str
     secret_arn: str
+    drain_queue: Callable[[str], list[dict[str, Any]]]
     pauses: list[float] = field(default_factory=list)
 
     def objects(self) -> dict[str, bytes]:
@@ -58,20 +70,7 @@ class ArchiveHarness:
         return uploads
 
     def dead_letters(self) -> list[dict[str, Any]]:
-        sqs = boto3.client("sqs")
-        records = []
-        for _ in range(20):  # bounded
-            batch = sqs.receive_message(
-                QueueUrl=self.dead_letter_queue_url, MaxNumberOfMessages=10
-            ).get("Messages", [])
-            if not batch:
-                break
-            for message in batch:
-                records.append(json.loads(message["Body"]))
-                sqs.delete_message(
-                    QueueUrl=self.dead_letter_queue_url, ReceiptHandle=message["ReceiptHandle"]
-                )
-        return records
+        return self.drain_queue(self.dead_letter_queue_url)
 
     def set_api_key(self, value: str) -> None:
         boto3.client("secretsmanager").put_secret_value(
@@ -86,6 +85,7 @@ def archive(
     lambda_context: Any,
     round0: Round0ApiStandIn,
     monkeypatch: pytest.MonkeyPatch,
+    drain_queue: Callable[[str], list[dict[str, Any]]],
 ) -> ArchiveHarness:
     """The archive handler, configured through the template's own parameters to use
     the stand-in: API base URL and audio allowlist point at 127.0.0.1:<port>."""
@@ -107,6 +107,7 @@ def archive(
         bucket=environment["ARCHIVE_BUCKET_NAME"],
         dead_letter_queue_url=environment["DEAD_LETTER_QUEUE_URL"],
         secret_arn=environment["ROUND0_API_KEY_SECRET_ID"],
+        drain_queue=drain_queue,
         pauses=harness_pauses,
     )
     harness.set_api_key(LOCAL_API_KEY)

@@ -13,9 +13,8 @@ from round0_archive.api import NotCompletedYet
 from round0_local.bus_events import bus_event, load_bus_event
 from round0_local.standins.round0_api import Fault, Round0ApiStandIn
 
-from .conftest import ArchiveHarness
+from .conftest import INTERVIEW, ArchiveHarness
 
-INTERVIEW = "660f9511-f30c-52e5-b827-557766551111"
 AUDIO_KEYS = {
     f"interviews/{INTERVIEW}/question_880h1733-h52e-74g7-d049-779988773333.mp3",
     f"interviews/{INTERVIEW}/question_990i2844-i63f-85h8-e150-880099884444.mp3",

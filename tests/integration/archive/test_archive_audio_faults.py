@@ -12,20 +12,10 @@ from typing import Any
 import pytest
 
 from round0.consumer import TransientFailure
-from round0_local.bus_events import load_bus_event
 from round0_local.faults import FaultyClient
 from round0_local.standins.round0_api import Fault, Round0ApiStandIn
 
-from .conftest import MIB, ArchiveHarness
-
-INTERVIEW = "660f9511-f30c-52e5-b827-557766551111"
-Q1 = "880h1733-h52e-74g7-d049-779988773333"
-Q2 = "990i2844-i63f-85h8-e150-880099884444"
-PREFIX = f"interviews/{INTERVIEW}/"
-
-
-def ended_event() -> dict[str, Any]:
-    return load_bus_event("interview_ended.json")
+from .conftest import INTERVIEW, MIB, PREFIX, Q1, Q2, ArchiveHarness, ended_event
 
 
 @pytest.mark.parametrize(

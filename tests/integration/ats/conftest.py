@@ -8,15 +8,12 @@ built from template.yaml with that `AtsAdapter`, the stand-in's URLs as
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 import pytest
 
-from round0.events import parse_event
-from round0.interview_state import InterviewStates, state_from_event
 from round0_local.api_events import LOCAL_SIGNING_SECRET
 from round0_local.bus_events import load_bus_event
 from round0_local.standins import ats as standin
@@ -105,38 +102,20 @@ def sync_ats(
 
 
 @pytest.fixture
-def dead_letters(stack: LocalStack) -> Callable[[], list[dict[str, Any]]]:
+def dead_letters(
+    stack: LocalStack, drain_queue: Callable[[str], list[dict[str, Any]]]
+) -> Callable[[], list[dict[str, Any]]]:
     """The records in the ATS sync's dead-letter queue (drained as read)."""
-    sqs = boto3.client("sqs")
     queue_url = stack.physical["AtsSyncDeadLetterQueue.QueueUrl"]
-
-    def drain() -> list[dict[str, Any]]:
-        seen: list[dict[str, Any]] = []
-        for _ in range(100):  # bounded
-            batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
-                "Messages", []
-            )
-            if not batch:
-                break
-            for message in batch:
-                seen.append(json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-        return seen
-
-    return drain
+    return lambda: drain_queue(queue_url)
 
 
 @pytest.fixture
-def interview_state(stack: LocalStack) -> Callable[[dict[str, Any]], None]:
-    """Record an event's interview state the way the ingest path does."""
-    states = InterviewStates(stack.physical_name("EventsTable"), boto3.client("dynamodb"))
-
-    def record(bus_event: dict[str, Any]) -> None:
-        state = state_from_event(parse_event(bus_event["detail"]))
-        assert state is not None
-        states.record(state, time.time())
-
-    return record
+def interview_state(
+    record_state: Callable[[dict[str, Any]], None],
+) -> Callable[[dict[str, Any]], None]:
+    """Record a bus event's interview state the way the ingest path does."""
+    return lambda bus_event: record_state(bus_event["detail"])
 
 
 @pytest.fixture

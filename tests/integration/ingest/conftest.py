@@ -42,7 +42,9 @@ def ingest(
 
 
 @pytest.fixture
-def bus_messages(stack: LocalStack) -> Callable[[], list[dict[str, Any]]]:
+def bus_messages(
+    stack: LocalStack, drain_queue: Callable[[str], list[dict[str, Any]]]
+) -> Callable[[], list[dict[str, Any]]]:
     """Every event on the project's bus, captured by an EventBridge rule into SQS."""
     sqs = boto3.client("sqs")
     events = boto3.client("events")
@@ -56,15 +58,7 @@ def bus_messages(stack: LocalStack) -> Callable[[], list[dict[str, Any]]]:
     seen: list[dict[str, Any]] = []
 
     def drain() -> list[dict[str, Any]]:
-        for _ in range(100):  # bounded
-            batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
-                "Messages", []
-            )
-            if not batch:
-                break
-            for message in batch:
-                seen.append(json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        seen.extend(drain_queue(queue_url))
         return seen
 
     return drain

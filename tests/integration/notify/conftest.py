@@ -8,7 +8,6 @@ pointing at the local Slack stand-in.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,8 +17,6 @@ import pytest
 from moto.ses.models import ses_backends
 
 from round0 import aws
-from round0.events import parse_event
-from round0.interview_state import InterviewStates, state_from_event
 from round0_local.api_events import LOCAL_SIGNING_SECRET
 from round0_local.faults import FaultyClient
 from round0_local.standins.slack import SlackStandIn
@@ -115,38 +112,18 @@ def sent_emails(stack: LocalStack) -> Callable[[], list[SentEmail]]:
 
 
 @pytest.fixture
-def dead_letters(stack: LocalStack) -> Callable[[], list[dict[str, Any]]]:
+def dead_letters(
+    stack: LocalStack, drain_queue: Callable[[str], list[dict[str, Any]]]
+) -> Callable[[], list[dict[str, Any]]]:
     """The records in the notify dead-letter queue (received and deleted)."""
-    sqs = boto3.client("sqs")
     queue_url = stack.function_environment("NotifyFunction")["DEAD_LETTER_QUEUE_URL"]
     seen: list[dict[str, Any]] = []
 
     def drain() -> list[dict[str, Any]]:
-        for _ in range(100):  # bounded
-            batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
-                "Messages", []
-            )
-            if not batch:
-                break
-            for message in batch:
-                seen.append(json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        seen.extend(drain_queue(queue_url))
         return seen
 
     return drain
-
-
-@pytest.fixture
-def record_state(stack: LocalStack) -> Callable[[dict[str, Any]], None]:
-    """Record an event's interview state the way the ingest path does."""
-    states = InterviewStates(stack.physical_name("EventsTable"), boto3.client("dynamodb"))
-
-    def record(detail: dict[str, Any]) -> None:
-        state = state_from_event(parse_event(detail))
-        assert state is not None
-        states.record(state, time.time())
-
-    return record
 
 
 @pytest.fixture
