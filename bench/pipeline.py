@@ -89,7 +89,7 @@ def main() -> int:
     sends, steps = events(arguments.events, arguments.duplicates, random.Random(arguments.seed))
     session_local = threading.local()
 
-    def deliver(payload: dict[str, Any]) -> tuple[float, int]:
+    def deliver(payload: dict[str, Any]) -> tuple[float, str]:
         session = getattr(session_local, "session", None) or requests.Session()
         session_local.session = session
         total = 0.0
@@ -99,9 +99,10 @@ def main() -> int:
             )
             total += sent.seconds
             if sent.status != 409:
-                return sent.seconds, sent.status
+                outcome = json.loads(sent.body).get("status", "") if sent.status == 200 else ""
+                return sent.seconds, f"{sent.status} {outcome}".strip()
             time.sleep(0.05)
-        return total, 409
+        return total, "409"
 
     try:
         started = time.perf_counter()
