@@ -18,7 +18,9 @@ from urllib.parse import quote, urlsplit
 import requests
 from aws_lambda_powertools.utilities.parameters import GetParameterError, SecretsProvider
 
+from round0 import aws
 from round0.consumer import PermanentFailure, TransientFailure, retry_after_seconds
+from round0.net import is_https_or_loopback
 from round0.observability import logger
 from round0.settings import secret_field
 from round0_archive.results import FullResults, InvalidResults, read_results
@@ -26,7 +28,6 @@ from round0_archive.results import FullResults, InvalidResults, read_results
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 USER_AGENT = "round0-webhooks-archive"
 MAX_RESULTS_BYTES = 10 * 1024 * 1024
 _RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -45,7 +46,7 @@ def check_base_url(url: str) -> str:
     parts = urlsplit(url)
     if not parts.hostname or parts.username or parts.password or parts.query:
         raise ValueError("API base URL must be scheme://host[:port][/path]")
-    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS):
+    if is_https_or_loopback(url):
         return url.rstrip("/")
     raise ValueError("API base URL must use https (plain http only to a loopback address)")
 
@@ -95,7 +96,7 @@ class ApiKey:
         self._secret_id = secret_id
         self._max_age = max_age
         self._refresh_after = refresh_after
-        self._provider = SecretsProvider(boto3_client=client) if client else SecretsProvider()
+        self._provider = SecretsProvider(boto3_client=client or aws.secretsmanager())
         self._clock = clock
         self._refreshed_at = float("-inf")
 

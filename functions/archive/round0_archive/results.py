@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from round0.events import InterviewResponse
+from round0.transcripts import Answer
 
 COMPLETED = "completed"
 
@@ -90,17 +91,28 @@ def without_audio_urls(results: FullResults) -> dict[str, Any]:
     return document
 
 
+@dataclass(frozen=True)
+class RawAnswer:
+    """One entry of `responses[]` as the transcript shows it, however invalid the rest."""
+
+    question_text: str
+    transcript: str
+
+
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def format_transcripts(responses: Sequence[Any]) -> str:
-    """The seed's `formatTranscripts`: one block per answer, in the API's order."""
-    blocks = []
-    for number, response in enumerate(responses, start=1):
+def transcript_answers(responses: Sequence[Any]) -> list[Answer]:
+    """Every entry of `responses[]`, in the API's order, read leniently for the transcript.
+
+    An entry that is not an object, or lacks a field, still has its block (empty
+    fields), so the numbering matches the API's.
+    """
+    answers: list[Answer] = []
+    for response in responses:
         fields: Mapping[str, Any] = response if isinstance(response, Mapping) else {}
-        blocks.append(
-            f"Question {number}: {_text(fields.get('question_text'))}\n\n"
-            f"Answer: {_text(fields.get('transcript'))}\n\n---\n"
+        answers.append(
+            RawAnswer(_text(fields.get("question_text")), _text(fields.get("transcript")))
         )
-    return "\n".join(blocks)
+    return answers

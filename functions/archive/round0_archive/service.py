@@ -20,6 +20,7 @@ from round0.consumer import PermanentFailure, RetryPolicy, TransientFailure, wit
 from round0.events import EventType, InterviewResponse, Round0Event
 from round0.idempotency import idempotency_key, run_once
 from round0.observability import count, count_with_reason, logger
+from round0.transcripts import format_transcripts
 from round0_archive.audio import AudioDownload
 from round0_archive.bucket import ArchiveBucket, Fingerprint
 from round0_archive.keys import (
@@ -32,8 +33,8 @@ from round0_archive.keys import (
 from round0_archive.results import (
     FullResults,
     InvalidResponse,
-    format_transcripts,
     parse_response,
+    transcript_answers,
     without_audio_urls,
 )
 
@@ -208,7 +209,7 @@ class Archiver:
         )
         self._bucket.put_document(
             transcript_markdown_key(interview_id),
-            format_transcripts(results.raw_responses).encode("utf-8"),
+            format_transcripts(transcript_answers(results.raw_responses)).encode("utf-8"),
             "text/markdown; charset=utf-8",
         )
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from round0.events import EventType, InterviewData, InterviewResponse, Round0Event, iso_utc
-
-INTERVIEW_PAGE = "https://rz-app-omega.vercel.app/interviews/{interview_id}"
+from round0.events import EventType, InterviewData, Round0Event, iso_utc
+from round0.links import interview_page_url
+from round0.transcripts import format_transcripts
 
 
 class ScreeningStatus(StrEnum):
@@ -40,7 +40,7 @@ class CandidateUpdate(BaseModel):
 
     @property
     def interview_url(self) -> str:
-        return INTERVIEW_PAGE.format(interview_id=self.interview_id)
+        return interview_page_url(self.interview_id)
 
     def summary_json(self) -> str | None:
         """The summary as the seed sends it: `JSON.stringify(summary)`."""
@@ -59,14 +59,6 @@ class CandidateUpdate(BaseModel):
                 body["screening_notes"] = self.notes if notes is None else notes
                 body["screening_summary"] = self.summary_json()
         return body
-
-
-def format_transcripts(responses: list[InterviewResponse]) -> str:
-    """The seed's `formatTranscripts`: one block per answer, joined by a newline."""
-    return "\n".join(
-        f"Question {number}: {response.question_text}\n\nAnswer: {response.transcript}\n\n---\n"
-        for number, response in enumerate(responses, start=1)
-    )
 
 
 def screening_summary(data: InterviewData) -> dict[str, Any]:

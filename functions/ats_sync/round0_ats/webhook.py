@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from round0.net import is_https_or_loopback
 from round0.signature import SIGNATURE_HEADER, sign
 from round0_ats.notes import truncate
 from round0_ats.ports import CandidateNotFound, NotConfigured, StepLog
@@ -24,14 +25,11 @@ EVENT_ID_HEADER = "X-Round0-Event-Id"
 # per request; 100,000 characters of transcripts (at most ~400 KB of UTF-8) stay well
 # under any of them and under API Gateway's 10 MB.
 NOTES_MAX_CHARS = 100_000
-_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 def check_webhook_url(url: str) -> str:
     """`url` if it is https (or http to this machine, for local runs); else NotConfigured."""
-    parts = urlsplit(url)
-    local = parts.scheme == "http" and parts.hostname in _LOCAL_HOSTS
-    if not parts.hostname or (parts.scheme != "https" and not local):
+    if not urlsplit(url).hostname or not is_https_or_loopback(url):
         raise NotConfigured("ats_not_configured: AtsWebhookUrl must be an https URL")
     return url
 

@@ -53,6 +53,9 @@ def ask_for_retry(error: RetryableError) -> Response[dict[str, Any]]:
         case EventInFlight():
             count("InFlight")
             status = 409
+        case DeliveryFailed(reason="store_failed"):
+            count("StoreFailures")
+            status = 503
         case DeliveryFailed():
             count("PublishFailures")
             status = 503

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from aws_lambda_powertools.utilities.parameters import GetParameterError, SecretsProvider
 
+from round0 import aws
 from round0.delivery import Delivery, Outcome, RetryableError
 from round0.events import decode_event
 from round0.observability import logger
@@ -55,7 +56,7 @@ class SigningSecrets:
         self._secret_id = secret_id
         self._max_age = max_age
         self._refresh_after = refresh_after
-        self._provider = SecretsProvider(boto3_client=client) if client else SecretsProvider()
+        self._provider = SecretsProvider(boto3_client=client or aws.secretsmanager())
         self._clock = clock
         self._fetched_at = float("-inf")
 
@@ -104,6 +105,7 @@ class Ingest:
         """Verify, parse and deliver one webhook; raise a domain error otherwise."""
         self._verify(signature_header, body)
         event = decode_event(body)
+        logger.set_correlation_id(event.id)
         logger.append_keys(event_id=event.id, event_type=event.type)
         return Receipt(event.id, event.type, self._delivery.accept(event, body))
 

@@ -11,11 +11,10 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
 from round0.events import InterviewData, InterviewResponse
+from round0.links import DEFAULT_APP_URL, interview_page_url
 
-DEFAULT_APP_URL = "https://rz-app-omega.vercel.app"
 MAX_VALUE_CHARS = 200
 _ELLIPSIS = "…"
 
@@ -45,11 +44,6 @@ def one_line(value: str, limit: int = MAX_VALUE_CHARS) -> str:
 def slack_escape(value: str) -> str:
     """Escape Slack's three control characters; nothing else needs it (Slack's docs)."""
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def interview_url(interview_id: str, app_url: str = DEFAULT_APP_URL) -> str:
-    """The interview's page in ROUND0; the opaque id is quoted to stay one path segment."""
-    return f"{app_url.rstrip('/')}/interviews/{quote(interview_id, safe='')}"
 
 
 def rounded_minutes(seconds: int) -> int:
@@ -119,7 +113,7 @@ def started_email(
         minutes = rounded_minutes(interview.estimated_duration_seconds)
         rows.append(("Estimated duration", f"{minutes} minutes"))
     headline = f"{candidate} started screening for {job}"
-    return _email(headline, headline + ".", rows, interview_url(interview.id, app_url))
+    return _email(headline, headline + ".", rows, interview_page_url(interview.id, app_url))
 
 
 def _summary_rows(summary: Summary) -> list[tuple[str, str]]:
@@ -141,7 +135,7 @@ def ended_email(data: InterviewData, app_url: str = DEFAULT_APP_URL) -> EmailCon
         rows.append(("Completed", completed))
     rows.extend(_summary_rows(summarize(data.responses)))
     headline = f"{candidate} completed screening for {job}"
-    return _email(headline, headline + ".", rows, interview_url(data.interview.id, app_url))
+    return _email(headline, headline + ".", rows, interview_page_url(data.interview.id, app_url))
 
 
 def _field(label: str, value: str) -> dict[str, str]:
@@ -157,7 +151,7 @@ def ended_slack_message(data: InterviewData, app_url: str = DEFAULT_APP_URL) -> 
     completed = format_time(data.interview.completed_at)
     if completed:
         fields.append(_field("Completed", completed))
-    link = f"<{interview_url(data.interview.id, app_url)}|Open the interview in ROUND0>"
+    link = f"<{interview_page_url(data.interview.id, app_url)}|Open the interview in ROUND0>"
     blocks: list[dict[str, Any]] = [
         {
             "type": "section",

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.parameters import GetParameterError, SSMProvider
 
+from round0 import aws
 from round0.consumer import PermanentFailure, TransientFailure
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ class RecipientDirectory:
         self._default = default
         self._parameter = routing_parameter
         self._max_age = max_age
-        self._provider = SSMProvider(boto3_client=client) if client else SSMProvider()
+        self._provider = SSMProvider(boto3_client=client or aws.ssm())
 
     def for_job(self, job_id: str) -> tuple[str, ...]:
         if not self._parameter:

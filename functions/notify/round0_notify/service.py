@@ -22,9 +22,9 @@ from round0.consumer import PermanentFailure, RetryPolicy, TransientFailure, wit
 from round0.events import EventType, InterviewData, Round0Event
 from round0.idempotency import idempotency_key, run_once
 from round0.interview_state import InterviewStateReader, newer_state
+from round0.links import DEFAULT_APP_URL
 from round0.observability import count, logger
 from round0_notify.messages import (
-    DEFAULT_APP_URL,
     EmailContent,
     ended_email,
     ended_slack_message,

@@ -9,21 +9,23 @@ a credential: it is never logged, nor put in a failure's reason.
 """
 
 import re
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
 from aws_lambda_powertools.utilities.parameters import GetParameterError, SecretsProvider
 
-from round0.consumer import PermanentFailure, TransientFailure
+from round0 import aws
+from round0.consumer import PermanentFailure, TransientFailure, retry_after_seconds
+from round0.net import is_https_or_loopback
 from round0.settings import secret_field
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 URL_FIELD = "webhook_url"
-# plain HTTP only to this machine: the local Slack stand-in
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _ERROR_TEXT = re.compile(r"[^a-z0-9_]+")
 
 
@@ -36,14 +38,8 @@ def is_valid_webhook_url(url: str) -> bool:
     parts = urlsplit(url)
     if not parts.hostname or parts.username or parts.password:
         return False
-    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
-
-
-def _retry_after(header: str | None) -> float | None:
-    try:
-        return max(0.0, float(header)) if header else None
-    except ValueError:
-        return None
+    # plain HTTP only to this machine: the local Slack stand-in
+    return is_https_or_loopback(url)
 
 
 def _error_text(response: requests.Response) -> str:
@@ -61,12 +57,14 @@ class SlackWebhook:
         timeout: float,
         client: "SecretsManagerClient | None" = None,
         session: requests.Session | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._secret_id = secret_id
         self._max_age = max_age
         self._timeout = timeout
-        self._provider = SecretsProvider(boto3_client=client) if client else SecretsProvider()
+        self._provider = SecretsProvider(boto3_client=client or aws.secretsmanager())
         self._session = session or requests.Session()
+        self._clock = clock
 
     def url(self) -> str | None:
         """The configured webhook URL, or None when Slack is not configured."""
@@ -96,9 +94,8 @@ class SlackWebhook:
         if 200 <= status < 300:
             return status
         if status == 429:
-            raise TransientFailure(
-                "slack_rate_limited", retry_after=_retry_after(response.headers.get("Retry-After"))
-            )
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"), self._clock())
+            raise TransientFailure("slack_rate_limited", retry_after=retry_after)
         if status >= 500 or status == 408:
             raise TransientFailure(f"slack_unavailable:{status} {_error_text(response)}")
         raise PermanentFailure(f"slack_rejected:{status} {_error_text(response)}")

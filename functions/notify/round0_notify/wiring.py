@@ -5,9 +5,9 @@ from time import sleep
 
 from round0.consumer import DeadLetterQueue, RetryPolicy
 from round0.interview_state import InterviewStates
+from round0.links import DEFAULT_APP_URL
 from round0.settings import FunctionSettings, load_settings
 from round0_notify.mailer import SesMailer
-from round0_notify.messages import DEFAULT_APP_URL
 from round0_notify.recipients import RecipientDirectory, parse_address_list
 from round0_notify.service import Notifier, NotifyPolicy
 from round0_notify.slack import SlackWebhook

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_ses import SESClient
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_ssm import SSMClient
 
 # Standard retry mode retries throttling and 5xx with backoff; timeouts keep a
 # hung call from eating the 10 seconds ROUND0 waits for an answer.
@@ -51,6 +52,11 @@ def sqs() -> "SQSClient":
 @cache
 def secretsmanager() -> "SecretsManagerClient":
     return boto3.client("secretsmanager", config=CLIENT_CONFIG)
+
+
+@cache
+def ssm() -> "SSMClient":
+    return boto3.client("ssm", config=CLIENT_CONFIG)
 
 
 # SES sends are retried by the consumer (`round0.consumer.with_retries`), which

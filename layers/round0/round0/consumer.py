@@ -132,6 +132,7 @@ def consume(
     A TransientFailure (or any other error) propagates, so Lambda retries.
     """
     detail = bus_event.get("detail", {})
+    logger.set_correlation_id(detail.get("id"))
     logger.append_keys(event_id=detail.get("id"), event_type=bus_event.get("detail-type"))
     try:
         try:

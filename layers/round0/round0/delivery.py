@@ -124,7 +124,7 @@ class Delivery:
             case ClaimOutcome.IN_FLIGHT:
                 raise EventInFlight("in_flight", claim.retry_after)
             case ClaimOutcome.CLAIMED:
-                self._publish(claim.record, state_from_event(event))
+                self._publish(claim.record)
                 return Outcome.PUBLISHED
 
     def sweep(self, older_than_seconds: float, limit: int) -> SweepReport:
@@ -132,14 +132,14 @@ class Delivery:
         now = self._clock()
         report = SweepReport()
         for event_id in self._store.pending_ids(now - older_than_seconds, limit):
-            claim = self._store.take_over(event_id, self._policy.lease_seconds, now)
-            if claim.outcome is not ClaimOutcome.CLAIMED:
-                report.skipped.append(event_id)
-                continue
             try:
-                # the interview state was recorded by the delivery that stored the record
-                self._publish(claim.record, state=None)
-            except DeliveryFailed:
+                claim = self._store.take_over(event_id, self._policy.lease_seconds, now)
+                if claim.outcome is not ClaimOutcome.CLAIMED:
+                    report.skipped.append(event_id)
+                    continue
+                self._publish(claim.record)
+            except Exception as exc:  # noqa: BLE001 - counted and alarmed; the next run retries
+                logger.warning("sweep failed", error=type(exc).__name__, swept_event=event_id)
                 report.failed.append(event_id)
             else:
                 report.published.append(event_id)
@@ -155,12 +155,15 @@ class Delivery:
             received_at=now,
             body=text if inline else None,
             payload_ref=None if inline else self._payloads.put(event.id, body),
+            state=state_from_event(event),
         )
 
-    def _publish(self, record: StoredEvent, state: InterviewState | None) -> None:
+    def _publish(self, record: StoredEvent) -> None:
+        """Record the interview state the event reports (monotonic, so repeating is
+        harmless), then put the event on the bus; only then mark it published."""
         try:
-            if state is not None:
-                self._states.record(state, self._clock())
+            if record.state is not None:
+                self._states.record(record.state, self._clock())
             self._bus.publish(record.event_type, detail_for(record))
         except Exception as exc:
             logger.warning("publish failed", error=type(exc).__name__, detail=str(exc))

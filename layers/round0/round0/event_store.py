@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from round0 import aws
+from round0.interview_state import InterviewState, state_attributes, state_from_attributes
 from round0.large_events import PayloadRef
 
 if TYPE_CHECKING:
@@ -35,6 +36,8 @@ class StoredEvent:
     received_at: float
     body: str | None = None
     payload_ref: PayloadRef | None = None
+    # the interview state the event reports, so whoever publishes it records it
+    state: InterviewState | None = None
     status: str = PENDING
     lease_until: float = 0.0
     attempts: int = 1
@@ -81,11 +84,14 @@ def _to_item(record: StoredEvent, expires_at: int) -> dict[str, "AttributeValueT
                 "sha256": {"S": record.payload_ref.sha256},
             }
         }
+    if record.state is not None:
+        item["interview_state"] = {"M": state_attributes(record.state)}
     return item
 
 
 def _from_item(item: dict[str, Any]) -> StoredEvent:
     ref = item.get("payload_ref", {}).get("M")
+    state = item.get("interview_state", {}).get("M")
     return StoredEvent(
         event_id=item["event_id"]["S"],
         event_type=item["event_type"]["S"],
@@ -102,6 +108,7 @@ def _from_item(item: dict[str, Any]) -> StoredEvent:
             if ref
             else None
         ),
+        state=state_from_attributes(state) if state else None,
         status=item["status"]["S"],
         lease_until=float(item["lease_until"]["N"]),
         attempts=int(item["attempts"]["N"]),

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 INTERVIEW_KEY_PREFIX = "interview#"
+# A state outlives its events (a late start can come long after the end); it holds no
+# personal data, and expires a year after its last change.
+STATE_TTL_SECONDS = 365 * 86_400
 
 
 class InterviewState(BaseModel):
@@ -115,6 +118,7 @@ class InterviewStates:
                         "latest_event_id = :eid",
                         "latest_event_created = :created",
                         "updated_at = :now",
+                        "expires_at = :expires",
                         *fill_in,
                     ]
                 ),
@@ -128,6 +132,7 @@ class InterviewStates:
                     ":eid": {"S": state.latest_event_id},
                     ":created": {"N": str(state.latest_event_created)},
                     ":now": {"N": repr(now)},
+                    ":expires": {"N": str(int(now) + STATE_TTL_SECONDS)},
                     **values,
                 },
             )
@@ -149,10 +154,24 @@ class InterviewStates:
         item = self._db.get_item(
             TableName=self._table, Key=interview_key(interview_id), ConsistentRead=True
         ).get("Item")
-        return _state_from_item(item) if item else None
+        return state_from_attributes(item) if item else None
 
 
-def _state_from_item(item: dict[str, Any]) -> InterviewState:
+def state_attributes(state: InterviewState) -> dict[str, "AttributeValueTypeDef"]:
+    """The state as DynamoDB attributes (the names the table's items use)."""
+    attributes: dict[str, AttributeValueTypeDef] = {
+        "interview_id": {"S": state.interview_id},
+        "status_rank": {"N": str(state.status.value)},
+        "latest_event_id": {"S": state.latest_event_id},
+        "latest_event_created": {"N": str(state.latest_event_created)},
+    }
+    for name in ("started_at", "completed_at"):
+        if (value := getattr(state, name)) is not None:
+            attributes[name] = {"S": value}
+    return attributes
+
+
+def state_from_attributes(item: dict[str, Any]) -> InterviewState:
     return InterviewState(
         interview_id=item["interview_id"]["S"],
         status=InterviewStatus(int(item["status_rank"]["N"])),

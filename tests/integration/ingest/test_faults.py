@@ -25,6 +25,9 @@ class Crash(BaseException):
     """The Lambda process dies (timeout, out of memory): nothing after it runs."""
 
 
+ORIGINAL_PUBLISH = EventBus.publish
+
+
 def crash(*_: Any) -> None:
     raise Crash
 
@@ -211,3 +214,68 @@ def test_sweeper_counts_a_failed_publish_and_leaves_the_record_pending(
     record = table()[KEY]
     assert record["status"]["S"] == "pending"
     assert json.loads(record["body"]["S"])["type"] == "interview_started"
+
+
+def test_sweeper_records_the_state_a_failed_delivery_never_wrote(
+    ingest: Invoke,
+    faulty: Any,
+    stack: LocalStack,
+    table: Items,
+    bus_messages: Drain,
+    function_env: Callable[[str], dict[str, str]],
+    lambda_context: Any,
+) -> None:
+    # Given the interview-state write failed and ROUND0 never delivered again
+    faulty("dynamodb").fail(
+        "update_item",
+        1,
+        client_error("ThrottlingException", "UpdateItem"),
+        when=lambda call: call["Key"]["pk"]["S"].startswith("interview#"),
+    )
+    assert ingest(load_api_event("interview_started.json")).status == 503
+    assert not any(key.startswith("interview#") for key in table())
+    expire_lease(stack, received_ago=600)
+    # When the sweeper publishes the stored record
+    function_env("SweeperFunction")
+    from round0_sweeper.app import lambda_handler
+
+    assert lambda_handler({}, lambda_context)["published"] == 1
+    # Then the state is recorded too, before the event reached the bus
+    state = table()["interview#660f9511-f30c-52e5-b827-557766551111"]
+    assert (state["status"]["S"], state["latest_event_id"]["S"]) == (
+        "in_progress",
+        KEY.removeprefix("event#"),
+    )
+    assert len(bus_messages()) == 1
+
+
+def test_a_sweep_that_fails_on_one_record_goes_on_with_the_others(
+    ingest: Invoke,
+    stack: LocalStack,
+    table: Items,
+    function_env: Callable[[str], dict[str, str]],
+    lambda_context: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(EventBus, "publish", crash)
+    for sample in ("interview_started.json", "interview_ended.json"):
+        with pytest.raises(Crash):
+            ingest(load_api_event(sample))
+    monkeypatch.setattr(EventBus, "publish", ORIGINAL_PUBLISH)
+    expire_lease(stack, received_ago=600)
+    expire_lease(stack, key="event#evt_660f9511f30c52e5b827557766551111", received_ago=600)
+    function_env("SweeperFunction")
+    from round0.event_store import EventStore
+    from round0_sweeper.app import lambda_handler
+
+    real_take_over = EventStore.take_over
+
+    def take_over(self: EventStore, event_id: str, lease: float, now: float) -> Any:
+        if event_id == KEY.removeprefix("event#"):
+            raise RuntimeError("injected: table unavailable for this record")
+        return real_take_over(self, event_id, lease, now)
+
+    monkeypatch.setattr(EventStore, "take_over", take_over)
+    assert lambda_handler({}, lambda_context) == {"published": 1, "failed": 1, "skipped": 0}
+    assert table()[KEY]["status"]["S"] == "pending"
+    assert table()["event#evt_660f9511f30c52e5b827557766551111"]["status"]["S"] == "published"

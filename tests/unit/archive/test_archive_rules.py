@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from round0.transcripts import format_transcripts
 from round0_archive.api import check_base_url, parse_retry_after, read_api_key
 from round0_archive.audio import AudioAllowlist
 from round0_archive.bucket import MIN_PART_SIZE, ArchiveBucket, Fingerprint
@@ -15,9 +16,9 @@ from round0_archive.keys import UnsafeId, audio_key, check_id
 from round0_archive.results import (
     InvalidResponse,
     InvalidResults,
-    format_transcripts,
     parse_response,
     read_results,
+    transcript_answers,
     without_audio_urls,
 )
 from round0_archive.service import header_safe
@@ -206,11 +207,18 @@ def test_archived_results_hold_no_audio_urls() -> None:
 
 
 def test_transcripts_in_the_seed_layout() -> None:
-    text = format_transcripts(results_document()["responses"])
+    text = format_transcripts(transcript_answers(results_document()["responses"]))
     assert text == (
         "Question 1: Why?\n\nAnswer: Because.\n\n---\n\nQuestion 2: \n\nAnswer: \n\n---\n"
     )
-    assert format_transcripts([]) == ""
+    assert format_transcripts(transcript_answers([])) == ""
+
+
+def test_an_entry_that_cannot_be_read_still_has_its_numbered_block() -> None:
+    text = format_transcripts(
+        transcript_answers(["not an object", {"question_text": 3, "transcript": None}])
+    )
+    assert text == "Question 1: \n\nAnswer: \n\n---\n\nQuestion 2: 3\n\nAnswer: \n\n---\n"
 
 
 def test_metadata_values_are_header_safe() -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from round0.events import parse_event
-from round0_ats.screening import ScreeningStatus, candidate_update, format_transcripts
+from round0.transcripts import format_transcripts
+from round0_ats.screening import ScreeningStatus, candidate_update
 from round0_local.bus_events import load_bus_event
 
 
@@ -90,6 +91,16 @@ def test_a_blank_email_is_no_email() -> None:
 
     assert update is not None
     assert update.email is None
+
+
+def test_the_interview_link_keeps_an_opaque_id_in_one_path_segment() -> None:
+    document = detail("interview_started.json")
+    document["data"]["interview"]["id"] = "a/b?c#d"  # type: ignore[index]
+
+    update = candidate_update(parse_event(document))
+
+    assert update is not None
+    assert update.interview_url == "https://rz-app-omega.vercel.app/interviews/a%2Fb%3Fc%23d"
 
 
 def test_an_unknown_event_type_asks_for_no_update() -> None:

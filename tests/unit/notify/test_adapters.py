@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import requests
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
+from round0 import aws
 from round0.consumer import PermanentFailure, TransientFailure
 from round0_notify.mailer import SesMailer
 from round0_notify.messages import EmailContent
-from round0_notify.recipients import InvalidRecipients, parse_address_list, parse_routing_map
-from round0_notify.slack import is_valid_webhook_url, parse_webhook_secret
+from round0_notify.recipients import (
+    InvalidRecipients,
+    RecipientDirectory,
+    parse_address_list,
+    parse_routing_map,
+)
+from round0_notify.slack import SlackWebhook, is_valid_webhook_url, parse_webhook_secret
 
 CONTENT = EmailContent(subject="s", text="t", html="<p>h</p>")
 
@@ -90,6 +98,57 @@ def test_the_webhook_secret_is_the_url_or_a_placeholder(value: str, url: str | N
 )
 def test_only_https_urls_or_the_local_stand_in_are_webhooks(url: str, valid: bool) -> None:
     assert is_valid_webhook_url(url) is valid
+
+
+class RateLimitedSession:
+    """A requests session whose every POST is Slack's 429 with the given Retry-After."""
+
+    def __init__(self, retry_after: str | None) -> None:
+        self.retry_after = retry_after
+
+    def post(self, url: str, **_: Any) -> requests.Response:
+        response = requests.Response()
+        response.status_code = 429
+        response._content = b"rate_limited"
+        if self.retry_after is not None:
+            response.headers["Retry-After"] = self.retry_after
+        return response
+
+
+NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC).timestamp()
+
+
+@pytest.mark.parametrize(
+    ("header", "wait"),
+    [
+        ("7", 7.0),
+        ("Thu, 01 Jan 2026 12:00:30 GMT", 30.0),  # an HTTP date, 30 s from now
+        ("Thu, 01 Jan 2026 11:59:00 GMT", 0.0),  # a date already past: no wait
+        (None, None),
+        ("soon", None),
+    ],
+)
+def test_slack_429_carries_its_retry_after_as_seconds_or_an_http_date(
+    header: str | None, wait: float | None
+) -> None:
+    webhook = SlackWebhook(
+        None,
+        max_age=60,
+        timeout=1.0,
+        client=object(),  # type: ignore[arg-type]
+        session=RateLimitedSession(header),  # type: ignore[arg-type]
+        clock=lambda: NOW,
+    )
+    with pytest.raises(TransientFailure, match="slack_rate_limited") as raised:
+        webhook.post("https://hooks.slack.com/services/T/B/X", {"text": "hi"})
+    assert raised.value.retry_after == wait
+
+
+def test_the_parameter_providers_default_to_the_projects_cached_clients() -> None:
+    webhook = SlackWebhook("secret", max_age=60, timeout=1.0)
+    directory = RecipientDirectory((), "parameter", max_age=60)
+    assert webhook._provider.client is aws.secretsmanager()
+    assert directory._provider.client is aws.ssm()
 
 
 # ------------------------------------------------------------------ SES failures

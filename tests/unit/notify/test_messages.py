@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 from round0.events import InterviewData, parse_event
+from round0.links import interview_page_url
 from round0_local.bus_events import load_bus_event
 from round0_notify.messages import (
     ended_email,
     ended_slack_message,
     format_duration,
-    interview_url,
     one_line,
     rounded_minutes,
     slack_escape,
@@ -239,9 +239,9 @@ def test_format_duration(seconds: int, shown: str) -> None:
 
 
 def test_interview_url_keeps_an_opaque_id_in_one_segment() -> None:
-    assert interview_url("test-interview-id") == (
+    assert interview_page_url("test-interview-id") == (
         "https://rz-app-omega.vercel.app/interviews/test-interview-id"
     )
-    assert interview_url("a/b?c", "http://127.0.0.1:8080/") == (
+    assert interview_page_url("a/b?c", "http://127.0.0.1:8080/") == (
         "http://127.0.0.1:8080/interviews/a%2Fb%3Fc"
     )
