@@ -21,7 +21,6 @@ documented API. What this adapter sends:
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from functools import partial
 from typing import Any
 from urllib.parse import urljoin
 
@@ -30,7 +29,7 @@ import requests
 from round0.consumer import PermanentFailure
 from round0.observability import count, logger
 from round0_ats.credentials import GreenhouseCredentials
-from round0_ats.notes import NoteLimit, screening_note, split_note
+from round0_ats.notes import NoteLimit, write_screening
 from round0_ats.ports import CandidateNotFound, StepLog
 from round0_ats.screening import CandidateUpdate, ScreeningStatus
 from round0_ats.transport import Call, RejectedRequest, Transport
@@ -84,16 +83,16 @@ class GreenhouseAts:
             raise CandidateNotFound("candidate_unknown: the event has no candidate email")
         credentials = self._credentials()
         candidate_ids = self._candidates(update.email, credentials)
-        notes = split_note(screening_note(update), self._note_limit, update.interview_url)
         tag = TAGS[update.status]
-        for candidate_id in candidate_ids:
-            for number, body in enumerate(notes, start=1):
-                steps.once(
-                    f"{candidate_id}:note-{number}",
-                    partial(self._add_note, candidate_id, body, credentials),
-                )
-            steps.once(f"{candidate_id}:tag", partial(self._tag, candidate_id, tag, credentials))
-        logger.info("greenhouse updated", candidates=len(candidate_ids), notes=len(notes))
+        notes = write_screening(
+            update,
+            candidate_ids,
+            self._note_limit,
+            steps,
+            add_note=lambda candidate_id, body: self._add_note(candidate_id, body, credentials),
+            add_tag=lambda candidate_id: self._tag(candidate_id, tag, credentials),
+        )
+        logger.info("greenhouse updated", candidates=len(candidate_ids), notes=notes)
 
     # ------------------------------------------------------------------ reads
     def _candidates(self, email: str, credentials: GreenhouseCredentials) -> list[int]:

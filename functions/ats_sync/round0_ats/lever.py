@@ -15,13 +15,12 @@ What it sends (HTTP Basic, the API key as username and an empty password):
 """
 
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 from urllib.parse import quote
 
 from round0.observability import count, logger
 from round0_ats.credentials import LeverCredentials
-from round0_ats.notes import NoteLimit, screening_note, split_note
+from round0_ats.notes import NoteLimit, write_screening
 from round0_ats.ports import CandidateNotFound, StepLog
 from round0_ats.screening import CandidateUpdate, ScreeningStatus
 from round0_ats.transport import Call, RejectedRequest, Transport
@@ -58,19 +57,16 @@ class LeverAts:
             raise CandidateNotFound("candidate_unknown: the event has no candidate email")
         credentials = self._credentials()
         opportunity_ids = self._opportunities(update.email, credentials)
-        notes = split_note(screening_note(update), self._note_limit, update.interview_url)
         tag = TAGS[update.status]
-        for opportunity_id in opportunity_ids:
-            for number, text in enumerate(notes, start=1):
-                steps.once(
-                    f"{opportunity_id}:note-{number}",
-                    partial(self._add_note, opportunity_id, text, credentials),
-                )
-            steps.once(
-                f"{opportunity_id}:tag",
-                partial(self._add_tag, opportunity_id, tag, credentials),
-            )
-        logger.info("lever updated", opportunities=len(opportunity_ids), notes=len(notes))
+        notes = write_screening(
+            update,
+            opportunity_ids,
+            self._note_limit,
+            steps,
+            add_note=lambda opportunity_id, text: self._add_note(opportunity_id, text, credentials),
+            add_tag=lambda opportunity_id: self._add_tag(opportunity_id, tag, credentials),
+        )
+        logger.info("lever updated", opportunities=len(opportunity_ids), notes=notes)
 
     def _call(
         self, method: str, path: str, what: str, credentials: LeverCredentials, **kwargs: Any

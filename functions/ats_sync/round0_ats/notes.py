@@ -5,8 +5,12 @@ one is near; past `max_parts` the last part is truncated with a visible marker t
 says how much is missing and where the full transcripts are. Never fails. Pure.
 """
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
+from round0_ats.ports import StepLog
 from round0_ats.screening import CandidateUpdate, ScreeningStatus
 
 TRUNCATION_MARKER = "\n[ROUND0: {missing} more characters not shown here; full transcripts: {url}]"
@@ -91,3 +95,21 @@ def split_note(text: str, limit: NoteLimit, url: str) -> list[str]:
     if rest:
         chunks[-1] = truncate(chunks[-1] + rest, room, url)
     return [_part_header(number, len(chunks)) + chunk for number, chunk in enumerate(chunks, 1)]
+
+
+def write_screening[R: (int, str)](
+    update: CandidateUpdate,
+    records: Sequence[R],
+    limit: NoteLimit,
+    steps: StepLog,
+    add_note: Callable[[R, str], dict[str, Any]],
+    add_tag: Callable[[R], dict[str, Any]],
+) -> int:
+    """On each ATS record of the candidate: the screening note (in parts) and the tag,
+    each step once per event. Returns how many note parts each record got."""
+    notes = split_note(screening_note(update), limit, update.interview_url)
+    for record in records:
+        for number, body in enumerate(notes, start=1):
+            steps.once(f"{record}:note-{number}", partial(add_note, record, body))
+        steps.once(f"{record}:tag", partial(add_tag, record))
+    return len(notes)
