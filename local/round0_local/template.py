@@ -240,6 +240,37 @@ class LocalStack:
                 or self._secret_string(body.get("Properties", {})),
             )
             self.arns[name] = created["ARN"]
+        for name, body in self.of_type("AWS::Events::Archive").items():
+            properties = self.resolve(body["Properties"])
+            client("events").create_archive(
+                ArchiveName=f"{self.stack_name}-{name}",
+                EventSourceArn=properties["SourceArn"],
+                RetentionDays=int(properties.get("RetentionDays", 0)),
+                EventPattern=json.dumps(properties.get("EventPattern", {})),
+            )
+        for name, body in self.of_type("AWS::Logs::LogGroup").items():
+            retention = self.resolve(body.get("Properties", {})).get("RetentionInDays")
+            group = f"/{self.stack_name}/{name}"
+            client("logs").create_log_group(logGroupName=group)
+            if retention:
+                client("logs").put_retention_policy(
+                    logGroupName=group, retentionInDays=int(retention)
+                )
+        for name, body in self.of_type("AWS::CloudWatch::Alarm").items():
+            properties = self.resolve(body["Properties"])
+            client("cloudwatch").put_metric_alarm(
+                AlarmName=f"{self.stack_name}-{name}",
+                AlarmDescription=properties.get("AlarmDescription", ""),
+                Namespace=properties["Namespace"],
+                MetricName=properties["MetricName"],
+                Dimensions=properties.get("Dimensions", []),
+                Statistic=properties["Statistic"],
+                Period=int(properties["Period"]),
+                EvaluationPeriods=int(properties["EvaluationPeriods"]),
+                Threshold=float(properties["Threshold"]),
+                ComparisonOperator=properties["ComparisonOperator"],
+                TreatMissingData=properties.get("TreatMissingData", "missing"),
+            )
         for name, body in self.of_type("AWS::SSM::Parameter").items():
             properties = self.resolve(body["Properties"])
             client("ssm").put_parameter(
