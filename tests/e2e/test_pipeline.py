@@ -120,13 +120,13 @@ def test_concurrent_duplicates_produce_no_side_effects(served: Served) -> None:
     payload = unique("interview_ended.json")
 
     def deliver() -> str:
-        for _ in range(20):  # ROUND0 retries a 409 later; bounded here
+        for _ in range(150):  # ROUND0 retries a 409 later; bounded here (30 s)
             answer = post(served, payload)
             if answer.status == 200:
                 return str(json.loads(answer.body)["status"])
             assert answer.status == 409
             time.sleep(0.2)
-        raise AssertionError("still in flight after 20 tries")
+        raise AssertionError("still in flight after 150 tries")
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         outcomes = Counter(pool.map(lambda _: deliver(), range(8)))
