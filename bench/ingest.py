@@ -97,6 +97,7 @@ def warm_requests(requests: int) -> dict[str, Any]:
 
     from round0 import aws
     from round0.observability import logger
+    from round0.secrets import CachedSecret
     from round0_ingest import service
     from round0_local.api_events import LOCAL_SIGNING_SECRET, signed_request
     from round0_local.template import LocalStack, load_template
@@ -107,7 +108,7 @@ def warm_requests(requests: int) -> dict[str, Any]:
     dynamodb, events = aws.dynamodb(), aws.events()
     secrets_client = __import__("boto3").client("secretsmanager")
     secrets = service.SigningSecrets(
-        os.environ["SIGNING_SECRET_ID"], max_age=300, refresh_after=60, client=secrets_client
+        CachedSecret(os.environ["SIGNING_SECRET_ID"], max_age=300, client=secrets_client)
     )
     import round0_ingest.app as app_module
     from round0.wiring import delivery

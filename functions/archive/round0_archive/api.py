@@ -8,7 +8,6 @@ invocation fails and Lambda tries again later.
 """
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,17 +15,17 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote, urlsplit
 
 import requests
-from aws_lambda_powertools.utilities.parameters import GetParameterError, SecretsProvider
+from aws_lambda_powertools.utilities.parameters import GetParameterError
 
-from round0 import aws
 from round0.consumer import PermanentFailure, TransientFailure, retry_after_seconds
 from round0.net import is_https_or_loopback
 from round0.observability import logger
+from round0.secrets import CachedSecret
 from round0.settings import secret_field
 from round0_archive.results import FullResults, InvalidResults, read_results
 
 if TYPE_CHECKING:
-    from mypy_boto3_secretsmanager import SecretsManagerClient
+    pass
 
 USER_AGENT = "round0-webhooks-archive"
 MAX_RESULTS_BYTES = 10 * 1024 * 1024
@@ -79,45 +78,32 @@ def read_api_key(secret_string: str) -> str | None:
 
 
 class ApiKey:
-    """The API key from Secrets Manager, cached for `max_age` seconds across invocations.
+    """ROUND0's API key from Secrets Manager, cached; re-read (at most once a minute)
+    after a 401, as the key may have been rotated."""
 
-    `refreshed` bypasses the cache at most once per `refresh_after` seconds, so a key
-    rotated minutes ago is picked up after a 401 without a flood of secret reads.
-    """
-
-    def __init__(
-        self,
-        secret_id: str,
-        max_age: int,
-        refresh_after: int = 60,
-        client: "SecretsManagerClient | None" = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._secret_id = secret_id
-        self._max_age = max_age
-        self._refresh_after = refresh_after
-        self._provider = SecretsProvider(boto3_client=client or aws.secretsmanager())
-        self._clock = clock
-        self._refreshed_at = float("-inf")
+    def __init__(self, secret: CachedSecret) -> None:
+        self._secret = secret
 
     def current(self) -> str:
-        return self._fetch(force=False)
-
-    def refreshed(self) -> str | None:
-        if self._clock() - self._refreshed_at < self._refresh_after:
-            return None
-        self._refreshed_at = self._clock()
-        return self._fetch(force=True)
-
-    def _fetch(self, force: bool) -> str:
         try:
-            value = self._provider.get(self._secret_id, max_age=self._max_age, force_fetch=force)
+            value = self._secret.current()
         except GetParameterError as exc:
             raise TransientFailure("api_key_unavailable") from exc
-        key = read_api_key(str(value))
-        if key is None:
-            raise PermanentFailure("api_key_not_configured: put ROUND0's API key in the secret")
-        return key
+        return _configured_key(value)
+
+    def refreshed(self) -> str | None:
+        try:
+            value = self._secret.refreshed()
+        except GetParameterError as exc:
+            raise TransientFailure("api_key_unavailable") from exc
+        return None if value is None else _configured_key(value)
+
+
+def _configured_key(secret_string: str) -> str:
+    key = read_api_key(secret_string)
+    if key is None:
+        raise PermanentFailure("api_key_not_configured: put ROUND0's API key in the secret")
+    return key
 
 
 class Round0Api:

@@ -5,8 +5,8 @@ from time import sleep
 
 from pydantic import Field
 
-from round0 import aws
 from round0.consumer import DeadLetterQueue
+from round0.secrets import CachedSecret
 from round0.settings import FunctionSettings, load_settings
 from round0_archive.api import ApiKey, Round0Api, Timeouts
 from round0_archive.audio import AudioAllowlist, AudioLimits, AudioSource
@@ -44,9 +44,7 @@ def archiver() -> Archiver:
         api=Round0Api(
             config.round0_api_base_url,
             ApiKey(
-                config.round0_api_key_secret_id,
-                max_age=config.secret_max_age_seconds,
-                client=aws.secretsmanager(),
+                CachedSecret(config.round0_api_key_secret_id, max_age=config.secret_max_age_seconds)
             ),
             Timeouts(config.api_connect_timeout_seconds, config.api_read_timeout_seconds),
         ),

@@ -6,18 +6,18 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Protocol
 
-from aws_lambda_powertools.utilities.parameters import GetParameterError, SecretsProvider
+from aws_lambda_powertools.utilities.parameters import GetParameterError
 
-from round0 import aws
 from round0.delivery import Delivery, Outcome, RetryableError
 from round0.events import decode_event
 from round0.observability import logger
+from round0.secrets import CachedSecret
 from round0.settings import FunctionSettings, load_settings
 from round0.signature import SignatureError, parse_signing_secrets, verify_signature
 from round0.wiring import delivery
 
 if TYPE_CHECKING:
-    from mypy_boto3_secretsmanager import SecretsManagerClient
+    pass
 
 
 class IngestSettings(FunctionSettings):
@@ -38,47 +38,32 @@ class SigningSecretsPort(Protocol):
 
 
 class SigningSecrets:
-    """The signing secrets from Secrets Manager, cached across invocations.
+    """The signing secrets from Secrets Manager, cached across invocations; re-read at
+    most once a minute after a mismatch (the secret may have been rotated)."""
 
-    `refreshed` bypasses the cache, at most once per `refresh_after` seconds: a
-    signature made with a secret rotated minutes ago is not refused until the cache
-    expires, and a flood of bad signatures cannot turn into a flood of API calls.
-    """
-
-    def __init__(
-        self,
-        secret_id: str,
-        max_age: int,
-        refresh_after: int,
-        client: "SecretsManagerClient | None" = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._secret_id = secret_id
-        self._max_age = max_age
-        self._refresh_after = refresh_after
-        self._provider = SecretsProvider(boto3_client=client or aws.secretsmanager())
-        self._clock = clock
-        self._fetched_at = float("-inf")
+    def __init__(self, secret: CachedSecret) -> None:
+        self._secret = secret
 
     def current(self) -> tuple[str, ...]:
-        return self._fetch(force=False)
-
-    def refreshed(self) -> tuple[str, ...] | None:
-        if self._clock() - self._fetched_at < self._refresh_after:
-            return None
-        return self._fetch(force=True)
-
-    def _fetch(self, force: bool) -> tuple[str, ...]:
         try:
-            value = self._provider.get(self._secret_id, max_age=self._max_age, force_fetch=force)
+            value = self._secret.current()
         except GetParameterError as exc:
             raise SecretUnavailable("secret_unavailable", retry_after=5) from exc
-        if force or self._fetched_at == float("-inf"):
-            self._fetched_at = self._clock()
+        return _signing_secrets(value)
+
+    def refreshed(self) -> tuple[str, ...] | None:
         try:
-            return parse_signing_secrets(str(value))
-        except ValueError as exc:
-            raise SecretUnavailable("secret_invalid", retry_after=60) from exc
+            value = self._secret.refreshed()
+        except GetParameterError as exc:
+            raise SecretUnavailable("secret_unavailable", retry_after=5) from exc
+        return None if value is None else _signing_secrets(value)
+
+
+def _signing_secrets(secret_string: str) -> tuple[str, ...]:
+    try:
+        return parse_signing_secrets(secret_string)
+    except ValueError as exc:
+        raise SecretUnavailable("secret_invalid", retry_after=60) from exc
 
 
 @dataclass(frozen=True)
@@ -124,9 +109,11 @@ def ingest() -> Ingest:
     settings = load_settings(IngestSettings)
     return Ingest(
         secrets=SigningSecrets(
-            settings.signing_secret_id,
-            max_age=settings.secret_max_age_seconds,
-            refresh_after=settings.secret_refresh_after_seconds,
+            CachedSecret(
+                settings.signing_secret_id,
+                max_age=settings.secret_max_age_seconds,
+                refresh_after=settings.secret_refresh_after_seconds,
+            )
         ),
         delivery=delivery(),
         tolerance_seconds=settings.signature_tolerance_seconds,
