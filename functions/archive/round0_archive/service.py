@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from round0.consumer import PermanentFailure, RetryPolicy, TransientFailure, with_retries
 from round0.events import EventType, InterviewResponse, Round0Event
-from round0.idempotency import idempotency_key, run_once
+from round0.idempotency import RunOnce, idempotency_key, run_once
 from round0.observability import count, count_with_reason, logger
 from round0.transcripts import format_transcripts
 from round0_archive.audio import AudioDownload
@@ -114,7 +114,7 @@ class Archiver:
         bucket: ArchiveBucket,
         policy: RetryPolicy = DEFAULT_POLICY,
         sleep: Callable[[float], None] = time.sleep,
-        once: Callable[[str, Callable[[], dict[str, Any]]], dict[str, Any]] = run_once,
+        once: RunOnce = run_once,
     ) -> None:
         self._api = api
         self._audio = audio

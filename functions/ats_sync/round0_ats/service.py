@@ -17,16 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from round0.events import Round0Event
-from round0.idempotency import idempotency_key, run_once
+from round0.idempotency import RunOnce, idempotency_key, run_once
 from round0.interview_state import InterviewStateReader, newer_state
 from round0.observability import count, logger
 from round0_ats.ports import Ats, StepLog
 from round0_ats.screening import CandidateUpdate, candidate_update
 
 CHANNEL = "ats"
-
-
-RunOnce = Callable[[str, Callable[[], dict[str, Any]]], dict[str, Any]]
 
 
 @dataclass

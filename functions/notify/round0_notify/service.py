@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from round0.consumer import PermanentFailure, RetryPolicy, TransientFailure, with_retries
 from round0.events import EventType, InterviewData, Round0Event
-from round0.idempotency import idempotency_key, run_once
+from round0.idempotency import RunOnce, SideEffect, idempotency_key, run_once
 from round0.interview_state import InterviewStateReader, newer_state
 from round0.links import DEFAULT_APP_URL
 from round0.observability import count, logger
@@ -31,8 +31,7 @@ from round0_notify.messages import (
     started_email,
 )
 
-type Action = Callable[[], dict[str, Any]]
-type RunOnce = Callable[[str, Action], dict[str, Any]]
+type Action = SideEffect
 
 
 class Channel(StrEnum):

@@ -27,6 +27,10 @@ from round0 import aws
 from round0.consumer import TransientFailure
 from round0.settings import FunctionSettings, load_settings
 
+# A side effect whose (small, personal-data-free) result is stored, and what runs it once.
+type SideEffect = Callable[[], dict[str, Any]]
+type RunOnce = Callable[[str, SideEffect], dict[str, Any]]
+
 
 class IdempotencySettings(FunctionSettings):
     idempotency_table_name: str
@@ -56,7 +60,7 @@ def idempotency_key(event_id: str, channel: str) -> str:
     return f"{channel}#{event_id}"
 
 
-def run_once(key: str, action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def run_once(key: str, action: SideEffect) -> dict[str, Any]:
     @idempotent_function(
         data_keyword_argument="key", persistence_store=_persistence(), config=_config()
     )
