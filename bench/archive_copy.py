@@ -52,7 +52,7 @@ FAKE_AWS = {
 CHILD = """
 import json, re, sys, time
 import boto3
-from round0_archive.api import Timeouts
+from round0.http import Timeouts
 from round0_archive.audio import AudioAllowlist, AudioLimits, AudioSource
 from round0_archive.bucket import ArchiveBucket
 from round0_archive.service import Archiver

@@ -85,7 +85,6 @@ def cold_init(runs: int) -> dict[str, Any]:
 def _set_env(stack: Any) -> None:
     for key, value in stack.function_environment("IngestFunction").items():
         os.environ[key] = value
-    os.environ["POWERTOOLS_METRICS_NAMESPACE"] = "Bench"
 
 
 def warm_requests(requests: int) -> dict[str, Any]:
@@ -97,8 +96,7 @@ def warm_requests(requests: int) -> dict[str, Any]:
 
     from round0 import aws
     from round0.observability import logger
-    from round0.secrets import CachedSecret
-    from round0_ingest import service
+    from round0_ingest import wiring
     from round0_local.api_events import LOCAL_SIGNING_SECRET, signed_request
     from round0_local.template import LocalStack, load_template
 
@@ -106,14 +104,13 @@ def warm_requests(requests: int) -> dict[str, Any]:
     stack.arns["SigningSecret"] = "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench"
     _set_env(stack)
     dynamodb, events = aws.dynamodb(), aws.events()
-    secrets_client = __import__("boto3").client("secretsmanager")
-    secrets = service.SigningSecrets(
-        CachedSecret(os.environ["SIGNING_SECRET_ID"], max_age=300, client=secrets_client)
-    )
-    import round0_ingest.app as app_module
-    from round0.wiring import delivery
+    import boto3
 
-    stubbed = service.Ingest(secrets, delivery())
+    secrets_client = boto3.client("secretsmanager")
+    aws.secretsmanager = lambda: secrets_client  # type: ignore[method-assign]
+    import round0_ingest.app as app_module
+
+    stubbed = wiring.ingest()
     original_factory = app_module.ingest
     app_module.ingest = lambda: stubbed  # type: ignore[assignment]
     lambda_handler = app_module.lambda_handler
@@ -200,12 +197,13 @@ def api_calls(events_per_kind: int) -> dict[str, Any]:
         stack.create(boto3.Session())
         _set_env(stack)
         from round0 import aws
-        from round0.settings import load_settings
+        from round0.settings import forget_settings
         from round0.wiring import delivery
-        from round0_ingest import service
+        from round0_ingest import wiring
         from round0_ingest.app import lambda_handler
 
-        for cached in (load_settings, delivery, service.ingest, aws.dynamodb, aws.events, aws.s3):
+        forget_settings()
+        for cached in (delivery, wiring.ingest, aws.dynamodb, aws.events, aws.s3):
             cached.cache_clear()
         BaseClient._make_api_call = counted  # type: ignore[method-assign]
         context = type(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -23,13 +22,11 @@ import pytest
 from moto import mock_aws
 
 from round0.events import parse_event
-from round0.interview_state import InterviewStates, state_from_event
+from round0.interview_state import state_from_event
+from round0.settings import forget_settings
+from round0.state_store import InterviewStates
 from round0_local.api_events import LOCAL_SIGNING_SECRET
 from round0_local.template import REGION, LocalStack, load_template
-
-# Powertools reads the metric namespace once, when `round0.observability` is first
-# imported, which can be while test modules are collected (before any fixture runs).
-os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Round0WebhooksTest")
 
 
 def clear_caches() -> None:
@@ -38,6 +35,7 @@ def clear_caches() -> None:
     Deployed code caches these with `functools.cache` for warm invocations; each test
     is a cold start, so every cache in the project's own modules is cleared.
     """
+    forget_settings()
     for name, module in list(sys.modules.items()):
         if not name.startswith(("round0", "round0_")):
             continue
@@ -55,7 +53,6 @@ def _aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Round0WebhooksTest")
 
 
 @pytest.fixture
@@ -125,13 +122,17 @@ def record_state(stack: LocalStack) -> Callable[[dict[str, Any]], None]:
 
 
 class FakeLambdaContext:
+    """Lambda's context; `aws_request_id` is one invocation's (kept across Lambda's retries)."""
+
     function_name = "test-function"
     function_version = "$LATEST"
     memory_limit_in_mb = 512
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
-    aws_request_id = "00000000-0000-0000-0000-000000000000"
     log_group_name = "/aws/lambda/test-function"
     log_stream_name = "local"
+
+    def __init__(self, aws_request_id: str = "00000000-0000-0000-0000-000000000000") -> None:
+        self.aws_request_id = aws_request_id
 
     @staticmethod
     def get_remaining_time_in_millis() -> int:

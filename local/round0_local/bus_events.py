@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from round0.bus import SOURCE
+from round0.contract import SOURCE
 from round0_local.api_events import EVENTS_DIR, PAYLOADS_DIR
 from round0_local.template import ACCOUNT, REGION
 

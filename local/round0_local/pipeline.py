@@ -10,6 +10,7 @@ to the outbox as one JSON line.
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -291,11 +292,7 @@ class LocalPipeline:
             return 502, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}'
         response = invocation.result
         payload = response.get("body") or ""
-        raw = (
-            __import__("base64").b64decode(payload)
-            if response.get("isBase64Encoded")
-            else payload.encode()
-        )
+        raw = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
         status = int(response.get("statusCode", 200))
         self._report_ingest(event_id, status, raw)
         return status, {k: str(v) for k, v in (response.get("headers") or {}).items()}, raw

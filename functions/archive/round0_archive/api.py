@@ -8,28 +8,18 @@ invocation fails and Lambda tries again later.
 """
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol
-from urllib.parse import quote, urlsplit
+from typing import Protocol
+from urllib.parse import quote
 
 import requests
-from aws_lambda_powertools.utilities.parameters import GetParameterError
 
-from round0.consumer import PermanentFailure, TransientFailure, retry_after_seconds
-from round0.net import is_https_or_loopback
+from round0.failures import PermanentFailure, TransientFailure
+from round0.http import USER_AGENT, Timeouts, check_base_url, failure_for_status
 from round0.observability import logger
-from round0.secrets import CachedSecret
-from round0.settings import secret_field
+from round0.secrets import secret_field
 from round0_archive.results import FullResults, InvalidResults, read_results
 
-if TYPE_CHECKING:
-    pass
-
-USER_AGENT = "round0-webhooks-archive"
 MAX_RESULTS_BYTES = 10 * 1024 * 1024
-_RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
 class NotCompletedYet(Exception):
@@ -38,32 +28,6 @@ class NotCompletedYet(Exception):
     def __init__(self, status: str | None) -> None:
         super().__init__(f"interview_not_completed: the API reports status {status!r}")
         self.status = status
-
-
-def check_base_url(url: str) -> str:
-    """The API base URL without a trailing slash; https, or http to this machine only."""
-    parts = urlsplit(url)
-    if not parts.hostname or parts.username or parts.password or parts.query:
-        raise ValueError("API base URL must be scheme://host[:port][/path]")
-    if is_https_or_loopback(url):
-        return url.rstrip("/")
-    raise ValueError("API base URL must use https (plain http only to a loopback address)")
-
-
-def parse_retry_after(
-    value: str | None, now: Callable[[], datetime] = lambda: datetime.now(UTC)
-) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
-    return retry_after_seconds(value, now().timestamp())
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    connect: float
-    read: float
-
-    def as_tuple(self) -> tuple[float, float]:
-        return (self.connect, self.read)
 
 
 class ApiKeyPort(Protocol):
@@ -77,29 +41,8 @@ def read_api_key(secret_string: str) -> str | None:
     return secret_field(secret_string, "api_key")
 
 
-class ApiKey:
-    """ROUND0's API key from Secrets Manager, cached; re-read (at most once a minute)
-    after a 401, as the key may have been rotated."""
-
-    def __init__(self, secret: CachedSecret) -> None:
-        self._secret = secret
-
-    def current(self) -> str:
-        try:
-            value = self._secret.current()
-        except GetParameterError as exc:
-            raise TransientFailure("api_key_unavailable") from exc
-        return _configured_key(value)
-
-    def refreshed(self) -> str | None:
-        try:
-            value = self._secret.refreshed()
-        except GetParameterError as exc:
-            raise TransientFailure("api_key_unavailable") from exc
-        return None if value is None else _configured_key(value)
-
-
-def _configured_key(secret_string: str) -> str:
+def configured_key(secret_string: str) -> str:
+    """The key in the secret; not configured (a placeholder) is permanent until fixed."""
     key = read_api_key(secret_string)
     if key is None:
         raise PermanentFailure("api_key_not_configured: put ROUND0's API key in the secret")
@@ -116,7 +59,7 @@ class Round0Api:
         timeouts: Timeouts,
         session: requests.Session | None = None,
     ) -> None:
-        self._base_url = check_base_url(base_url)
+        self._base_url = check_base_url(base_url, "Round0ApiBaseUrl")
         self._key = key
         self._timeouts = timeouts
         self._session = session or requests.Session()
@@ -173,12 +116,13 @@ class Round0Api:
                 )
             case 404:
                 raise PermanentFailure("interview_not_found: HTTP 404 from ROUND0's API")
-            case _ if status in _RETRYABLE_STATUSES:
-                raise TransientFailure(
-                    f"api_http_{status}", parse_retry_after(response.headers.get("Retry-After"))
-                )
             case _:
-                raise PermanentFailure(f"api_rejected: HTTP {status} from ROUND0's API")
+                raise failure_for_status(
+                    status,
+                    response.headers,
+                    transient=f"api_http_{status}",
+                    permanent=f"api_rejected: HTTP {status} from ROUND0's API",
+                )
 
     @staticmethod
     def _read(response: requests.Response) -> FullResults:

@@ -17,12 +17,11 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from round0.consumer import PermanentFailure, TransientFailure
-from round0_archive.api import USER_AGENT, Timeouts, parse_retry_after
+from round0.failures import PermanentFailure, TransientFailure
+from round0.http import USER_AGENT, Timeouts, failure_for_status
 
 DEFAULT_PORTS = {"https": 443, "http": 80}
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-_RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
 @dataclass(frozen=True)
@@ -188,8 +187,9 @@ class AudioSource:
     @staticmethod
     def _raise_for(response: requests.Response) -> None:
         status = response.status_code
-        if status in _RETRYABLE_STATUSES:
-            raise TransientFailure(
-                f"audio_http_{status}", parse_retry_after(response.headers.get("Retry-After"))
-            )
-        raise PermanentFailure(f"audio_http_{status}: the storage refused the audio")
+        raise failure_for_status(
+            status,
+            response.headers,
+            transient=f"audio_http_{status}",
+            permanent=f"audio_http_{status}: the storage refused the audio",
+        )

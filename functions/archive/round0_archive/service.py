@@ -9,20 +9,21 @@ if any of it may succeed later, dead-lettered at once if none can.
 """
 
 import json
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from round0.consumer import PermanentFailure, RetryPolicy, TransientFailure, with_retries
-from round0.events import EventType, InterviewResponse, Round0Event
+from round0.consumer import DONE, DUPLICATE, Handled, TimeLeft, skipped
+from round0.events import EventType, InterviewResponse, Round0Event, iso_utc
+from round0.failures import PermanentFailure, TransientFailure, reason_code
 from round0.idempotency import RunOnce, idempotency_key, run_once
-from round0.observability import count, count_with_reason, logger
+from round0.observability import Metric, count, count_with_reason, logger
+from round0.retry import RetryPolicy, with_retries
 from round0.transcripts import format_transcripts
 from round0_archive.audio import AudioDownload
-from round0_archive.bucket import ArchiveBucket, Fingerprint
+from round0_archive.bucket import Fingerprint, StoredObject, UploadOutcome
 from round0_archive.keys import (
     UnsafeId,
     audio_key,
@@ -40,7 +41,6 @@ from round0_archive.results import (
 
 CHANNEL = "archive"
 SOURCE_ETAG = "source-etag"
-TimeLeft = Callable[[], float]
 DEFAULT_POLICY = RetryPolicy()
 
 
@@ -50,6 +50,20 @@ class ResultsPort(Protocol):
 
 class AudioSourcePort(Protocol):
     def open(self, url: str, time_left: TimeLeft = ...) -> AudioDownload: ...
+
+
+class ArchiveBucketPort(Protocol):
+    def head(self, key: str) -> StoredObject | None: ...
+    def stored_sha256(self, key: str) -> str | None: ...
+    def put_document(self, key: str, body: bytes, content_type: str) -> bool: ...
+    def upload(
+        self,
+        key: str,
+        chunks: Iterable[bytes],
+        content_type: str,
+        metadata: dict[str, str],
+        unchanged: Callable[[Fingerprint], bool] = ...,
+    ) -> UploadOutcome: ...
 
 
 class CopyOutcome(StrEnum):
@@ -101,8 +115,8 @@ def audio_metadata(interview_id: str, response: InterviewResponse) -> dict[str, 
         "question-id": response.question_id,
         "duration-seconds": str(response.duration_seconds),
     }
-    if response.answered_at is not None:
-        metadata["answered-at"] = response.answered_at.isoformat().replace("+00:00", "Z")
+    if (answered_at := iso_utc(response.answered_at)) is not None:
+        metadata["answered-at"] = answered_at
     return {name: header_safe(value) for name, value in metadata.items()}
 
 
@@ -111,9 +125,9 @@ class Archiver:
         self,
         api: ResultsPort,
         audio: AudioSourcePort,
-        bucket: ArchiveBucket,
+        bucket: ArchiveBucketPort,
         policy: RetryPolicy = DEFAULT_POLICY,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         once: RunOnce = run_once,
     ) -> None:
         self._api = api
@@ -123,18 +137,25 @@ class Archiver:
         self._sleep = sleep
         self._once = once
 
-    def archive_once(self, event: Round0Event, time_left: TimeLeft) -> dict[str, Any]:
+    def archive_once(self, event: Round0Event, time_left: TimeLeft) -> Handled:
         """`archive`, once per event: a redelivered event that succeeded costs nothing."""
-        count("Received")
-        return self._once(
-            idempotency_key(event.id, CHANNEL), lambda: self.archive(event, time_left).summary()
-        )
+        if event.known_type is not EventType.INTERVIEW_ENDED or event.data is None:
+            logger.info("not an interview_ended event; nothing to archive")
+            return skipped("not_interview_ended")
+        ran = False
+
+        def archive() -> dict[str, Any]:
+            nonlocal ran
+            ran = True
+            return self.archive(event, time_left).summary()
+
+        self._once(idempotency_key(event.id, CHANNEL), archive)
+        return DONE if ran else DUPLICATE
 
     def archive(self, event: Round0Event, time_left: TimeLeft) -> ArchiveReport:
-        if event.known_type is not EventType.INTERVIEW_ENDED or event.interview is None:
-            logger.info("not an interview_ended event; nothing to archive")
-            return ArchiveReport(interview_id="")
-        interview_id = event.interview.interview.id
+        if event.known_type is not EventType.INTERVIEW_ENDED or event.data is None:
+            raise PermanentFailure("not_interview_ended: only interview_ended is archived")
+        interview_id = event.data.interview.id
         try:
             check_id(interview_id, "interview id")
         except UnsafeId as exc:
@@ -152,8 +173,8 @@ class Archiver:
         answers = results.raw_responses
         for number, raw in enumerate(answers, start=1):
             self._archive_answer(report, number, raw, time_left)
-        count("AudioCopied", len(report.copied))
-        count("AudioUnchanged", len(report.unchanged))
+        count(Metric.AUDIO_COPIED, len(report.copied))
+        count(Metric.AUDIO_UNCHANGED, len(report.unchanged))
         logger.info(
             "interview archived",
             copied=len(report.copied),
@@ -256,5 +277,5 @@ class Archiver:
     @staticmethod
     def _missing(report: ArchiveReport, item: Missing) -> None:
         logger.warning("answer not archived", answer=item.answer, reason=item.reason)
-        count_with_reason("AnswerMissing", item.reason.split(":", 1)[0])
+        count_with_reason(Metric.ANSWER_MISSING, reason_code(item.reason))
         report.missing.append(item)

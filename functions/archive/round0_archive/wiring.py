@@ -1,14 +1,15 @@
-"""Composition root of the archive function: settings, adapters, the archiver."""
+"""Settings and composition root of the archive function."""
 
 from functools import cache
-from time import sleep
 
 from pydantic import Field
 
 from round0.consumer import DeadLetterQueue
-from round0.secrets import CachedSecret
+from round0.failures import TransientFailure
+from round0.http import Timeouts
+from round0.secrets import ParsedValue, secret_value
 from round0.settings import FunctionSettings, load_settings
-from round0_archive.api import ApiKey, Round0Api, Timeouts
+from round0_archive.api import Round0Api, configured_key
 from round0_archive.audio import AudioAllowlist, AudioLimits, AudioSource
 from round0_archive.bucket import DEFAULT_PART_SIZE, MIN_PART_SIZE, ArchiveBucket
 from round0_archive.service import Archiver
@@ -32,20 +33,18 @@ class ArchiveSettings(FunctionSettings):
     secret_max_age_seconds: int = 300
 
 
-def settings() -> ArchiveSettings:
-    loaded: ArchiveSettings = load_settings(ArchiveSettings)
-    return loaded
-
-
 @cache
 def archiver() -> Archiver:
-    config = settings()
+    config = load_settings(ArchiveSettings)
+    api_key = ParsedValue(
+        secret_value(config.round0_api_key_secret_id, max_age=config.secret_max_age_seconds),
+        configured_key,
+        unavailable=lambda: TransientFailure("api_key_unavailable"),
+    )
     return Archiver(
         api=Round0Api(
             config.round0_api_base_url,
-            ApiKey(
-                CachedSecret(config.round0_api_key_secret_id, max_age=config.secret_max_age_seconds)
-            ),
+            api_key,
             Timeouts(config.api_connect_timeout_seconds, config.api_read_timeout_seconds),
         ),
         audio=AudioSource(
@@ -60,10 +59,9 @@ def archiver() -> Archiver:
             ),
         ),
         bucket=ArchiveBucket(config.archive_bucket_name, part_size=config.audio_part_size_bytes),
-        sleep=sleep,
     )
 
 
 @cache
 def dead_letters() -> DeadLetterQueue:
-    return DeadLetterQueue(settings().dead_letter_queue_url)
+    return DeadLetterQueue(load_settings(ArchiveSettings).dead_letter_queue_url)

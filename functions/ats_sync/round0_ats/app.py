@@ -4,8 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from round0.consumer import consume
-from round0.idempotency import register_context
+from round0.consumer import run_consumer
 from round0.observability import logger, metrics
 from round0_ats.wiring import ats_sync, dead_letters
 
@@ -16,11 +15,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
     sync = ats_sync()
     if sync is None:  # AtsAdapter=none: nothing to do (said once, at cold start)
         return
-    register_context(context)
-    seconds_left = lambda: context.get_remaining_time_in_millis() / 1000  # noqa: E731
-    consume(
-        event,
-        lambda parsed: sync.sync(parsed, seconds_left),
-        dead_letters(),
-        context.invoked_function_arn,
-    )
+    run_consumer(event, context, sync.sync, dead_letters)

@@ -5,20 +5,14 @@ generated); a placeholder or an empty field means "not configured", which dead-l
 the event (`NotConfigured`) so it can be redriven once the secret is filled in.
 """
 
-import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from aws_lambda_powertools.utilities.parameters import GetParameterError, SecretsProvider
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from round0 import aws
-from round0.consumer import TransientFailure
-from round0.signature import parse_signing_secrets
+from round0.failures import TransientFailure
+from round0.secrets import CachedValue, ParsedValue, secret_document, signing_secrets
 from round0_ats.ports import NotConfigured
-
-if TYPE_CHECKING:
-    from mypy_boto3_secretsmanager import SecretsManagerClient
 
 Required = Field(min_length=1)
 
@@ -44,69 +38,44 @@ class LeverCredentials(BaseModel):
     secret_notes: bool = True
 
 
-class SecretValue:
-    """One secret's string, cached by Powertools for `max_age` seconds."""
-
-    def __init__(
-        self,
-        secret_id: str,
-        max_age: int,
-        client: "SecretsManagerClient | None" = None,
-    ) -> None:
-        self._secret_id = secret_id
-        self._max_age = max_age
-        self._provider = SecretsProvider(boto3_client=client or aws.secretsmanager())
-
-    def read(self) -> str:
-        try:
-            return str(self._provider.get(self._secret_id, max_age=self._max_age))
-        except GetParameterError as exc:
-            raise TransientFailure("secret_unavailable: the ATS secret could not be read") from exc
+def _unavailable() -> Exception:
+    return TransientFailure("secret_unavailable: the ATS secret could not be read")
 
 
-def webhook_signing_secret(value: SecretValue) -> Callable[[], str]:
-    """The secret the webhook adapter signs with: `current` of the generated secret."""
-
-    def read() -> str:
-        try:
-            return parse_signing_secrets(value.read())[0]
-        except ValueError as exc:
-            raise NotConfigured("ats_not_configured: the webhook signing secret is empty") from exc
-
-    return read
-
-
-def _document(value: SecretValue, adapter: str) -> dict[str, object]:
+def _first_signing_secret(secret_string: str) -> str:
     try:
-        document = json.loads(value.read())
-    except json.JSONDecodeError as exc:
-        raise NotConfigured(f"ats_not_configured: the {adapter} secret is not JSON") from exc
-    if not isinstance(document, dict):
+        return signing_secrets(secret_string)[0]
+    except ValueError as exc:
+        raise NotConfigured("ats_not_configured: the webhook signing secret is empty") from exc
+
+
+def webhook_signing_secret(secret: CachedValue) -> Callable[[], str]:
+    """The secret the webhook adapter signs with: `current` of the generated secret."""
+    return ParsedValue(secret, _first_signing_secret, _unavailable).current
+
+
+def _credentials[M: BaseModel](model: type[M], adapter: str, secret_string: str) -> M:
+    document = secret_document(secret_string)
+    if document is None:
         raise NotConfigured(f"ats_not_configured: the {adapter} secret is not a JSON object")
-    return document
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        fields = sorted({str(error["loc"][0]) for error in exc.errors() if error["loc"]})
+        raise NotConfigured(
+            f"ats_not_configured: the {adapter} secret has no valid {', '.join(fields)}"
+        ) from exc
 
 
-def greenhouse_credentials(value: SecretValue) -> Callable[[], GreenhouseCredentials]:
-    def read() -> GreenhouseCredentials:
-        try:
-            return GreenhouseCredentials.model_validate(_document(value, "greenhouse"))
-        except ValidationError as exc:
-            fields = sorted({str(error["loc"][0]) for error in exc.errors() if error["loc"]})
-            raise NotConfigured(
-                f"ats_not_configured: the greenhouse secret has no valid {', '.join(fields)}"
-            ) from exc
+def greenhouse_credentials(secret: CachedValue) -> Callable[[], GreenhouseCredentials]:
+    def parse(text: str) -> GreenhouseCredentials:
+        return _credentials(GreenhouseCredentials, "greenhouse", text)
 
-    return read
+    return ParsedValue(secret, parse, _unavailable).current
 
 
-def lever_credentials(value: SecretValue) -> Callable[[], LeverCredentials]:
-    def read() -> LeverCredentials:
-        try:
-            return LeverCredentials.model_validate(_document(value, "lever"))
-        except ValidationError as exc:
-            fields = sorted({str(error["loc"][0]) for error in exc.errors() if error["loc"]})
-            raise NotConfigured(
-                f"ats_not_configured: the lever secret has no valid {', '.join(fields)}"
-            ) from exc
+def lever_credentials(secret: CachedValue) -> Callable[[], LeverCredentials]:
+    def parse(text: str) -> LeverCredentials:
+        return _credentials(LeverCredentials, "lever", text)
 
-    return read
+    return ParsedValue(secret, parse, _unavailable).current

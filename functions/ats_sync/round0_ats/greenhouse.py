@@ -26,27 +26,20 @@ from urllib.parse import urljoin
 
 import requests
 
-from round0.consumer import PermanentFailure
-from round0.observability import count, logger
+from round0.consumer import TimeLeft
+from round0.failures import PermanentFailure
+from round0.observability import Metric, count, logger
 from round0_ats.credentials import GreenhouseCredentials
-from round0_ats.notes import NoteLimit, write_screening
+from round0_ats.notes import NOTE_LIMIT, TAGS, NoteLimit, write_screening
 from round0_ats.ports import CandidateNotFound, StepLog
-from round0_ats.screening import CandidateUpdate, ScreeningStatus
+from round0_ats.screening import CandidateUpdate
 from round0_ats.transport import Call, RejectedRequest, Transport
 
 API_BASE = "https://harvest.greenhouse.io"
 OAUTH_TOKEN_ENDPOINT = "https://auth.greenhouse.io/token"  # noqa: S105 - a URL, not a secret
-# Greenhouse documents no size limit for a note's body; 10,000 characters is a
-# conservative choice (a 15-minute screening is about 13,000 characters of transcript,
-# so two or three notes). At most 10 notes per event; past that, truncated.
-NOTE_LIMIT = NoteLimit(max_chars=10_000, max_parts=10)
 PAGE_SIZE = 500
 MAX_PAGES = 10
 TOKEN_MARGIN_SECONDS = 60
-TAGS = {
-    ScreeningStatus.IN_PROGRESS: "ROUND0 screening in progress",
-    ScreeningStatus.COMPLETED: "ROUND0 screening completed",
-}
 
 
 @dataclass(frozen=True)
@@ -78,28 +71,32 @@ class GreenhouseAts:
         self._token: _Token | None = None
         self._tag_ids: dict[str, int] = {}
 
-    def update_candidate(self, update: CandidateUpdate, steps: StepLog) -> None:
-        if update.email is None:
-            raise CandidateNotFound("candidate_unknown: the event has no candidate email")
+    def update_candidate(
+        self, update: CandidateUpdate, email: str, steps: StepLog, time_left: TimeLeft
+    ) -> None:
         credentials = self._credentials()
-        candidate_ids = self._candidates(update.email, credentials)
+        candidate_ids = self._candidates(email, credentials, time_left)
         tag = TAGS[update.status]
         notes = write_screening(
             update,
             candidate_ids,
             self._note_limit,
             steps,
-            add_note=lambda candidate_id, body: self._add_note(candidate_id, body, credentials),
-            add_tag=lambda candidate_id: self._tag(candidate_id, tag, credentials),
+            add_note=lambda candidate_id, body: self._add_note(
+                candidate_id, body, credentials, time_left
+            ),
+            add_tag=lambda candidate_id: self._tag(candidate_id, tag, credentials, time_left),
         )
         logger.info("greenhouse updated", candidates=len(candidate_ids), notes=notes)
 
     # ------------------------------------------------------------------ reads
-    def _candidates(self, email: str, credentials: GreenhouseCredentials) -> list[int]:
+    def _candidates(
+        self, email: str, credentials: GreenhouseCredentials, time_left: TimeLeft
+    ) -> list[int]:
         found = [
             int(candidate["id"])
             for candidate in self._list(
-                "/v3/candidates", {"email": email}, "find candidate", credentials
+                "/v3/candidates", {"email": email}, "find candidate", credentials, time_left
             )
         ]
         if not found:
@@ -107,7 +104,12 @@ class GreenhouseAts:
         return found
 
     def _list(
-        self, path: str, params: dict[str, str], what: str, credentials: GreenhouseCredentials
+        self,
+        path: str,
+        params: dict[str, str],
+        what: str,
+        credentials: GreenhouseCredentials,
+        time_left: TimeLeft,
     ) -> list[dict[str, Any]]:
         """Every item of a v3 collection, following `Link: rel="next"` (bounded)."""
         items: list[dict[str, Any]] = []
@@ -116,7 +118,9 @@ class GreenhouseAts:
         for _ in range(MAX_PAGES):
             if url is None:
                 break
-            response = self._authorized(Call("GET", url, what, params=query), credentials)
+            response = self._authorized(
+                Call("GET", url, what, params=query), credentials, time_left
+            )
             page = response.json()
             items.extend(item for item in page if isinstance(item, dict))
             next_link = response.links.get("next", {}).get("url")
@@ -129,7 +133,7 @@ class GreenhouseAts:
 
     # ------------------------------------------------------------------ writes
     def _add_note(
-        self, candidate_id: int, body: str, credentials: GreenhouseCredentials
+        self, candidate_id: int, body: str, credentials: GreenhouseCredentials, time_left: TimeLeft
     ) -> dict[str, Any]:
         response = self._authorized(
             Call(
@@ -144,14 +148,15 @@ class GreenhouseAts:
                 },
             ),
             credentials,
+            time_left,
         )
         return {"note_id": _id_of(response.json())}
 
     def _tag(
-        self, candidate_id: int, name: str, credentials: GreenhouseCredentials
+        self, candidate_id: int, name: str, credentials: GreenhouseCredentials, time_left: TimeLeft
     ) -> dict[str, Any]:
         try:
-            tag_id = self._tag_id(name, credentials)
+            tag_id = self._tag_id(name, credentials, time_left)
             self._authorized(
                 Call(
                     "POST",
@@ -160,24 +165,25 @@ class GreenhouseAts:
                     json_body={"candidate_id": candidate_id, "candidate_tag_id": tag_id},
                 ),
                 credentials,
+                time_left,
             )
         except (RejectedRequest, _NoTagId) as refused:
             # the note is what matters; a tag the API will not take (already applied,
             # no tag scope on the credentials) is reported, not retried
             status = refused.status if isinstance(refused, RejectedRequest) else None
             logger.warning("greenhouse tag skipped", status=status)
-            count("AtsTagSkipped")
+            count(Metric.TAG_SKIPPED)
             return {"tag": "skipped", "status": status}
         return {"tag_id": tag_id}
 
-    def _tag_id(self, name: str, credentials: GreenhouseCredentials) -> int:
+    def _tag_id(self, name: str, credentials: GreenhouseCredentials, time_left: TimeLeft) -> int:
         if name in self._tag_ids:
             return self._tag_ids[name]
         wanted = name.casefold()
         existing = next(
             (
                 tag
-                for tag in self._list("/v3/candidate_tags", {}, "list tags", credentials)
+                for tag in self._list("/v3/candidate_tags", {}, "list tags", credentials, time_left)
                 if str(tag.get("name", "")).strip().casefold() == wanted
             ),
             None,
@@ -188,6 +194,7 @@ class GreenhouseAts:
                     "POST", f"{self._api}/v3/candidate_tags", "create tag", json_body={"name": name}
                 ),
                 credentials,
+                time_left,
             )
             existing = response.json()
         tag_id = _id_of(existing)
@@ -197,19 +204,21 @@ class GreenhouseAts:
         return tag_id
 
     # ------------------------------------------------------------------ auth
-    def _authorized(self, call: Call, credentials: GreenhouseCredentials) -> requests.Response:
+    def _authorized(
+        self, call: Call, credentials: GreenhouseCredentials, time_left: TimeLeft
+    ) -> requests.Response:
         for attempt in (1, 2):
-            token = self._access_token(credentials)
+            token = self._access_token(credentials, time_left)
             signed = replace(call, headers={**call.headers, "Authorization": f"Bearer {token}"})
             try:
-                return self._transport.send(signed)
+                return self._transport.send(signed, time_left)
             except RejectedRequest as rejected:
                 if rejected.status != 401 or attempt == 2:
                     raise
                 self._token = None  # revoked or expired early: one fresh token, once
         raise AssertionError("unreachable: the loop returns or raises")
 
-    def _access_token(self, credentials: GreenhouseCredentials) -> str:
+    def _access_token(self, credentials: GreenhouseCredentials, time_left: TimeLeft) -> str:
         owner = (credentials.client_id, credentials.user_id)
         token = self._token
         if token is not None and token.owner == owner and self._clock() < token.expires_at:
@@ -221,7 +230,8 @@ class GreenhouseAts:
                 "get token",
                 form={"grant_type": "client_credentials", "sub": credentials.user_id},
                 auth=(credentials.client_id, credentials.client_secret),
-            )
+            ),
+            time_left,
         )
         document = response.json()
         if not isinstance(document, dict) or not document.get("access_token"):

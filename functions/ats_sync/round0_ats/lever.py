@@ -18,23 +18,17 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from round0.observability import count, logger
+from round0.consumer import TimeLeft
+from round0.observability import Metric, count, logger
 from round0_ats.credentials import LeverCredentials
-from round0_ats.notes import NoteLimit, write_screening
+from round0_ats.notes import NOTE_LIMIT, TAGS, NoteLimit, write_screening
 from round0_ats.ports import CandidateNotFound, StepLog
-from round0_ats.screening import CandidateUpdate, ScreeningStatus
+from round0_ats.screening import CandidateUpdate
 from round0_ats.transport import Call, RejectedRequest, Transport
 
 API_BASE = "https://api.lever.co"
-# Lever documents no size limit for a note's `value`; 10,000 characters is a
-# conservative choice. At most 10 notes per event; past that, truncated.
-NOTE_LIMIT = NoteLimit(max_chars=10_000, max_parts=10)
 PAGE_SIZE = 100
 MAX_PAGES = 10
-TAGS = {
-    ScreeningStatus.IN_PROGRESS: "ROUND0 screening in progress",
-    ScreeningStatus.COMPLETED: "ROUND0 screening completed",
-}
 
 
 class LeverAts:
@@ -52,36 +46,54 @@ class LeverAts:
         self._api = api_base.rstrip("/")
         self._note_limit = note_limit
 
-    def update_candidate(self, update: CandidateUpdate, steps: StepLog) -> None:
-        if update.email is None:
-            raise CandidateNotFound("candidate_unknown: the event has no candidate email")
+    def update_candidate(
+        self, update: CandidateUpdate, email: str, steps: StepLog, time_left: TimeLeft
+    ) -> None:
         credentials = self._credentials()
-        opportunity_ids = self._opportunities(update.email, credentials)
+        opportunity_ids = self._opportunities(email, credentials, time_left)
         tag = TAGS[update.status]
         notes = write_screening(
             update,
             opportunity_ids,
             self._note_limit,
             steps,
-            add_note=lambda opportunity_id, text: self._add_note(opportunity_id, text, credentials),
-            add_tag=lambda opportunity_id: self._add_tag(opportunity_id, tag, credentials),
+            add_note=lambda opportunity_id, text: self._add_note(
+                opportunity_id, text, credentials, time_left
+            ),
+            add_tag=lambda opportunity_id: self._add_tag(
+                opportunity_id, tag, credentials, time_left
+            ),
         )
         logger.info("lever updated", opportunities=len(opportunity_ids), notes=notes)
 
     def _call(
-        self, method: str, path: str, what: str, credentials: LeverCredentials, **kwargs: Any
+        self,
+        method: str,
+        path: str,
+        what: str,
+        credentials: LeverCredentials,
+        time_left: TimeLeft,
+        **kwargs: Any,
     ) -> Any:
         response = self._transport.send(
-            Call(method, self._api + path, what, auth=(credentials.api_key, ""), **kwargs)
+            Call(method, self._api + path, what, auth=(credentials.api_key, ""), **kwargs),
+            time_left,
         )
         return response.json() if response.content else {}
 
-    def _opportunities(self, email: str, credentials: LeverCredentials) -> list[str]:
+    def _opportunities(
+        self, email: str, credentials: LeverCredentials, time_left: TimeLeft
+    ) -> list[str]:
         found: list[str] = []
         params = {"email": email, "limit": str(PAGE_SIZE)}
         for _ in range(MAX_PAGES):
             page = self._call(
-                "GET", "/v1/opportunities", "find opportunities", credentials, params=params
+                "GET",
+                "/v1/opportunities",
+                "find opportunities",
+                credentials,
+                time_left,
+                params=params,
             )
             if not isinstance(page, dict):
                 break
@@ -96,13 +108,14 @@ class LeverAts:
         return found
 
     def _add_note(
-        self, opportunity_id: str, text: str, credentials: LeverCredentials
+        self, opportunity_id: str, text: str, credentials: LeverCredentials, time_left: TimeLeft
     ) -> dict[str, Any]:
         document = self._call(
             "POST",
             f"/v1/opportunities/{quote(opportunity_id, safe='')}/notes",
             "add note",
             credentials,
+            time_left,
             params={"perform_as": credentials.perform_as},
             json_body={"value": text, "secret": credentials.secret_notes},
         )
@@ -110,7 +123,7 @@ class LeverAts:
         return {"note_id": data.get("noteId") if isinstance(data, dict) else None}
 
     def _add_tag(
-        self, opportunity_id: str, tag: str, credentials: LeverCredentials
+        self, opportunity_id: str, tag: str, credentials: LeverCredentials, time_left: TimeLeft
     ) -> dict[str, Any]:
         try:
             self._call(
@@ -118,11 +131,12 @@ class LeverAts:
                 f"/v1/opportunities/{quote(opportunity_id, safe='')}/addTags",
                 "add tag",
                 credentials,
+                time_left,
                 params={"perform_as": credentials.perform_as},
                 json_body={"tags": [tag]},
             )
         except RejectedRequest as rejected:
             logger.warning("lever tag skipped", status=rejected.status)
-            count("AtsTagSkipped")
+            count(Metric.TAG_SKIPPED)
             return {"tag": "skipped", "status": rejected.status}
         return {"tag": "added"}

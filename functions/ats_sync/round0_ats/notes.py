@@ -13,6 +13,9 @@ from typing import Any
 from round0_ats.ports import StepLog
 from round0_ats.screening import CandidateUpdate, ScreeningStatus
 
+# Neither Greenhouse nor Lever documents a size limit for a note; 10,000 characters is
+# a conservative choice (a 15-minute screening is about 13,000 characters of
+# transcript, so two or three notes). At most 10 notes per event; past that, truncated.
 TRUNCATION_MARKER = "\n[ROUND0: {missing} more characters not shown here; full transcripts: {url}]"
 
 
@@ -22,6 +25,14 @@ class NoteLimit:
 
     max_chars: int
     max_parts: int = 10
+
+
+NOTE_LIMIT = NoteLimit(max_chars=10_000, max_parts=10)
+# The tag each status puts on the candidate's record (Greenhouse and Lever alike).
+TAGS = {
+    ScreeningStatus.IN_PROGRESS: "ROUND0 screening in progress",
+    ScreeningStatus.COMPLETED: "ROUND0 screening completed",
+}
 
 
 def _duration(seconds: int) -> str:

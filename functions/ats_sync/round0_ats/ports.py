@@ -3,7 +3,8 @@
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from round0.consumer import PermanentFailure
+from round0.consumer import TimeLeft
+from round0.failures import PermanentFailure
 from round0_ats.screening import CandidateUpdate
 
 
@@ -29,6 +30,9 @@ class Ats(Protocol):
 
     name: str
 
-    def update_candidate(self, update: CandidateUpdate, steps: StepLog) -> None:
-        """Write `update` into the ATS; raise PermanentFailure/TransientFailure otherwise."""
+    def update_candidate(
+        self, update: CandidateUpdate, email: str, steps: StepLog, time_left: TimeLeft
+    ) -> None:
+        """Write `update` for the candidate with `email` into the ATS, within `time_left()`;
+        raise PermanentFailure/TransientFailure otherwise."""
         ...

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from round0.events import EventType, InterviewData, Round0Event, iso_utc
-from round0.links import interview_page_url
+from round0.links import DEFAULT_APP_URL, interview_page_url
 from round0.transcripts import format_transcripts
 
 
@@ -37,10 +37,11 @@ class CandidateUpdate(BaseModel):
     completed_at: str | None = None
     notes: str | None = None
     summary: dict[str, Any] | None = None
+    app_url: str = DEFAULT_APP_URL
 
     @property
     def interview_url(self) -> str:
-        return interview_page_url(self.interview_id)
+        return interview_page_url(self.interview_id, self.app_url)
 
     def summary_json(self) -> str | None:
         """The summary as the seed sends it: `JSON.stringify(summary)`."""
@@ -72,9 +73,9 @@ def screening_summary(data: InterviewData) -> dict[str, Any]:
     }
 
 
-def candidate_update(event: Round0Event) -> CandidateUpdate | None:
+def candidate_update(event: Round0Event, app_url: str = DEFAULT_APP_URL) -> CandidateUpdate | None:
     """The update an event asks for; None for event types the ATS does not hear about."""
-    data = event.interview
+    data = event.data
     if data is None:
         return None
     common = {
@@ -84,6 +85,7 @@ def candidate_update(event: Round0Event) -> CandidateUpdate | None:
         "candidate_name": data.candidate.name,
         "job_title": data.job.title,
         "started_at": iso_utc(data.interview.started_at),
+        "app_url": app_url,
     }
     match event.known_type:
         case EventType.INTERVIEW_STARTED:

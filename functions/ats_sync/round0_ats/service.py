@@ -7,7 +7,7 @@
   each write inside it (a note, a part of a note, a tag) under its own, so a retry
   after a partial failure repeats none of the writes that already succeeded.
 - Failures: a `PermanentFailure` (unknown candidate, adapter not configured, request
-  refused) is dead-lettered at once by `round0.consumer.consume`; a `TransientFailure`
+  refused) is dead-lettered at once by the consumer shell; a `TransientFailure`
   propagates after bounded in-invocation retries, so Lambda retries the event and
   finally sends it to the same dead-letter queue.
 """
@@ -16,24 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from round0.consumer import DONE, DUPLICATE, Handled, TimeLeft, skipped
 from round0.events import Round0Event
 from round0.idempotency import RunOnce, idempotency_key, run_once
 from round0.interview_state import InterviewStateReader, newer_state
-from round0.observability import count, logger
-from round0_ats.ports import Ats, StepLog
+from round0.links import DEFAULT_APP_URL
+from round0.observability import logger
+from round0_ats.ports import Ats, CandidateNotFound, StepLog
 from round0_ats.screening import CandidateUpdate, candidate_update
 
 CHANNEL = "ats"
-
-
-@dataclass
-class Deadline:
-    """The invocation's remaining seconds, read by every HTTP retry loop."""
-
-    remaining: Callable[[], float] | None = None
-
-    def time_left(self) -> float:
-        return self.remaining() if self.remaining is not None else float("inf")
 
 
 @dataclass
@@ -62,37 +54,41 @@ class AtsSync:
         self,
         ats: Ats,
         states: InterviewStateReader,
-        deadline: Deadline,
+        app_url: str = DEFAULT_APP_URL,
         run: RunOnce = run_once,
     ) -> None:
         self._ats = ats
         self._states = states
-        self._deadline = deadline
+        self._app_url = app_url
         self._run = run
 
-    def sync(self, event: Round0Event, time_left: Callable[[], float] | None = None) -> None:
-        count("AtsEventsReceived")
-        update = candidate_update(event)
+    def sync(self, event: Round0Event, time_left: TimeLeft) -> Handled:
+        update = candidate_update(event, self._app_url)
         if update is None:
             logger.info("not an interview event; nothing to sync", event_type=event.type)
-            return
+            return skipped("unknown_event_type")
         if newer_state(event, self._states) is not None:
             logger.info("stale start skipped: the interview is already further on")
-            count("AtsSkippedStale")
-            return
-        self._deadline.remaining = time_left
+            return skipped("late_start")
+        email = update.email
+        if email is None:
+            raise CandidateNotFound("candidate_unknown: the event has no candidate email")
         # keyed by the event id, per adapter (switching adapters syncs into the new ATS)
         channel = f"{CHANNEL}:{self._ats.name}"
         steps = EventSteps(update.event_id, channel, run=self._run)
-        self._run(idempotency_key(update.event_id, channel), lambda: self._write(update, steps))
+        self._run(
+            idempotency_key(update.event_id, channel),
+            lambda: self._write(update, email, steps, time_left),
+        )
         if steps.written:
-            count("AtsSynced")
             logger.info("ats synced", ats=self._ats.name, status=update.status.value)
-        else:
-            count("AtsDuplicates")
-            logger.info("duplicate event: the ats was already synced", ats=self._ats.name)
+            return DONE
+        logger.info("duplicate event: the ats was already synced", ats=self._ats.name)
+        return DUPLICATE
 
-    def _write(self, update: CandidateUpdate, steps: StepLog) -> dict[str, Any]:
-        self._ats.update_candidate(update, steps)
+    def _write(
+        self, update: CandidateUpdate, email: str, steps: StepLog, time_left: TimeLeft
+    ) -> dict[str, Any]:
+        self._ats.update_candidate(update, email, steps, time_left)
         # stored by the idempotency table: ids and statuses only, no personal data
         return {"ats": self._ats.name, "status": update.status.value}

@@ -14,18 +14,13 @@ from typing import Any
 
 import requests
 
-from round0.consumer import (
-    PermanentFailure,
-    RetryPolicy,
-    TransientFailure,
-    retry_after_seconds,
-    with_retries,
-)
-from round0.observability import count_with_reason, logger
+from round0.consumer import TimeLeft
+from round0.failures import PermanentFailure, TransientFailure
+from round0.http import USER_AGENT, Timeouts, is_retryable, retry_after_seconds
+from round0.observability import Metric, count_with_reason, logger
+from round0.retry import RetryPolicy, with_retries
 
-USER_AGENT = "round0-webhooks-ats-sync"
-CONNECT_TIMEOUT_SECONDS = 3.05
-READ_TIMEOUT_SECONDS = 10.0
+TIMEOUTS = Timeouts(connect=3.05, read=10.0)
 
 
 class RejectedRequest(PermanentFailure):
@@ -53,20 +48,19 @@ class Call:
 
 @dataclass
 class Transport:
-    """Sends calls for one ATS. `time_left` is set per invocation by the service."""
+    """Sends calls for one ATS."""
 
     ats: str
     session: requests.Session = field(default_factory=requests.Session)
     policy: RetryPolicy = field(default_factory=RetryPolicy)
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Callable[[float], None] | None = None
     clock: Callable[[], float] = time.time
-    timeout: tuple[float, float] = (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS)
-    time_left: Callable[[], float] | None = None
+    timeouts: Timeouts = TIMEOUTS
 
-    def send(self, call: Call) -> requests.Response:
-        """The 2xx response to `call`, after retries; raises a failure otherwise."""
+    def send(self, call: Call, time_left: TimeLeft) -> requests.Response:
+        """The 2xx response to `call`, after retries within `time_left()`; else a failure."""
         return with_retries(
-            lambda: self._send_once(call), self.policy, time_left=self.time_left, sleep=self.sleep
+            lambda: self._send_once(call), self.policy, time_left=time_left, sleep=self.sleep
         )
 
     def _send_once(self, call: Call) -> requests.Response:
@@ -80,7 +74,7 @@ class Transport:
                 json=call.json_body,
                 data=call.form if call.form is not None else call.data,
                 auth=call.auth,
-                timeout=self.timeout,
+                timeout=self.timeouts.as_tuple(),
                 allow_redirects=False,
             )
         except requests.Timeout as exc:
@@ -95,7 +89,7 @@ class Transport:
         if 200 <= status < 300:
             return response
         self._failed(call, str(status))
-        if status in {408, 429} or status >= 500:
+        if is_retryable(status):
             raise TransientFailure(
                 f"ats_unavailable: {self.ats} {call.what} answered HTTP {status}",
                 retry_after=retry_after_seconds(response.headers.get("Retry-After"), self.clock()),
@@ -106,4 +100,4 @@ class Transport:
 
     def _failed(self, call: Call, outcome: str) -> None:
         logger.warning("ats call failed", ats=self.ats, call=call.what, outcome=outcome)
-        count_with_reason("AtsCallFailed", outcome)
+        count_with_reason(Metric.CALL_FAILED, outcome)

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from round0.net import is_https_or_loopback
+from round0.consumer import TimeLeft
+from round0.http import is_https_or_loopback
 from round0.signature import SIGNATURE_HEADER, sign
 from round0_ats.notes import truncate
 from round0_ats.ports import CandidateNotFound, NotConfigured, StepLog
@@ -51,9 +52,9 @@ class WebhookAts:
         self._clock = clock
         self._notes_max_chars = notes_max_chars
 
-    def update_candidate(self, update: CandidateUpdate, steps: StepLog) -> None:
-        if update.email is None:
-            raise CandidateNotFound("candidate_unknown: the event has no candidate email")
+    def update_candidate(
+        self, update: CandidateUpdate, email: str, steps: StepLog, time_left: TimeLeft
+    ) -> None:
         url = check_webhook_url(self._url)
         notes = truncate(update.notes or "", self._notes_max_chars, update.interview_url)
         body = json.dumps(
@@ -61,9 +62,9 @@ class WebhookAts:
             ensure_ascii=False,
             separators=(",", ":"),
         ).encode("utf-8")
-        steps.once("post", lambda: self._post(url, body, update.event_id))
+        steps.once("post", lambda: self._post(url, body, update.event_id, time_left))
 
-    def _post(self, url: str, body: bytes, event_id: str) -> dict[str, Any]:
+    def _post(self, url: str, body: bytes, event_id: str, time_left: TimeLeft) -> dict[str, Any]:
         signature = sign(body, self._signing_secret(), int(self._clock()))
         call = Call(
             "POST",
@@ -77,7 +78,7 @@ class WebhookAts:
             data=body,
         )
         try:
-            response = self._transport.send(call)
+            response = self._transport.send(call, time_left)
         except RejectedRequest as rejected:
             if rejected.status in {404, 410}:
                 raise CandidateNotFound(

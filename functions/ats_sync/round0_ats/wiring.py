@@ -1,16 +1,16 @@
-"""Composition root of the ATS sync: settings, the chosen adapter, the dead-letter queue."""
+"""Settings and composition root of the ATS sync: the chosen adapter, the dead-letter queue."""
 
-import time
 from enum import StrEnum
 from functools import cache
 
 from round0.consumer import DeadLetterQueue
-from round0.interview_state import InterviewStates
+from round0.links import DEFAULT_APP_URL
 from round0.observability import logger
+from round0.secrets import CachedValue, secret_value
 from round0.settings import FunctionSettings, load_settings
+from round0.state_store import InterviewStates
 from round0_ats import greenhouse, lever
 from round0_ats.credentials import (
-    SecretValue,
     greenhouse_credentials,
     lever_credentials,
     webhook_signing_secret,
@@ -18,7 +18,7 @@ from round0_ats.credentials import (
 from round0_ats.greenhouse import GreenhouseAts
 from round0_ats.lever import LeverAts
 from round0_ats.ports import Ats
-from round0_ats.service import AtsSync, Deadline
+from round0_ats.service import AtsSync
 from round0_ats.transport import Transport
 from round0_ats.webhook import WebhookAts
 
@@ -41,24 +41,12 @@ class AtsSettings(FunctionSettings):
     greenhouse_secret_id: str = ""
     lever_secret_id: str = ""
     secret_max_age_seconds: int = 300
+    round0_app_url: str = DEFAULT_APP_URL
 
 
-def pause(seconds: float) -> None:
-    """How a retry waits (tests replace it)."""
-    time.sleep(seconds)
-
-
-def _adapter(settings: AtsSettings, deadline: Deadline) -> Ats | None:
-    def transport(ats: str) -> Transport:
-        # `pause` is looked up at each wait, so a test can replace it
-        return Transport(
-            ats,
-            sleep=lambda seconds: pause(seconds),  # noqa: PLW0108
-            time_left=deadline.time_left,
-        )
-
-    def secret(secret_id: str) -> SecretValue:
-        return SecretValue(secret_id, settings.secret_max_age_seconds)
+def _adapter(settings: AtsSettings) -> Ats | None:
+    def secret(secret_id: str) -> CachedValue:
+        return secret_value(secret_id, settings.secret_max_age_seconds)
 
     base = settings.ats_api_base_url
     match settings.ats_adapter:
@@ -68,19 +56,19 @@ def _adapter(settings: AtsSettings, deadline: Deadline) -> Ats | None:
             return WebhookAts(
                 settings.ats_webhook_url,
                 webhook_signing_secret(secret(settings.ats_webhook_secret_id)),
-                transport(Adapter.WEBHOOK),
+                Transport(Adapter.WEBHOOK),
             )
         case Adapter.GREENHOUSE:
             return GreenhouseAts(
                 greenhouse_credentials(secret(settings.greenhouse_secret_id)),
-                transport(Adapter.GREENHOUSE),
+                Transport(Adapter.GREENHOUSE),
                 api_base=base or greenhouse.API_BASE,
                 token_url=f"{base.rstrip('/')}/token" if base else greenhouse.OAUTH_TOKEN_ENDPOINT,
             )
         case Adapter.LEVER:
             return LeverAts(
                 lever_credentials(secret(settings.lever_secret_id)),
-                transport(Adapter.LEVER),
+                Transport(Adapter.LEVER),
                 api_base=base or lever.API_BASE,
             )
 
@@ -89,12 +77,11 @@ def _adapter(settings: AtsSettings, deadline: Deadline) -> Ats | None:
 def ats_sync() -> AtsSync | None:
     """The ATS sync for the configured adapter; None when `AtsAdapter` is `none`."""
     settings = load_settings(AtsSettings)
-    deadline = Deadline()
-    ats = _adapter(settings, deadline)
+    ats = _adapter(settings)
     if ats is None:
         logger.info("ATS sync is off (AtsAdapter=none): events are not sent anywhere")
         return None
-    return AtsSync(ats, InterviewStates(settings.events_table_name), deadline)
+    return AtsSync(ats, InterviewStates(settings.events_table_name), settings.round0_app_url)
 
 
 @cache

@@ -6,11 +6,12 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from round0.delivery import DeliveryFailed, EventInFlight, RetryableError
+from round0.delivery import DeliveryFailed, EventInFlight, Outcome, RetryableError
 from round0.events import InvalidEvent
-from round0.observability import count, count_with_reason, logger, metrics
+from round0.observability import Metric, count, count_with_reason, logger, metrics
 from round0.signature import SIGNATURE_HEADER, SignatureError
-from round0_ingest.service import ingest
+from round0_ingest.service import SecretUnavailable
+from round0_ingest.wiring import ingest
 
 app = APIGatewayHttpResolver()
 
@@ -26,23 +27,27 @@ def receive_webhook() -> Response[dict[str, Any]]:
     request = app.current_event
     body = request.body or ""
     raw = base64.b64decode(body) if request.is_base64_encoded else body.encode("utf-8")
-    count("Received")
+    count(Metric.RECEIVED)
     receipt = ingest().receive(request.headers.get(SIGNATURE_HEADER.lower()), raw)
-    count(receipt.outcome.capitalize())
+    match receipt.outcome:
+        case Outcome.PUBLISHED:
+            count(Metric.PUBLISHED)
+        case Outcome.DUPLICATE:
+            count(Metric.DUPLICATE)
     logger.info("event accepted", outcome=receipt.outcome.value)
     return _json(200, {"status": receipt.outcome.value, "event_id": receipt.event_id})
 
 
 @app.exception_handler(SignatureError)
 def reject_signature(error: SignatureError) -> Response[dict[str, Any]]:
-    count_with_reason("Rejected", f"signature_{error.reason}")
+    count_with_reason(Metric.REJECTED, f"signature_{error.reason}")
     logger.warning("signature rejected", reason=error.reason)
     return _json(401, {"error": "invalid_signature", "message": str(error)})
 
 
 @app.exception_handler(InvalidEvent)
 def reject_event(error: InvalidEvent) -> Response[dict[str, Any]]:
-    count_with_reason("Rejected", "invalid_event")
+    count_with_reason(Metric.REJECTED, "invalid_event")
     logger.warning("event rejected", problem=str(error))
     return _json(400, {"error": "invalid_event", "message": str(error)})
 
@@ -51,16 +56,18 @@ def reject_event(error: InvalidEvent) -> Response[dict[str, Any]]:
 def ask_for_retry(error: RetryableError) -> Response[dict[str, Any]]:
     match error:
         case EventInFlight():
-            count("InFlight")
+            count(Metric.IN_FLIGHT)
             status = 409
         case DeliveryFailed(reason="store_failed"):
-            count("StoreFailures")
+            count(Metric.STORE_FAILURES)
             status = 503
         case DeliveryFailed():
-            count("PublishFailures")
+            count(Metric.PUBLISH_FAILURES)
+            status = 503
+        case SecretUnavailable():
+            count_with_reason(Metric.SECRET_UNAVAILABLE, error.reason)
             status = 503
         case _:
-            count_with_reason("Rejected", error.reason)
             status = 503
     logger.warning("delivery not acknowledged", reason=error.reason, status=status)
     return _json(

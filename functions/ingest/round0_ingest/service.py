@@ -3,29 +3,12 @@
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
-from typing import TYPE_CHECKING, Protocol
-
-from aws_lambda_powertools.utilities.parameters import GetParameterError
+from typing import Protocol
 
 from round0.delivery import Delivery, Outcome, RetryableError
 from round0.events import decode_event
 from round0.observability import logger
-from round0.secrets import CachedSecret
-from round0.settings import FunctionSettings, load_settings
-from round0.signature import SignatureError, parse_signing_secrets, verify_signature
-from round0.wiring import delivery
-
-if TYPE_CHECKING:
-    pass
-
-
-class IngestSettings(FunctionSettings):
-    signing_secret_id: str
-    signature_tolerance_seconds: int = 300
-    secret_max_age_seconds: int = 300
-    # after a mismatch, a cached secret older than this is fetched again once
-    secret_refresh_after_seconds: int = 60
+from round0.signature import SignatureError, verify_signature
 
 
 class SecretUnavailable(RetryableError):
@@ -37,39 +20,9 @@ class SigningSecretsPort(Protocol):
     def refreshed(self) -> tuple[str, ...] | None: ...
 
 
-class SigningSecrets:
-    """The signing secrets from Secrets Manager, cached across invocations; re-read at
-    most once a minute after a mismatch (the secret may have been rotated)."""
-
-    def __init__(self, secret: CachedSecret) -> None:
-        self._secret = secret
-
-    def current(self) -> tuple[str, ...]:
-        try:
-            value = self._secret.current()
-        except GetParameterError as exc:
-            raise SecretUnavailable("secret_unavailable", retry_after=5) from exc
-        return _signing_secrets(value)
-
-    def refreshed(self) -> tuple[str, ...] | None:
-        try:
-            value = self._secret.refreshed()
-        except GetParameterError as exc:
-            raise SecretUnavailable("secret_unavailable", retry_after=5) from exc
-        return None if value is None else _signing_secrets(value)
-
-
-def _signing_secrets(secret_string: str) -> tuple[str, ...]:
-    try:
-        return parse_signing_secrets(secret_string)
-    except ValueError as exc:
-        raise SecretUnavailable("secret_invalid", retry_after=60) from exc
-
-
 @dataclass(frozen=True)
 class Receipt:
     event_id: str
-    event_type: str
     outcome: Outcome
 
 
@@ -92,9 +45,11 @@ class Ingest:
         event = decode_event(body)
         logger.set_correlation_id(event.id)
         logger.append_keys(event_id=event.id, event_type=event.type)
-        return Receipt(event.id, event.type, self._delivery.accept(event, body))
+        return Receipt(event.id, self._delivery.accept(event, body))
 
     def _verify(self, header: str | None, body: bytes) -> None:
+        """A mismatch is checked once more against the secrets read afresh (at most
+        once a minute): ROUND0's secret may have been rotated since they were cached."""
         try:
             verify_signature(header, body, self._secrets.current(), self._clock(), self._tolerance)
         except SignatureError as error:
@@ -102,19 +57,3 @@ class Ingest:
             if fresh is None:
                 raise
             verify_signature(header, body, fresh, self._clock(), self._tolerance)
-
-
-@cache
-def ingest() -> Ingest:
-    settings = load_settings(IngestSettings)
-    return Ingest(
-        secrets=SigningSecrets(
-            CachedSecret(
-                settings.signing_secret_id,
-                max_age=settings.secret_max_age_seconds,
-                refresh_after=settings.secret_refresh_after_seconds,
-            )
-        ),
-        delivery=delivery(),
-        tolerance_seconds=settings.signature_tolerance_seconds,
-    )

@@ -4,23 +4,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from round0.consumer import consume
-from round0.idempotency import register_context
+from round0.consumer import run_consumer
 from round0.observability import logger, metrics
 from round0_notify.wiring import dead_letters, notifier
 
 
 @logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
-    register_context(context)
-
-    def time_left() -> float:
-        return context.get_remaining_time_in_millis() / 1000
-
-    consume(
-        event,
-        lambda parsed: notifier().notify(parsed, time_left),
-        dead_letters(),
-        context.invoked_function_arn,
-    )
+    run_consumer(event, context, notifier().notify, dead_letters)

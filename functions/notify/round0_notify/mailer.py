@@ -18,7 +18,7 @@ from botocore.exceptions import (
 )
 
 from round0 import aws
-from round0.consumer import PermanentFailure, TransientFailure
+from round0.failures import PermanentFailure, TransientFailure
 from round0_notify.messages import EmailContent
 
 if TYPE_CHECKING:

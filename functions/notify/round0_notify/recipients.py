@@ -9,15 +9,10 @@ email off for that job); any other job gets the default list from the stack para
 import json
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from aws_lambda_powertools.utilities.parameters import GetParameterError, SSMProvider
-
-from round0 import aws
-from round0.consumer import PermanentFailure, TransientFailure
-
-if TYPE_CHECKING:
-    from mypy_boto3_ssm import SSMClient
+from round0.failures import PermanentFailure, TransientFailure
+from round0.secrets import CachedValue, ParsedValue
 
 # SES takes at most 50 recipients per message.
 MAX_RECIPIENTS = 50
@@ -66,28 +61,27 @@ def parse_routing_map(text: str) -> dict[str, tuple[str, ...]]:
 class RecipientDirectory:
     """The recipients of one job's email: its route in SSM, else the default list."""
 
-    def __init__(
-        self,
-        default: tuple[str, ...],
-        routing_parameter: str | None,
-        max_age: int,
-        client: "SSMClient | None" = None,
-    ) -> None:
+    def __init__(self, default: tuple[str, ...], routing: CachedValue | None) -> None:
         self._default = default
-        self._parameter = routing_parameter
-        self._max_age = max_age
-        self._provider = SSMProvider(boto3_client=client or aws.ssm())
+        self._routes = (
+            None
+            if routing is None
+            else ParsedValue(
+                routing,
+                _routes,
+                unavailable=lambda: TransientFailure("email_routing_unavailable"),
+            )
+        )
 
     def for_job(self, job_id: str) -> tuple[str, ...]:
-        if not self._parameter:
+        if self._routes is None:
             return self._default
-        try:
-            value = self._provider.get(self._parameter, max_age=self._max_age)
-        except GetParameterError as exc:
-            raise TransientFailure("email_routing_unavailable") from exc
-        try:
-            routes = parse_routing_map(str(value))
-        except InvalidRecipients as exc:
-            # retrying cannot fix a bad map; dead-lettered, it is sent once it is fixed
-            raise PermanentFailure(f"email_routing_invalid: {exc}") from exc
-        return routes.get(job_id, self._default)
+        return self._routes.current().get(job_id, self._default)
+
+
+def _routes(text: str) -> dict[str, tuple[str, ...]]:
+    try:
+        return parse_routing_map(text)
+    except InvalidRecipients as exc:
+        # retrying cannot fix a bad map; dead-lettered, it is sent once it is fixed
+        raise PermanentFailure(f"email_routing_invalid: {exc}") from exc

@@ -12,26 +12,25 @@ A channel that is not configured is skipped with one log line.
 Knows nothing of Lambda, boto3 or HTTP: adapters come in through the constructor.
 """
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from round0.consumer import PermanentFailure, RetryPolicy, TransientFailure, with_retries
+from round0.consumer import DONE, DUPLICATE, Handled, TimeLeft, skipped
 from round0.events import EventType, InterviewData, Round0Event
+from round0.failures import PermanentFailure, TransientFailure
 from round0.idempotency import RunOnce, SideEffect, idempotency_key, run_once
 from round0.interview_state import InterviewStateReader, newer_state
 from round0.links import DEFAULT_APP_URL
-from round0.observability import count, logger
+from round0.observability import Metric, count_by, logger
+from round0.retry import RetryPolicy, with_retries
 from round0_notify.messages import (
     EmailContent,
     ended_email,
     ended_slack_message,
     started_email,
 )
-
-type Action = SideEffect
 
 
 class Channel(StrEnum):
@@ -68,7 +67,7 @@ class Notifier:
         chat: ChatPort,
         policy: NotifyPolicy = NotifyPolicy(),
         once: RunOnce = run_once,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self._states = states
         self._mailer = mailer
@@ -78,18 +77,17 @@ class Notifier:
         self._once = once
         self._sleep = sleep
 
-    def notify(self, event: Round0Event, time_left: Callable[[], float]) -> None:
-        count("EventsReceived")
-        data = event.interview
+    def notify(self, event: Round0Event, time_left: TimeLeft) -> Handled:
+        data = event.data
         if data is None:
             logger.info("no notification for this event type", reason="unknown_event_type")
-            return
+            return skipped("unknown_event_type")
         logger.append_keys(interview_id=data.interview.id, job_id=data.job.id)
-        channels: dict[Channel, Callable[[], Action | None]] = {}
+        channels: dict[Channel, Callable[[], SideEffect | None]] = {}
         match event.known_type:
             case EventType.INTERVIEW_STARTED:
                 if self._already_completed(event):
-                    return
+                    return skipped("late_start")
                 channels[Channel.EMAIL] = lambda: self._email(
                     data, started_email(data, event.created, self._policy.app_url)
                 )
@@ -99,9 +97,9 @@ class Notifier:
                     channels[Channel.EMAIL] = lambda: self._email(
                         data, ended_email(data, self._policy.app_url)
                     )
-            case None:  # parse_event gives `interview` to the documented types only
-                return
-        self._deliver(event.id, channels, time_left)
+            case None:  # parse_event gives `data` to the documented types only
+                return skipped("unknown_event_type")
+        return self._deliver(event.id, channels, time_left)
 
     def _already_completed(self, event: Round0Event) -> bool:
         state = newer_state(event, self._states)
@@ -112,10 +110,9 @@ class Notifier:
             reason=f"interview_already_{state.status.name.lower()}",
             state_event_id=state.latest_event_id,
         )
-        count("SkippedLateStart")
         return True
 
-    def _email(self, data: InterviewData, content: EmailContent) -> Action | None:
+    def _email(self, data: InterviewData, content: EmailContent) -> SideEffect | None:
         mailer = self._mailer
         if mailer is None:
             _skip(Channel.EMAIL, "no sender configured")
@@ -130,7 +127,7 @@ class Notifier:
 
         return send
 
-    def _slack(self, data: InterviewData) -> Action | None:
+    def _slack(self, data: InterviewData) -> SideEffect | None:
         url = self._chat.url()
         if url is None:
             _skip(Channel.SLACK, "no webhook URL configured")
@@ -145,14 +142,15 @@ class Notifier:
     def _deliver(
         self,
         event_id: str,
-        channels: dict[Channel, Callable[[], Action | None]],
-        time_left: Callable[[], float],
-    ) -> None:
+        channels: dict[Channel, Callable[[], SideEffect | None]],
+        time_left: TimeLeft,
+    ) -> Handled:
         transient: list[TransientFailure] = []
         permanent: list[PermanentFailure] = []
+        outcomes: list[Handled] = []
         for channel, prepare in channels.items():
             try:
-                self._deliver_once(event_id, channel, prepare, time_left)
+                outcomes.append(self._deliver_once(event_id, channel, prepare, time_left))
             except TransientFailure as failure:
                 logger.warning(
                     "notification failed, will retry", channel=channel, reason=failure.reason
@@ -166,17 +164,22 @@ class Notifier:
             raise TransientFailure(reasons, transient[0].retry_after)
         if permanent:
             raise PermanentFailure("; ".join(failure.reason for failure in permanent))
+        if DONE in outcomes:
+            return DONE
+        if DUPLICATE in outcomes:
+            return DUPLICATE
+        return skipped("not_configured")
 
     def _deliver_once(
         self,
         event_id: str,
         channel: Channel,
-        prepare: Callable[[], Action | None],
-        time_left: Callable[[], float],
-    ) -> None:
+        prepare: Callable[[], SideEffect | None],
+        time_left: TimeLeft,
+    ) -> Handled:
         action = prepare()
         if action is None:
-            return
+            return skipped("not_configured")
         ran = False
 
         def attempt() -> dict[str, Any]:
@@ -187,10 +190,10 @@ class Notifier:
         self._once(idempotency_key(event_id, channel), attempt)
         if ran:
             logger.info("notification sent", channel=channel)
-            count(f"{channel.capitalize()}Sent")
-        else:
-            logger.info("notification already sent for this event", channel=channel)
-            count("DuplicatesSkipped")
+            count_by(Metric.SENT, "channel", channel)
+            return DONE
+        logger.info("notification already sent for this event", channel=channel)
+        return DUPLICATE
 
 
 def _skip(channel: Channel, why: str) -> None:

@@ -11,19 +11,14 @@ a credential: it is never logged, nor put in a failure's reason.
 import re
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from aws_lambda_powertools.utilities.parameters import GetParameterError, SecretsProvider
 
-from round0 import aws
-from round0.consumer import PermanentFailure, TransientFailure, retry_after_seconds
-from round0.net import is_https_or_loopback
-from round0.settings import secret_field
-
-if TYPE_CHECKING:
-    from mypy_boto3_secretsmanager import SecretsManagerClient
+from round0.failures import PermanentFailure, TransientFailure
+from round0.http import Timeouts, failure_for_status, is_https_or_loopback
+from round0.secrets import CachedValue, ParsedValue, secret_field
 
 URL_FIELD = "webhook_url"
 _ERROR_TEXT = re.compile(r"[^a-z0-9_]+")
@@ -48,33 +43,31 @@ def _error_text(response: requests.Response) -> str:
 
 
 class SlackWebhook:
-    """Posts messages to the incoming webhook whose URL is in one secret."""
+    """Posts messages to the incoming webhook whose URL is in one secret (None: no Slack)."""
 
     def __init__(
         self,
-        secret_id: str | None,
-        max_age: int,
-        timeout: float,
-        client: "SecretsManagerClient | None" = None,
+        secret: CachedValue | None,
+        timeouts: Timeouts,
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._secret_id = secret_id
-        self._max_age = max_age
-        self._timeout = timeout
-        self._provider = SecretsProvider(boto3_client=client or aws.secretsmanager())
+        self._url = (
+            None
+            if secret is None
+            else ParsedValue(
+                secret,
+                parse_webhook_secret,
+                unavailable=lambda: TransientFailure("slack_secret_unavailable"),
+            )
+        )
+        self._timeouts = timeouts
         self._session = session or requests.Session()
         self._clock = clock
 
     def url(self) -> str | None:
         """The configured webhook URL, or None when Slack is not configured."""
-        if not self._secret_id:
-            return None
-        try:
-            value = self._provider.get(self._secret_id, max_age=self._max_age)
-        except GetParameterError as exc:
-            raise TransientFailure("slack_secret_unavailable") from exc
-        return parse_webhook_secret(str(value))
+        return None if self._url is None else self._url.current()
 
     def post(self, url: str, message: dict[str, Any]) -> int:
         """POST `message`; return the HTTP status, or raise a Transient/PermanentFailure."""
@@ -82,7 +75,7 @@ class SlackWebhook:
             raise PermanentFailure("slack_invalid_url: the webhook URL is not an https URL")
         try:
             response = self._session.post(
-                url, json=message, timeout=self._timeout, allow_redirects=False
+                url, json=message, timeout=self._timeouts.as_tuple(), allow_redirects=False
             )
         except requests.Timeout as exc:
             raise TransientFailure("slack_timeout") from exc
@@ -93,9 +86,11 @@ class SlackWebhook:
         status = response.status_code
         if 200 <= status < 300:
             return status
-        if status == 429:
-            retry_after = retry_after_seconds(response.headers.get("Retry-After"), self._clock())
-            raise TransientFailure("slack_rate_limited", retry_after=retry_after)
-        if status >= 500 or status == 408:
-            raise TransientFailure(f"slack_unavailable:{status} {_error_text(response)}")
-        raise PermanentFailure(f"slack_rejected:{status} {_error_text(response)}")
+        said = f"{status} {_error_text(response)}"
+        raise failure_for_status(
+            status,
+            response.headers,
+            transient="slack_rate_limited" if status == 429 else f"slack_unavailable:{said}",
+            permanent=f"slack_rejected:{said}",
+            clock=self._clock,
+        )

@@ -1,12 +1,14 @@
 """Settings and composition root of the notifications consumer."""
 
 from functools import cache
-from time import sleep
 
-from round0.consumer import DeadLetterQueue, RetryPolicy
-from round0.interview_state import InterviewStates
+from round0.consumer import DeadLetterQueue
+from round0.http import Timeouts
 from round0.links import DEFAULT_APP_URL
+from round0.retry import RetryPolicy
+from round0.secrets import parameter_value, secret_value
 from round0.settings import FunctionSettings, load_settings
+from round0.state_store import InterviewStates
 from round0_notify.mailer import SesMailer
 from round0_notify.recipients import RecipientDirectory, parse_address_list
 from round0_notify.service import Notifier, NotifyPolicy
@@ -33,25 +35,31 @@ class NotifySettings(FunctionSettings):
 
 @cache
 def dead_letters() -> DeadLetterQueue:
-    config: NotifySettings = load_settings(NotifySettings)
-    return DeadLetterQueue(config.dead_letter_queue_url)
+    return DeadLetterQueue(load_settings(NotifySettings).dead_letter_queue_url)
 
 
 @cache
 def notifier() -> Notifier:
-    config: NotifySettings = load_settings(NotifySettings)
+    config = load_settings(NotifySettings)
+    max_age = config.config_max_age_seconds
     return Notifier(
         states=InterviewStates(config.events_table_name),
         mailer=SesMailer(config.notification_sender) if config.notification_sender else None,
         recipients=RecipientDirectory(
             default=parse_address_list(config.hiring_manager_emails),
-            routing_parameter=config.recipient_routing_parameter,
-            max_age=config.config_max_age_seconds,
+            routing=(
+                parameter_value(config.recipient_routing_parameter, max_age)
+                if config.recipient_routing_parameter
+                else None
+            ),
         ),
         chat=SlackWebhook(
-            config.slack_webhook_secret_id,
-            max_age=config.config_max_age_seconds,
-            timeout=config.slack_timeout_seconds,
+            (
+                secret_value(config.slack_webhook_secret_id, max_age)
+                if config.slack_webhook_secret_id
+                else None
+            ),
+            timeouts=Timeouts(config.slack_timeout_seconds, config.slack_timeout_seconds),
         ),
         policy=NotifyPolicy(
             email_on_interview_ended=config.email_on_interview_ended,
@@ -60,5 +68,4 @@ def notifier() -> Notifier:
                 attempts=config.retry_attempts, max_delay=config.retry_max_delay_seconds
             ),
         ),
-        sleep=sleep,
     )

@@ -4,24 +4,19 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from round0.observability import count, logger, metrics
-from round0.settings import FunctionSettings, load_settings
+from round0.observability import Metric, count, logger, metrics
+from round0.settings import load_settings
 from round0.wiring import delivery
-
-
-class SweeperSettings(FunctionSettings):
-    # older than the claim lease, so a delivery still in flight is left alone
-    sweep_after_seconds: int = 120
-    sweep_batch_size: int = 100
+from round0_sweeper.wiring import SweeperSettings
 
 
 @logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     settings = load_settings(SweeperSettings)
     report = delivery().sweep(settings.sweep_after_seconds, settings.sweep_batch_size)
-    count("SweptPublished", len(report.published))
-    count("SweptFailures", len(report.failed))
+    count(Metric.PUBLISHED, len(report.published))
+    count(Metric.PUBLISH_FAILURES, len(report.failed))
     if report.published or report.failed:
         logger.warning(
             "swept pending events",

@@ -1,22 +1,12 @@
-"""The project's EventBridge bus and the contract it publishes.
-
-Every accepted event goes on the bus with `Source: "round0"`, `DetailType:` the
-ROUND0 `type` verbatim and `Detail:` the ROUND0 event object unchanged. An event too
-large for one EventBridge entry travels as a pointer instead (see `large_events`).
-"""
+"""The project's EventBridge bus (what goes on it: `round0.contract`)."""
 
 from typing import TYPE_CHECKING
 
 from round0 import aws
+from round0.contract import SOURCE
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
-
-SOURCE = "round0"
-# PutEvents' limit for one entry, counted as AWS documents it: Source, DetailType,
-# Detail (UTF-8 bytes) and 14 bytes for the Time field.
-MAX_ENTRY_BYTES = 256 * 1024
-_TIME_FIELD_BYTES = 14
 
 
 class PublishError(Exception):
@@ -25,16 +15,6 @@ class PublishError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def entry_size(detail_type: str, detail: str) -> int:
-    return (
-        len(SOURCE.encode()) + len(detail_type.encode()) + len(detail.encode()) + _TIME_FIELD_BYTES
-    )
-
-
-def fits_on_bus(detail_type: str, detail: str) -> bool:
-    return entry_size(detail_type, detail) <= MAX_ENTRY_BYTES
 
 
 class EventBus:

@@ -1,99 +1,66 @@
-"""What every bus consumer shares: failure kinds, bounded retries, the dead-letter queue.
+"""The shell every bus consumer runs in: one event in, its side effects done or dead-lettered.
 
-A consumer's Lambda is invoked asynchronously by an EventBridge rule. Inside one
-invocation, transient faults (`TransientFailure`: throttling, 429, 5xx, timeouts) are
-retried with exponential backoff, honouring a server's Retry-After, within the time
-the invocation has left. What still fails is raised: Lambda retries the invocation
-(the function's EventInvokeConfig) and then sends it to the dead-letter queue (its
-OnFailure destination). A `PermanentFailure` (a rejected address, an unknown
-candidate, an invalid webhook URL) is not retried: `consume` sends it to the same
-queue at once, in the same record format Lambda uses, with the reason.
+A consumer's Lambda is invoked asynchronously by an EventBridge rule. `run_consumer`
+does what all three consumers share: it lets idempotency marks expire with this
+invocation, puts the ROUND0 event id on every log line, resolves and parses the event,
+hands it to the consumer's `process` with the time the invocation has left, and counts
+what happened. A `PermanentFailure` goes to the dead-letter queue at once, in Lambda's
+own destination record format; anything else that escapes (a `TransientFailure` after
+its retries) is raised, so Lambda retries the invocation and, finally, sends it to the
+same queue (the function's OnFailure destination).
 """
 
 import json
-import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
 
 from round0 import aws
 from round0.events import InvalidEvent, Round0Event, parse_event
+from round0.failures import PermanentFailure, reason_code
+from round0.idempotency import InProgressElsewhere, register_context
 from round0.large_events import resolve_event
-from round0.observability import count_with_reason, logger
+from round0.observability import Metric, count, count_with_reason, logger
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-
-class PermanentFailure(Exception):
-    """Retrying cannot help; the event goes to the dead-letter queue with `reason`."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+type TimeLeft = Callable[[], float]
 
 
-class TransientFailure(Exception):
-    """Retrying may help; `retry_after` (seconds) is the server's hint, if it gave one."""
-
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
+class Outcome(StrEnum):
+    DONE = "done"  # side effects done now
+    DUPLICATE = "duplicate"  # done before (a redelivery): nothing done again
+    SKIPPED = "skipped"  # nothing to do for this event
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 4
-    base_delay: float = 0.5
-    max_delay: float = 20.0
+class Handled:
+    """What `process` did with an event; `reason` says why it skipped it."""
+
+    outcome: Outcome
+    reason: str | None = None
 
 
-def retry_after_seconds(value: str | None, now: float) -> float | None:
-    """`Retry-After` as seconds to wait: delta-seconds or an HTTP date; None if absent."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(when.timestamp() - now, 0.0)
+DONE = Handled(Outcome.DONE)
+DUPLICATE = Handled(Outcome.DUPLICATE)
 
 
-def with_retries[T](
-    operation: Callable[[], T],
-    policy: RetryPolicy = RetryPolicy(),
-    *,
-    time_left: Callable[[], float] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-) -> T:
-    """Run `operation`, retrying a TransientFailure at most `policy.attempts` times in all.
+def skipped(reason: str) -> Handled:
+    return Handled(Outcome.SKIPPED, reason)
 
-    The wait is the server's Retry-After when given, else exponential backoff with
-    full jitter. A wait that would not fit in `time_left()` (seconds, with a margin)
-    is not taken: the failure is raised so the invocation can be retried later.
-    """
-    for attempt in range(1, policy.attempts + 1):
-        try:
-            return operation()
-        except TransientFailure as failure:
-            if attempt == policy.attempts:
-                raise
-            backoff = random.uniform(0, min(policy.max_delay, policy.base_delay * 2**attempt))
-            delay = failure.retry_after if failure.retry_after is not None else backoff
-            if delay > policy.max_delay or (time_left is not None and delay + 2 > time_left()):
-                raise
-            logger.info("retrying", reason=failure.reason, attempt=attempt, delay=round(delay, 2))
-            sleep(delay)
-    raise AssertionError("unreachable: the loop returns or raises")
+
+type Process = Callable[[Round0Event, TimeLeft], Handled]
+
+
+class LambdaContextLike(Protocol):
+    @property
+    def aws_request_id(self) -> str: ...
+    @property
+    def invoked_function_arn(self) -> str: ...
+    def get_remaining_time_in_millis(self) -> int: ...
 
 
 class DeadLetterQueue:
@@ -121,26 +88,42 @@ class DeadLetterQueue:
         )
 
 
-def consume(
+def run_consumer(
     bus_event: dict[str, Any],
-    process: Callable[[Round0Event], None],
-    dead_letters: DeadLetterQueue,
-    consumer: str,
+    context: LambdaContextLike,
+    process: Process,
+    dead_letters: Callable[[], DeadLetterQueue],
 ) -> None:
-    """Resolve and parse one bus event, run `process`, dead-letter a permanent failure.
+    """Resolve and parse one bus event, run `process`, dead-letter a permanent failure."""
+    register_context(context)
 
-    A TransientFailure (or any other error) propagates, so Lambda retries.
-    """
-    detail = bus_event.get("detail", {})
-    logger.set_correlation_id(detail.get("id"))
-    logger.append_keys(event_id=detail.get("id"), event_type=bus_event.get("detail-type"))
+    def time_left() -> float:
+        return context.get_remaining_time_in_millis() / 1000
+
+    detail = bus_event.get("detail") or {}
+    event_id = detail.get("id") if isinstance(detail, dict) else None
+    logger.set_correlation_id(event_id)
+    logger.append_keys(event_id=event_id, event_type=bus_event.get("detail-type"))
+    count(Metric.RECEIVED)
     try:
         try:
             event = parse_event(resolve_event(detail))
         except InvalidEvent as exc:
             raise PermanentFailure(f"invalid_event: {exc}") from exc
-        process(event)
+        handled = process(event, time_left)
+    except InProgressElsewhere as busy:
+        # a duplicate delivery while another invocation does the work: not a failure
+        logger.info("already in progress in another invocation", key=busy.key)
+        handled = DUPLICATE
     except PermanentFailure as failure:
         logger.warning("dead-lettered", reason=failure.reason)
-        count_with_reason("DeadLettered", failure.reason.split(":", 1)[0])
-        dead_letters.send(bus_event, failure.reason, consumer)
+        count_with_reason(Metric.DEAD_LETTERED, reason_code(failure.reason))
+        dead_letters().send(bus_event, failure.reason, context.invoked_function_arn)
+        return
+    match handled.outcome:
+        case Outcome.DONE:
+            count(Metric.DONE)
+        case Outcome.DUPLICATE:
+            count(Metric.DUPLICATE)
+        case Outcome.SKIPPED:
+            count_with_reason(Metric.SKIPPED, handled.reason or "unknown")

@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-from round0.bus import fits_on_bus
-from round0.event_store import Claim, ClaimOutcome, StoredEvent
+from round0.contract import fits_on_bus, pointer_detail
 from round0.events import Round0Event
-from round0.interview_state import InterviewState, state_from_event
-from round0.large_events import PayloadRef, pointer_detail
+from round0.interview_state import state_from_event
 from round0.observability import logger
+from round0.records import Claim, ClaimOutcome, InterviewState, PayloadRef, StoredEvent
 
 
 class EventStorePort(Protocol):

@@ -8,13 +8,18 @@ failed) takes the record over and publishes it. Pending records also carry the s
 """
 
 import math
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from round0 import aws
-from round0.interview_state import InterviewState, state_attributes, state_from_attributes
-from round0.large_events import PayloadRef
+from round0.records import (
+    PENDING,
+    PUBLISHED,
+    Claim,
+    ClaimOutcome,
+    PayloadRef,
+    StoredEvent,
+)
+from round0.state_store import state_attributes, state_from_attributes
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -22,38 +27,6 @@ if TYPE_CHECKING:
 
 EVENT_KEY_PREFIX = "event#"
 PENDING_INDEX = "pending-events"
-PENDING = "pending"
-PUBLISHED = "published"
-
-
-@dataclass(frozen=True)
-class StoredEvent:
-    """What the store keeps of one event: enough to publish it again."""
-
-    event_id: str
-    event_type: str
-    created: int
-    received_at: float
-    body: str | None = None
-    payload_ref: PayloadRef | None = None
-    # the interview state the event reports, so whoever publishes it records it
-    state: InterviewState | None = None
-    status: str = PENDING
-    lease_until: float = 0.0
-    attempts: int = 1
-
-
-class ClaimOutcome(StrEnum):
-    CLAIMED = "claimed"  # this caller holds the lease and must publish
-    PUBLISHED = "published"  # stored and published before: a duplicate
-    IN_FLIGHT = "in_flight"  # another delivery holds the lease
-
-
-@dataclass(frozen=True)
-class Claim:
-    outcome: ClaimOutcome
-    record: StoredEvent
-    retry_after: int = 0
 
 
 def event_key(event_id: str) -> dict[str, "AttributeValueTypeDef"]:
@@ -227,9 +200,3 @@ class EventStore:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return ids
-
-    def get(self, event_id: str) -> StoredEvent | None:
-        item = self._db.get_item(
-            TableName=self._table, Key=event_key(event_id), ConsistentRead=True
-        ).get("Item")
-        return _from_item(item) if item else None

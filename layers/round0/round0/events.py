@@ -98,10 +98,10 @@ class Envelope(_Model):
 
 
 class Round0Event(_Model):
-    """A validated event. `interview` is set for the documented types only."""
+    """A validated event. `data` is the parsed `data` object, for the documented types only."""
 
     envelope: Envelope
-    interview: InterviewData | None = None
+    data: InterviewData | None = None
 
     @property
     def id(self) -> str:
@@ -160,7 +160,7 @@ def parse_event(document: Any) -> Round0Event:
         data = InterviewData.model_validate(envelope.data)
     except ValidationError as exc:
         raise InvalidEvent(_describe(exc, "data")) from exc
-    return Round0Event(envelope=envelope, interview=data)
+    return Round0Event(envelope=envelope, data=data)
 
 
 def decode_event(body: bytes) -> Round0Event:

@@ -1,35 +1,52 @@
-"""Side effects done once per ROUND0 event and channel, though EventBridge delivers
-at least once: Powertools idempotency over the stack's IdempotencyTable.
+"""Side effects done once per ROUND0 event and channel, though EventBridge delivers at
+least once: a mark per key in the stack's IdempotencyTable, written with a conditional put.
 
 `run_once(key, action)` runs `action` the first time `key` is seen and returns its
-stored result on every later call. A call that finds the same key in progress raises
-`TransientFailure` (retry later); the in-progress mark expires with the invocation
-that set it (the Lambda context is registered by `register_context`), so a crash
-half-way lets the next attempt run the side effect again: at least once, never
-silently dropped. Results must be small and free of personal data.
+stored result on every later call. The mark says who runs it: the Lambda request id of
+the invocation that holds it, until that invocation's deadline.
+
+- Lambda keeps the request id across its own retries of an asynchronous invocation,
+  and the invocation that set a mark may have died half-way: its retry takes its own
+  mark over and runs the side effect again (at least once, never silently dropped).
+- Another delivery of the same event (EventBridge's duplicate, a republish, a redrive)
+  has another request id: while the owner's mark is live it raises `InProgressElsewhere`
+  at once, and the consumer ends successfully; the owner finishes the work, or fails and
+  is retried by Lambda under its own request id. A mark whose owner's deadline passed is
+  taken over by anyone.
+- A failed action deletes its mark, so the next attempt runs at once.
+
+Results must be small and free of personal data (ids, statuses, counts).
 """
 
+import json
+import time
+import uuid
 from collections.abc import Callable
 from functools import cache
-from typing import Any
-
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-)
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any, Protocol
 
 from round0 import aws
-from round0.consumer import TransientFailure
 from round0.settings import FunctionSettings, load_settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 # A side effect whose (small, personal-data-free) result is stored, and what runs it once.
 type SideEffect = Callable[[], dict[str, Any]]
 type RunOnce = Callable[[str, SideEffect], dict[str, Any]]
+
+IN_PROGRESS = "INPROGRESS"
+COMPLETED = "COMPLETED"
+# without a Lambda context (a script, a test), a mark is held this long: Lambda's maximum
+DEFAULT_HOLD_SECONDS = 900.0
+
+
+class InProgressElsewhere(Exception):
+    """Another invocation holds the mark and is still running: it will finish the work."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"in progress in another invocation: {key}")
+        self.key = key
 
 
 class IdempotencySettings(FunctionSettings):
@@ -37,38 +54,148 @@ class IdempotencySettings(FunctionSettings):
     idempotency_ttl_seconds: int = 7 * 86_400
 
 
-@cache
-def _persistence() -> DynamoDBPersistenceLayer:
-    settings = load_settings(IdempotencySettings)
-    return DynamoDBPersistenceLayer(
-        table_name=settings.idempotency_table_name, boto3_client=aws.dynamodb()
-    )
+class InvocationLike(Protocol):
+    @property
+    def aws_request_id(self) -> str: ...
+    def get_remaining_time_in_millis(self) -> int: ...
 
 
-@cache
-def _config() -> IdempotencyConfig:
-    settings = load_settings(IdempotencySettings)
-    return IdempotencyConfig(expires_after_seconds=settings.idempotency_ttl_seconds)
+class Invocation:
+    """Who holds new marks, and until when: the current invocation."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self.request_id = f"local-{uuid.uuid4()}"
+        self._deadline: float | None = None
+
+    def register(self, context: InvocationLike) -> None:
+        self.request_id = context.aws_request_id
+        self._deadline = self._clock() + context.get_remaining_time_in_millis() / 1000
+
+    def deadline(self) -> float:
+        if self._deadline is not None:
+            return self._deadline
+        return self._clock() + DEFAULT_HOLD_SECONDS
 
 
-def register_context(context: LambdaContext) -> None:
-    """Let in-progress marks expire with this invocation (call once per invocation)."""
-    _config().register_lambda_context(context)
+_invocation = Invocation()
+
+
+def register_context(context: InvocationLike) -> None:
+    """Marks set from now on belong to this invocation (call once per invocation)."""
+    _invocation.register(context)
 
 
 def idempotency_key(event_id: str, channel: str) -> str:
     return f"{channel}#{event_id}"
 
 
-def run_once(key: str, action: SideEffect) -> dict[str, Any]:
-    @idempotent_function(
-        data_keyword_argument="key", persistence_store=_persistence(), config=_config()
-    )
-    def side_effect(key: str) -> dict[str, Any]:
-        return action()
+class IdempotencyStore:
+    """The marks, in DynamoDB (hash key `id`, TTL attribute `expiration`)."""
 
-    try:
-        result: dict[str, Any] = side_effect(key=key)
-    except IdempotencyAlreadyInProgressError as exc:
-        raise TransientFailure("already_in_progress", retry_after=None) from exc
-    return result
+    def __init__(
+        self,
+        table_name: str,
+        ttl_seconds: int,
+        invocation: Invocation = _invocation,
+        client: "DynamoDBClient | None" = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._table = table_name
+        self._ttl = ttl_seconds
+        self._invocation = invocation
+        self._client = client
+        self._clock = clock
+
+    @property
+    def _db(self) -> "DynamoDBClient":
+        return self._client or aws.dynamodb()
+
+    def run_once(self, key: str, action: SideEffect) -> dict[str, Any]:
+        stored = self._claim(key)
+        if stored is not None:
+            return stored
+        try:
+            result = action()
+        except Exception:  # a dying process (BaseException) runs nothing: its mark stays
+            self._release(key)
+            raise
+        self._complete(key, result)
+        return result
+
+    def _claim(self, key: str) -> dict[str, Any] | None:
+        """Take the mark (None), or return the stored result of a completed one."""
+        now = self._clock()
+        owner = self._invocation.request_id
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item={
+                    "id": {"S": key},
+                    "status": {"S": IN_PROGRESS},
+                    "owner": {"S": owner},
+                    "in_progress_expiration": {"N": str(int(self._invocation.deadline() * 1000))},
+                    "expiration": {"N": str(int(now) + self._ttl)},
+                },
+                ConditionExpression=(
+                    "attribute_not_exists(id) OR expiration < :now_s"
+                    " OR (#status = :in_progress"
+                    " AND (#owner = :owner OR in_progress_expiration < :now_ms))"
+                ),
+                ExpressionAttributeNames={"#status": "status", "#owner": "owner"},
+                ExpressionAttributeValues={
+                    ":now_s": {"N": str(int(now))},
+                    ":now_ms": {"N": str(int(now * 1000))},
+                    ":in_progress": {"S": IN_PROGRESS},
+                    ":owner": {"S": owner},
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self._db.exceptions.ConditionalCheckFailedException as exc:
+            item: dict[str, Any] = exc.response.get("Item") or {}  # type: ignore[assignment]
+            if item.get("status", {}).get("S") == COMPLETED:
+                result: dict[str, Any] = json.loads(item.get("data", {}).get("S", "{}"))
+                return result
+            raise InProgressElsewhere(key) from exc
+        return None
+
+    def _complete(self, key: str, result: dict[str, Any]) -> None:
+        self._db.update_item(
+            TableName=self._table,
+            Key={"id": {"S": key}},
+            UpdateExpression="SET #status = :completed, #data = :data, expiration = :expiration"
+            " REMOVE in_progress_expiration",
+            ExpressionAttributeNames={"#status": "status", "#data": "data"},
+            ExpressionAttributeValues={
+                ":completed": {"S": COMPLETED},
+                ":data": {"S": json.dumps(result, separators=(",", ":"))},
+                ":expiration": {"N": str(int(self._clock()) + self._ttl)},
+            },
+        )
+
+    def _release(self, key: str) -> None:
+        """Delete this invocation's mark after a failure; if that fails, it expires."""
+        try:
+            self._db.delete_item(
+                TableName=self._table,
+                Key={"id": {"S": key}},
+                ConditionExpression="#status = :in_progress AND #owner = :owner",
+                ExpressionAttributeNames={"#status": "status", "#owner": "owner"},
+                ExpressionAttributeValues={
+                    ":in_progress": {"S": IN_PROGRESS},
+                    ":owner": {"S": self._invocation.request_id},
+                },
+            )
+        except Exception:  # noqa: BLE001 - the mark expires with the invocation's deadline
+            return
+
+
+@cache
+def _store() -> IdempotencyStore:
+    settings = load_settings(IdempotencySettings)
+    return IdempotencyStore(settings.idempotency_table_name, settings.idempotency_ttl_seconds)
+
+
+def run_once(key: str, action: SideEffect) -> dict[str, Any]:
+    """Run `action` once for `key` (see the module's docstring)."""
+    return _store().run_once(key, action)

@@ -1,56 +1,24 @@
-"""Events too large for an EventBridge entry: kept whole in S3, a pointer on the bus.
-
-The pointer keeps the envelope's `id`, `type` and `created` (so rules on detail-type
-and ids still work) and replaces `data` with `payload_ref`. `resolve_event` is the one
-helper consumers call: it gives the full ROUND0 event for either form.
-"""
+"""Whole event bodies in the project's private payload bucket, and the one helper
+consumers call to get a whole event from a bus `detail` (`resolve_event`)."""
 
 import hashlib
 import json
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
-
-from pydantic import BaseModel, ConfigDict
 
 from round0 import aws
+from round0.contract import POINTER_FIELD, payload_key
+from round0.records import PayloadRef
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-
-POINTER_FIELD = "payload_ref"
-
-
-class PayloadRef(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    s3_bucket: str
-    s3_key: str
-    size: int
-    sha256: str
 
 
 class PayloadIntegrityError(Exception):
     """The stored payload is not the one the pointer names."""
 
 
-def payload_key(event_id: str) -> str:
-    """S3 key of an event's payload; the opaque id is quoted so it stays one segment."""
-    return f"events/{quote(event_id, safe='')}.json"
-
-
-def pointer_detail(event_id: str, event_type: str, created: int, ref: PayloadRef) -> str:
-    return json.dumps(
-        {
-            "id": event_id,
-            "type": event_type,
-            "created": created,
-            POINTER_FIELD: ref.model_dump(),
-        }
-    )
-
-
 class PayloadStore:
-    """Whole event bodies in the project's private payload bucket."""
+    """S3 adapter for whole event bodies."""
 
     def __init__(self, bucket: str, client: "S3Client | None" = None) -> None:
         self._bucket = bucket

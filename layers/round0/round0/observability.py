@@ -1,29 +1,65 @@
 """The one home of logging and metrics for every function.
 
-Service name and metric namespace come from POWERTOOLS_SERVICE_NAME and
-POWERTOOLS_METRICS_NAMESPACE (set by the template). Log key/value fields only:
-never a payload, a signature, a secret, a candidate's name, email or transcript.
-The correlation id of every line is the ROUND0 event id.
+Log key/value fields only: never a payload, a signature, a secret, a candidate's name,
+email or transcript. The correlation id of every line is the ROUND0 event id.
+
+Metrics: one namespace and one set of names for all functions; Powertools adds the
+`service` dimension (POWERTOOLS_SERVICE_NAME, set per function by the template), so
+`Received` of the ingest function and `Received` of the archive are told apart by it
+and a dashboard reads them the same way. A reason (or a channel) is a dimension of its
+own, never part of a name.
 """
+
+from enum import StrEnum
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+NAMESPACE = "Round0Webhooks"
+
+
+class Metric(StrEnum):
+    # every function
+    RECEIVED = "Received"  # a webhook request, or a bus event handed to a consumer
+    DUPLICATE = "Duplicate"  # already done before: nothing done again
+    # ingest and sweeper
+    REJECTED = "Rejected"  # by reason: signature_*, invalid_event, ...
+    PUBLISHED = "Published"
+    IN_FLIGHT = "InFlight"
+    STORE_FAILURES = "StoreFailures"
+    PUBLISH_FAILURES = "PublishFailures"
+    SECRET_UNAVAILABLE = "SecretUnavailable"  # noqa: S105 - a metric name (ingest, by reason)
+    # consumers
+    DONE = "Done"  # the event's side effects are done
+    SKIPPED = "Skipped"  # by reason: nothing to do (not configured, late start, ...)
+    DEAD_LETTERED = "DeadLettered"  # by reason
+    SENT = "Sent"  # notify, by channel: email, slack
+    AUDIO_COPIED = "AudioCopied"
+    AUDIO_UNCHANGED = "AudioUnchanged"
+    ANSWER_MISSING = "AnswerMissing"  # archive, by reason
+    CALL_FAILED = "CallFailed"  # an outbound HTTP call that failed, by outcome
+    TAG_SKIPPED = "TagSkipped"  # ats: a tag the ATS refused (the note was written)
+
+
 logger = Logger()
-metrics = Metrics()
+metrics = Metrics(namespace=NAMESPACE)
 
 
-def count(name: str, value: int = 1) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+def count(name: Metric, value: int = 1) -> None:
+    metrics.add_metric(name=name.value, unit=MetricUnit.Count, value=value)
 
 
-def count_with_reason(name: str, reason: str) -> None:
-    """A count with its own `reason` dimension (kept apart from the function's others)."""
+def count_by(name: Metric, dimension: str, value: str) -> None:
+    """One count with a dimension of its own (kept apart from the function's others)."""
     with single_metric(
-        name=name,
+        name=name.value,
         unit=MetricUnit.Count,
         value=1,
-        namespace=metrics.namespace,
+        namespace=NAMESPACE,
         default_dimensions=metrics.default_dimensions,
     ) as metric:
-        metric.add_dimension(name="reason", value=reason)
+        metric.add_dimension(name=dimension, value=value)
+
+
+def count_with_reason(name: Metric, reason: str) -> None:
+    count_by(name, "reason", reason)

@@ -6,7 +6,6 @@ secret (Stripe's scheme). Pure functions: no AWS, no clock of their own.
 
 import hashlib
 import hmac
-import json
 from collections.abc import Sequence
 
 SIGNATURE_HEADER = "X-Webhook-Signature"
@@ -83,26 +82,3 @@ def verify_signature(
     if not matched:
         raise SignatureError("mismatch", "signature does not match")
     return timestamp
-
-
-def parse_signing_secrets(secret_string: str) -> tuple[str, ...]:
-    """Read the signing secrets from the Secrets Manager value.
-
-    Either a plain secret, or JSON `{"current": "...", "previous": "..."}`, where
-    `previous` stays valid during a rotation and may be empty or absent.
-    """
-    text = secret_string.strip()
-    if not text.startswith("{"):
-        secrets: tuple[str, ...] = (text,) if text else ()
-    else:
-        document = json.loads(text)
-        if not isinstance(document, dict) or not document.get("current"):
-            raise ValueError("signing secret JSON must be an object with a current secret")
-        secrets = tuple(
-            value
-            for key in ("current", "previous")
-            if isinstance(value := document.get(key), str) and value
-        )
-    if not secrets:
-        raise ValueError("signing secret is empty")
-    return secrets

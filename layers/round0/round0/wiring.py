@@ -1,13 +1,13 @@
-"""Composition root shared by the ingest and sweeper functions."""
+"""Composition root of the delivery (store once, publish) shared by ingest and sweeper."""
 
 from functools import cache
 
 from round0.bus import EventBus
 from round0.delivery import Delivery, DeliveryPolicy
 from round0.event_store import EventStore
-from round0.interview_state import InterviewStates
 from round0.large_events import PayloadStore
 from round0.settings import FunctionSettings, load_settings
+from round0.state_store import InterviewStates
 
 SECONDS_PER_DAY = 86_400
 

@@ -97,9 +97,7 @@ def archive(
     monkeypatch.setenv("AUDIO_READ_TIMEOUT_SECONDS", "0.5")
     monkeypatch.setenv("AUDIO_PART_SIZE_BYTES", str(5 * MIB))
     harness_pauses: list[float] = []
-    from round0_archive import wiring
-
-    monkeypatch.setattr(wiring, "sleep", harness_pauses.append)
+    monkeypatch.setattr("round0.retry.pause", harness_pauses.append)
     from round0_archive.app import lambda_handler
 
     harness = ArchiveHarness(

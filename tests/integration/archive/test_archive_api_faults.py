@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from round0.consumer import TransientFailure
+from round0.failures import TransientFailure
 from round0_archive.api import NotCompletedYet
 from round0_local.bus_events import bus_event, load_bus_event
 from round0_local.standins.round0_api import Fault, Round0ApiStandIn

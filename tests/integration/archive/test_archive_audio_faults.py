@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from round0.consumer import TransientFailure
+from round0.failures import TransientFailure
 from round0_local.faults import FaultyClient
 from round0_local.standins.round0_api import Fault, Round0ApiStandIn
 

@@ -83,7 +83,7 @@ def stack(aws: None, ats_adapter: str, ats_standin: AtsStandIn) -> LocalStack:
 def pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Every wait a retry asked for, in seconds; nothing actually sleeps."""
     waited: list[float] = []
-    monkeypatch.setattr("round0_ats.wiring.pause", waited.append)
+    monkeypatch.setattr("round0.retry.pause", waited.append)
     return waited
 
 

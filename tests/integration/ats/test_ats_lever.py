@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from round0.consumer import TransientFailure
+from round0.failures import TransientFailure
 from round0_local.standins import ats as standin
 from round0_local.standins.ats import AtsStandIn
 

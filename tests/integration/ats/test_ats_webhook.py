@@ -10,8 +10,9 @@ from typing import Any
 import boto3
 import pytest
 
-from round0.consumer import TransientFailure
-from round0.large_events import PayloadStore, pointer_detail
+from round0.contract import pointer_detail
+from round0.failures import TransientFailure
+from round0.large_events import PayloadStore
 from round0.signature import SignatureError, verify_signature
 from round0_local.bus_events import bus_event
 from round0_local.standins.ats import WEBHOOK_PATH, AtsStandIn, Fault, RecordedRequest

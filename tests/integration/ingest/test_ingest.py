@@ -79,10 +79,10 @@ def test_expiry_follows_the_ttl_setting(
     ingest: Invoke, table: Items, monkeypatch: pytest.MonkeyPatch, function_env: Any
 ) -> None:
     monkeypatch.setenv("EVENT_TTL_DAYS", "7")
-    from round0.settings import load_settings
+    from round0.settings import forget_settings
     from round0.wiring import delivery
 
-    load_settings.cache_clear()
+    forget_settings()
     delivery.cache_clear()
     before = int(time.time())
     ingest(load_api_event("interview_started.json"))
@@ -258,10 +258,10 @@ def test_a_secret_rotated_since_it_was_cached_is_fetched_again_once(
     stack: LocalStack, ingest: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SECRET_REFRESH_AFTER_SECONDS", "0")
-    from round0.settings import load_settings
-    from round0_ingest.service import ingest as ingest_factory
+    from round0.settings import forget_settings
+    from round0_ingest.wiring import ingest as ingest_factory
 
-    load_settings.cache_clear()
+    forget_settings()
     ingest_factory.cache_clear()
     assert ingest(load_api_event("interview_started.json")).status == 200  # caches the secret
     boto3.client("secretsmanager").put_secret_value(

@@ -7,7 +7,8 @@ from itertools import permutations
 import boto3
 
 from round0.events import InterviewStatus
-from round0.interview_state import InterviewState, InterviewStates
+from round0.records import InterviewState
+from round0.state_store import InterviewStates
 from round0_local.template import LocalStack
 
 

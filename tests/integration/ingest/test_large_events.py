@@ -10,8 +10,8 @@ from typing import Any
 import boto3
 import pytest
 
-from round0.bus import MAX_ENTRY_BYTES
-from round0.large_events import POINTER_FIELD, PayloadIntegrityError, resolve_event
+from round0.contract import MAX_ENTRY_BYTES, POINTER_FIELD
+from round0.large_events import PayloadIntegrityError, resolve_event
 from round0_local.api_events import payload_bytes, signed_request
 from round0_local.template import LocalStack
 

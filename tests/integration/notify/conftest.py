@@ -64,10 +64,8 @@ def stack(aws: None, slack: SlackStandIn) -> LocalStack:
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The waits between retries, recorded instead of slept."""
-    import round0_notify.wiring
-
     waited: list[float] = []
-    monkeypatch.setattr(round0_notify.wiring, "sleep", waited.append)
+    monkeypatch.setattr("round0.retry.pause", waited.append)
     return waited
 
 
@@ -87,8 +85,10 @@ def notify(
     monkeypatch.setenv("SLACK_TIMEOUT_SECONDS", "0.3")
     from round0_notify.app import lambda_handler
 
-    def invoke(event: dict[str, Any]) -> None:
-        lambda_handler(event, lambda_context)
+    def invoke(event: dict[str, Any], request_id: str | None = None) -> None:
+        """`request_id`: another invocation's (a duplicate delivery); else Lambda's retry."""
+        context = lambda_context if request_id is None else type(lambda_context)(request_id)
+        lambda_handler(event, context)
 
     return invoke
 

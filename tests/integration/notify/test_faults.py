@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ReadTimeoutError
 
 from round0 import aws
-from round0.consumer import TransientFailure
+from round0.failures import TransientFailure
 from round0_local.bus_events import load_bus_event
 from round0_local.faults import FaultyClient, client_error
 from round0_local.standins.slack import SlackStandIn
@@ -25,7 +25,7 @@ from round0_local.template import LocalStack
 
 from .conftest import SentEmail
 
-Invoke = Callable[[dict[str, Any]], None]
+Invoke = Callable[..., None]
 Emails = Callable[[], list[SentEmail]]
 Drain = Callable[[], list[dict[str, Any]]]
 ATTEMPTS = 4  # RetryPolicy's default: attempts in all, within one invocation
@@ -301,7 +301,7 @@ def crash(*_: Any) -> None:
     raise Crash
 
 
-def test_a_crash_between_the_send_and_its_record_is_sent_again_only_after_the_mark_expires(
+def test_a_crash_between_the_send_and_its_record_is_sent_again_by_lambdas_retry(
     notify: Invoke, slack: SlackStandIn, stack: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given the process dies right after Slack took the message, before the mark is completed
@@ -313,24 +313,42 @@ def test_a_crash_between_the_send_and_its_record_is_sent_again_only_after_the_ma
     with pytest.raises(Crash):
         notify(event)
     assert len(slack.messages()) == 1
-    # When Lambda retries while the dead invocation's in-progress mark is still live
-    with pytest.raises(TransientFailure, match="already_in_progress"):
-        notify(event)
-    # Then nothing is sent
-    assert len(slack.messages()) == 1
-    # When the mark has expired with the dead invocation's time
     client = boto3.client("dynamodb")
     [item] = client.scan(TableName=table)["Items"]
     assert item["status"]["S"] == "INPROGRESS"
+    # When another delivery of the same event comes while the dead invocation's mark lives
+    notify(event, request_id="another-delivery")
+    # Then it ends at once, successfully, and sends nothing: the owner's retry will
+    assert len(slack.messages()) == 1
+    # When Lambda retries the dead invocation (the same request id)
+    notify(event)
+    # Then it takes its own mark over and sends again (at least once: the one window
+    # for a duplicate, as neither Slack nor SES takes an idempotency key)
+    assert len(slack.messages()) == 2
+    # and from then on, never again
+    notify(event, request_id="a-later-duplicate")
+    notify(event)
+    assert len(slack.messages()) == 2
+
+
+def test_a_mark_whose_owner_ran_out_of_time_is_taken_over_by_anyone(
+    notify: Invoke, slack: SlackStandIn, stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dynamodb = FaultyClient(boto3.client("dynamodb"))
+    monkeypatch.setattr(aws, "dynamodb", lambda: dynamodb)
+    table = stack.physical_name("IdempotencyTable")
+    dynamodb.fail("update_item", 1, crash, when=lambda call: call["TableName"] == table)
+    event = load_bus_event("interview_ended.json")
+    with pytest.raises(Crash):
+        notify(event)
+    # When the owner's deadline has passed (Lambda gave up on it, a redrive comes later)
+    client = boto3.client("dynamodb")
+    [item] = client.scan(TableName=table)["Items"]
     client.update_item(
         TableName=table,
         Key={"id": item["id"]},
         UpdateExpression="SET in_progress_expiration = :past",
         ExpressionAttributeValues={":past": {"N": "0"}},
     )
-    notify(event)
-    # Then the message is sent again (at least once: the one window for a duplicate)
-    assert len(slack.messages()) == 2
-    # and from then on, never again
-    notify(event)
+    notify(event, request_id="a-redrive")
     assert len(slack.messages()) == 2

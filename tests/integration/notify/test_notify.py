@@ -10,7 +10,8 @@ from typing import Any
 import boto3
 import pytest
 
-from round0.large_events import PayloadStore, pointer_detail
+from round0.contract import pointer_detail
+from round0.large_events import PayloadStore
 from round0_local.bus_events import bus_event, load_bus_event
 from round0_local.standins.slack import SlackStandIn
 from round0_local.template import LocalStack

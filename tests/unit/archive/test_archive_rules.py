@@ -3,13 +3,12 @@ document, the API key secret, and the bounded part buffer of the upload."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from round0.transcripts import format_transcripts
-from round0_archive.api import check_base_url, parse_retry_after, read_api_key
+from round0_archive.api import read_api_key
 from round0_archive.audio import AudioAllowlist
 from round0_archive.bucket import MIN_PART_SIZE, ArchiveBucket, Fingerprint
 from round0_archive.keys import UnsafeId, audio_key, check_id
@@ -99,36 +98,6 @@ def test_a_malformed_allowlist_is_a_configuration_error(entries: str) -> None:
 
 
 # ------------------------------------------------------------------ API rules
-
-
-def test_retry_after_in_seconds_or_as_a_date() -> None:
-    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
-    assert parse_retry_after("7") == 7.0
-    assert parse_retry_after("Thu, 01 Jan 2026 12:00:30 GMT", now=lambda: now) == 30.0
-    assert parse_retry_after("Thu, 01 Jan 2026 11:00:00 GMT", now=lambda: now) == 0.0
-    assert parse_retry_after(None) is None
-    assert parse_retry_after("soon") is None
-
-
-@pytest.mark.parametrize(
-    ("url", "expected"),
-    [
-        ("https://rz-app-omega.vercel.app/api/v1/", "https://rz-app-omega.vercel.app/api/v1"),
-        ("http://127.0.0.1:8123/api/v1", "http://127.0.0.1:8123/api/v1"),
-        ("http://localhost:9000/api/v1", "http://localhost:9000/api/v1"),
-    ],
-)
-def test_api_base_urls_accepted(url: str, expected: str) -> None:
-    assert check_base_url(url) == expected
-
-
-@pytest.mark.parametrize(
-    "url", ["http://rz-app-omega.vercel.app/api/v1", "ftp://x", "https://u:p@host/api", "nothing"]
-)
-def test_api_base_urls_refused(url: str) -> None:
-    # the bearer key never travels in clear text beyond this machine
-    with pytest.raises(ValueError, match="API base URL"):
-        check_base_url(url)
 
 
 @pytest.mark.parametrize(

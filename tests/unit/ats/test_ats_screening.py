@@ -17,9 +17,9 @@ def detail(name: str) -> dict[str, object]:
 
 def test_format_transcripts_is_the_seeds_layout() -> None:
     event = parse_event(detail("interview_ended.json"))
-    assert event.interview is not None
+    assert event.data is not None
 
-    text = format_transcripts(event.interview.responses)
+    text = format_transcripts(event.data.responses)
 
     # JS: responses.map((r, i) => `Question ${i+1}: ...\n\nAnswer: ...\n\n---\n`).join('\n')
     assert text == (

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from round0.consumer import TransientFailure
 from round0.events import InterviewStatus, Round0Event, parse_event
-from round0.interview_state import InterviewState
+from round0.failures import TransientFailure
+from round0.records import InterviewState
 from round0_ats.ports import StepLog
 from round0_ats.screening import CandidateUpdate
-from round0_ats.service import AtsSync, Deadline
+from round0_ats.service import AtsSync
 from round0_local.bus_events import load_bus_event
+
+if TYPE_CHECKING:
+    from round0.consumer import TimeLeft
+
+
+def TIME_LEFT() -> float:  # noqa: N802 - a constant of the test
+    return 60.0
 
 
 class MemoryOnce:
@@ -34,8 +41,12 @@ class RecordingAts:
     def __init__(self, fail_on: str | None = None) -> None:
         self.writes: list[tuple[str, str]] = []
         self.fail_on = fail_on
+        self.time_left: float | None = None
 
-    def update_candidate(self, update: CandidateUpdate, steps: StepLog) -> None:
+    def update_candidate(
+        self, update: CandidateUpdate, email: str, steps: StepLog, time_left: TimeLeft
+    ) -> None:
+        self.time_left = time_left()
         for step in ("note-1", "note-2", "tag"):
             steps.once(step, lambda step=step: self._write(step, update))
 
@@ -79,7 +90,7 @@ def test_a_start_is_synced_only_while_the_interview_is_not_further_on(
 ) -> None:
     ats = RecordingAts()
 
-    AtsSync(ats, States(known), Deadline(), run=MemoryOnce()).sync(event("interview_started.json"))
+    AtsSync(ats, States(known), run=MemoryOnce()).sync(event("interview_started.json"), TIME_LEFT)
 
     assert bool(ats.writes) is synced
 
@@ -87,18 +98,18 @@ def test_a_start_is_synced_only_while_the_interview_is_not_further_on(
 def test_an_end_is_synced_whatever_the_state() -> None:
     ats = RecordingAts()
 
-    sync = AtsSync(ats, States(InterviewStatus.EXPIRED), Deadline(), run=MemoryOnce())
-    sync.sync(event("interview_ended.json"))
+    sync = AtsSync(ats, States(InterviewStatus.EXPIRED), run=MemoryOnce())
+    sync.sync(event("interview_ended.json"), TIME_LEFT)
 
     assert [status for _, status in ats.writes] == ["screening_completed"] * 3
 
 
 def test_the_same_event_twice_writes_once() -> None:
     ats, once = RecordingAts(), MemoryOnce()
-    sync = AtsSync(ats, States(None), Deadline(), run=once)
+    sync = AtsSync(ats, States(None), run=once)
 
-    sync.sync(event("interview_ended.json"))
-    sync.sync(event("interview_ended.json"))
+    sync.sync(event("interview_ended.json"), TIME_LEFT)
+    sync.sync(event("interview_ended.json"), TIME_LEFT)
 
     assert len(ats.writes) == 3
     assert "ats:fake#evt_660f9511f30c52e5b827557766551111" in once.results
@@ -108,20 +119,20 @@ def test_the_same_event_twice_writes_once() -> None:
 
 def test_a_retry_after_a_partial_failure_repeats_no_finished_write() -> None:
     ats, once = RecordingAts(fail_on="tag"), MemoryOnce()
-    sync = AtsSync(ats, States(None), Deadline(), run=once)
+    sync = AtsSync(ats, States(None), run=once)
     with pytest.raises(TransientFailure):
-        sync.sync(event("interview_ended.json"))
+        sync.sync(event("interview_ended.json"), TIME_LEFT)
 
     ats.fail_on = None
-    sync.sync(event("interview_ended.json"))
+    sync.sync(event("interview_ended.json"), TIME_LEFT)
 
     assert [step for step, _ in ats.writes] == ["note-1", "note-2", "tag"]
 
 
-def test_the_invocations_time_left_reaches_the_deadline() -> None:
-    deadline = Deadline()
-    sync = AtsSync(RecordingAts(), States(None), deadline, run=MemoryOnce())
+def test_the_invocations_time_left_reaches_the_ats() -> None:
+    ats = RecordingAts()
+    sync = AtsSync(ats, States(None), run=MemoryOnce())
 
-    sync.sync(event("interview_ended.json"), time_left=lambda: 4.5)
+    sync.sync(event("interview_ended.json"), lambda: 4.5)
 
-    assert deadline.time_left() == 4.5
+    assert ats.time_left == 4.5

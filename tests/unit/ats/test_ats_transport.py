@@ -8,8 +8,10 @@ from email.utils import format_datetime
 import pytest
 import requests
 
-from round0.consumer import PermanentFailure, RetryPolicy, TransientFailure
-from round0_ats.transport import Call, RejectedRequest, Transport, retry_after_seconds
+from round0.failures import PermanentFailure, TransientFailure
+from round0.http import USER_AGENT, retry_after_seconds
+from round0.retry import RetryPolicy
+from round0_ats.transport import Call, RejectedRequest, Transport
 
 NOW = 1_700_000_000.0
 
@@ -62,12 +64,16 @@ def transport(session: FakeSession, waits: list[float]) -> Transport:
 CALL = Call("POST", "https://ats.example/notes", "add note", json_body={"a": 1})
 
 
+def TIME_LEFT() -> float:  # noqa: N802 - a constant of the test
+    return 60.0
+
+
 @pytest.mark.parametrize("status", [429, 408, 500, 502, 503, 504])
 def test_throttling_and_server_errors_are_retried_then_raised_as_transient(status: int) -> None:
     session, waits = FakeSession([status] * 3, {"Retry-After": "1"}), []
 
     with pytest.raises(TransientFailure) as failure:
-        transport(session, waits).send(CALL)
+        transport(session, waits).send(CALL, TIME_LEFT)
 
     assert len(session.sent) == 3
     assert waits == [1.0, 1.0]
@@ -80,7 +86,7 @@ def test_other_client_errors_are_permanent_and_not_retried(status: int) -> None:
     session, waits = FakeSession([status]), []
 
     with pytest.raises(RejectedRequest) as failure:
-        transport(session, waits).send(CALL)
+        transport(session, waits).send(CALL, TIME_LEFT)
 
     assert isinstance(failure.value, PermanentFailure)
     assert failure.value.status == status
@@ -92,7 +98,7 @@ def test_other_client_errors_are_permanent_and_not_retried(status: int) -> None:
 def test_timeouts_and_connection_errors_are_transient() -> None:
     session, waits = FakeSession([requests.ReadTimeout(), requests.ConnectionError(), 201]), []
 
-    response = transport(session, waits).send(CALL)
+    response = transport(session, waits).send(CALL, TIME_LEFT)
 
     assert response.status_code == 201
     assert len(waits) == 2
@@ -101,10 +107,10 @@ def test_timeouts_and_connection_errors_are_transient() -> None:
 def test_every_request_has_timeouts_no_redirects_and_a_user_agent() -> None:
     session = FakeSession([200])
 
-    transport(session, []).send(CALL)
+    transport(session, []).send(CALL, TIME_LEFT)
 
     [sent] = session.sent
     assert sent["timeout"] == (3.05, 10.0)
     assert sent["allow_redirects"] is False
-    assert sent["headers"] == {"User-Agent": "round0-webhooks-ats-sync"}
+    assert sent["headers"] == {"User-Agent": USER_AGENT}
     assert sent["json"] == {"a": 1}

@@ -31,16 +31,16 @@ def test_every_seed_payload_parses_and_keeps_its_fields(name: str) -> None:
     assert event.id == document["id"]
     assert event.type == document["type"]
     assert event.known_type is not None
-    assert event.interview is not None
-    assert event.interview.candidate.name == document["data"]["candidate"]["name"]
-    assert event.interview.interview.id == document["data"]["interview"]["id"]
-    assert len(event.interview.responses) == len(document["data"].get("responses", []))
+    assert event.data is not None
+    assert event.data.candidate.name == document["data"]["candidate"]["name"]
+    assert event.data.interview.id == document["data"]["interview"]["id"]
+    assert len(event.data.responses) == len(document["data"].get("responses", []))
 
 
 def test_interview_ended_responses_are_typed() -> None:
     event = parse_event(seed("interview_ended.json"))
-    assert event.interview is not None
-    first = event.interview.responses[0]
+    assert event.data is not None
+    first = event.data.responses[0]
     assert (first.score, first.duration_seconds) == (85, 145)
     assert first.audio_url == "https://storage.round0.io/audio/abc123.mp3"
     assert event.status is InterviewStatus.COMPLETED
@@ -49,17 +49,17 @@ def test_interview_ended_responses_are_typed() -> None:
 def test_dashboard_test_event_without_optional_fields() -> None:
     # Given the dashboard's test event: fake ids, no audio_url, score or feedback
     event = parse_event(seed("dashboard_test_event.json"))
-    assert event.interview is not None
-    response = event.interview.responses[0]
+    assert event.data is not None
+    response = event.data.responses[0]
     assert (response.audio_url, response.score, response.feedback) == (None, None, None)
-    assert event.interview.candidate.title is None
-    assert event.interview.interview.id == "test-interview-id"
+    assert event.data.candidate.title is None
+    assert event.data.interview.id == "test-interview-id"
 
 
 def test_ids_are_opaque_not_uuids() -> None:
     event = parse_event(seed("interview_started.json"))
-    assert event.interview is not None
-    assert event.interview.candidate.id == "770g0622-g41d-63f6-c938-668877662222"
+    assert event.data is not None
+    assert event.data.candidate.id == "770g0622-g41d-63f6-c938-668877662222"
     assert event.status is InterviewStatus.IN_PROGRESS
     assert event.known_type is EventType.INTERVIEW_STARTED
 
@@ -68,16 +68,16 @@ def test_null_score_and_missing_responses_are_accepted() -> None:
     document = seed("interview_ended.json")
     document["data"]["responses"][0]["score"] = None
     del document["data"]["responses"][1]["audio_url"]
-    assert parse_event(document).interview is not None
+    assert parse_event(document).data is not None
     del document["data"]["responses"]
-    parsed = parse_event(document).interview
+    parsed = parse_event(document).data
     assert parsed is not None
     assert parsed.responses == []
 
 
 def test_unknown_type_with_valid_envelope_is_accepted_untyped() -> None:
     event = parse_event({"id": "evt_9", "type": "interview_expired", "created": 1, "data": {}})
-    assert (event.known_type, event.interview, event.status) == (None, None, None)
+    assert (event.known_type, event.data, event.status) == (None, None, None)
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,8 @@ import json
 from itertools import permutations
 
 from round0.events import InterviewStatus, parse_event
-from round0.interview_state import InterviewState, state_from_event
+from round0.interview_state import state_from_event
+from round0.records import InterviewState
 from round0_local.api_events import PAYLOADS_DIR
 
 

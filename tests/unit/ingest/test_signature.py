@@ -8,7 +8,6 @@ import pytest
 
 from round0.signature import (
     SignatureError,
-    parse_signing_secrets,
     sign,
     verify_signature,
 )
@@ -75,15 +74,3 @@ def test_rejections_carry_a_loggable_reason(header: str | None, reason: str) -> 
     with pytest.raises(SignatureError) as caught:
         verify_signature(header, b"{}", ["whsec_x"], 1_700_000_000)
     assert caught.value.reason == reason
-
-
-def test_secret_value_plain_or_json_with_previous() -> None:
-    assert parse_signing_secrets("whsec_a") == ("whsec_a",)
-    assert parse_signing_secrets('{"current": "whsec_a", "previous": "whsec_b"}') == (
-        "whsec_a",
-        "whsec_b",
-    )
-    assert parse_signing_secrets('{"current": "whsec_a", "previous": ""}') == ("whsec_a",)
-    for empty in ("", "  ", '{"current": ""}', '{"previous": "whsec_b"}'):
-        with pytest.raises(ValueError, match="signing secret"):
-            parse_signing_secrets(empty)

@@ -9,13 +9,12 @@ import pytest
 import requests
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
-from round0 import aws
-from round0.consumer import PermanentFailure, TransientFailure
+from round0.failures import PermanentFailure, TransientFailure
+from round0.http import Timeouts
 from round0_notify.mailer import SesMailer
 from round0_notify.messages import EmailContent
 from round0_notify.recipients import (
     InvalidRecipients,
-    RecipientDirectory,
     parse_address_list,
     parse_routing_map,
 )
@@ -133,22 +132,13 @@ def test_slack_429_carries_its_retry_after_as_seconds_or_an_http_date(
 ) -> None:
     webhook = SlackWebhook(
         None,
-        max_age=60,
-        timeout=1.0,
-        client=object(),  # type: ignore[arg-type]
+        timeouts=Timeouts(1.0, 1.0),
         session=RateLimitedSession(header),  # type: ignore[arg-type]
         clock=lambda: NOW,
     )
     with pytest.raises(TransientFailure, match="slack_rate_limited") as raised:
         webhook.post("https://hooks.slack.com/services/T/B/X", {"text": "hi"})
     assert raised.value.retry_after == wait
-
-
-def test_the_parameter_providers_default_to_the_projects_cached_clients() -> None:
-    webhook = SlackWebhook("secret", max_age=60, timeout=1.0)
-    directory = RecipientDirectory((), "parameter", max_age=60)
-    assert webhook._provider.client is aws.secretsmanager()
-    assert directory._provider.client is aws.ssm()
 
 
 # ------------------------------------------------------------------ SES failures

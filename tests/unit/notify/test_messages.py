@@ -31,8 +31,8 @@ def sample(name: str) -> dict[str, Any]:
 
 def data_of(detail: dict[str, Any]) -> InterviewData:
     event = parse_event(detail)
-    assert event.interview is not None
-    return event.interview
+    assert event.data is not None
+    return event.data
 
 
 def slack_texts(message: dict[str, Any]) -> list[str]:

@@ -1,0 +1,77 @@
+"""What the stores keep, as types the domain and the adapters share. Pure: no I/O.
+
+The domain (`delivery`, `interview_state`) reasons about these records; the adapters
+(`event_store`, `state_store`, `large_events`) turn them into DynamoDB items and S3
+objects. Neither side imports the other's module for them.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from round0.events import InterviewStatus
+
+PENDING = "pending"
+PUBLISHED = "published"
+
+
+class PayloadRef(BaseModel):
+    """Where a whole event body is kept in S3, and how to know it is the right one."""
+
+    model_config = ConfigDict(frozen=True)
+
+    s3_bucket: str
+    s3_key: str
+    size: int
+    sha256: str
+
+
+class InterviewState(BaseModel):
+    """An interview's latest known state: ids, statuses and timestamps only."""
+
+    model_config = ConfigDict(frozen=True)
+
+    interview_id: str
+    status: InterviewStatus
+    latest_event_id: str
+    latest_event_created: int
+    started_at: str | None = None
+    completed_at: str | None = None
+
+    def supersedes(self, other: "InterviewState") -> bool:
+        """True when this state is newer than `other` (the order the table enforces)."""
+        return (self.status, self.latest_event_created) > (
+            other.status,
+            other.latest_event_created,
+        )
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """What the store keeps of one event: enough to publish it again."""
+
+    event_id: str
+    event_type: str
+    created: int
+    received_at: float
+    body: str | None = None
+    payload_ref: PayloadRef | None = None
+    # the interview state the event reports, so whoever publishes it records it
+    state: InterviewState | None = None
+    status: str = PENDING
+    lease_until: float = 0.0
+    attempts: int = 1
+
+
+class ClaimOutcome(StrEnum):
+    CLAIMED = "claimed"  # this caller holds the lease and must publish
+    PUBLISHED = "published"  # stored and published before: a duplicate
+    IN_FLIGHT = "in_flight"  # another delivery holds the lease
+
+
+@dataclass(frozen=True)
+class Claim:
+    outcome: ClaimOutcome
+    record: StoredEvent
+    retry_after: int = 0
