@@ -92,12 +92,17 @@ class LocalStack:
                 "Fn::GetAtt": lambda name_and_attribute: self._get_att(*name_and_attribute),
                 "Fn::Sub": self._sub,
                 "Fn::Join": self._join,
+                "Fn::FindInMap": self._find_in_map,
             }
             if key in intrinsics:
                 return intrinsics[key](argument)
             if key.startswith("Fn::"):
                 raise NotImplementedError(f"intrinsic {key} is not supported locally")
         return {key: self.resolve(item) for key, item in value.items()}
+
+    def _find_in_map(self, argument: list[Any]) -> Any:
+        name, top, second = (str(self.resolve(part)) for part in argument)
+        return self.template["Mappings"][name][top][second]
 
     def _join(self, argument: list[Any]) -> str:
         separator, items = argument

@@ -1,9 +1,11 @@
-"""Whole event bodies in the project's private payload bucket, and the one helper
-consumers call to get a whole event from a bus `detail` (`resolve_event`)."""
+"""Whole event bodies in the project's private payload bucket (the one erasable store of
+events), and the one helper consumers call to get a whole event from a bus `detail`."""
 
 import hashlib
 import json
 from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
 
 from round0 import aws
 from round0.contract import POINTER_FIELD, payload_key
@@ -12,9 +14,15 @@ from round0.records import PayloadRef
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+_MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
+
 
 class PayloadIntegrityError(Exception):
-    """The stored payload is not the one the pointer names."""
+    """The stored payload is not the one the reference names."""
+
+
+class PayloadGone(Exception):
+    """The payload is no longer kept: erased on request, or past its retention."""
 
 
 class PayloadStore:
@@ -24,9 +32,13 @@ class PayloadStore:
         self._bucket = bucket
         self._client = client
 
+    @property
+    def _s3(self) -> "S3Client":
+        return self._client or aws.s3()
+
     def put(self, event_id: str, body: bytes) -> PayloadRef:
         key = payload_key(event_id)
-        (self._client or aws.s3()).put_object(
+        self._s3.put_object(
             Bucket=self._bucket,
             Key=key,
             Body=body,
@@ -40,15 +52,27 @@ class PayloadStore:
             sha256=hashlib.sha256(body).hexdigest(),
         )
 
+    def delete(self, event_id: str) -> None:
+        self._s3.delete_object(Bucket=self._bucket, Key=payload_key(event_id))
+
 
 def resolve_event(detail: dict[str, Any], s3_client: "S3Client | None" = None) -> dict[str, Any]:
-    """The full ROUND0 event for a bus event's `detail`, inline or by pointer."""
+    """The full ROUND0 event for a bus event's `detail` (a reference, or an event inline).
+
+    Raises PayloadGone when the payload was erased or expired, PayloadIntegrityError
+    when it is not the one the reference names.
+    """
     if POINTER_FIELD not in detail:
         return detail
     ref = PayloadRef.model_validate(detail[POINTER_FIELD])
-    response = (s3_client or aws.s3()).get_object(Bucket=ref.s3_bucket, Key=ref.s3_key)
+    try:
+        response = (s3_client or aws.s3()).get_object(Bucket=ref.s3_bucket, Key=ref.s3_key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in _MISSING:
+            raise PayloadGone(f"no payload at {ref.s3_key}") from exc
+        raise
     body = response["Body"].read()
     if hashlib.sha256(body).hexdigest() != ref.sha256:
-        raise PayloadIntegrityError(f"payload at {ref.s3_key} does not match its pointer")
+        raise PayloadIntegrityError(f"payload at {ref.s3_key} does not match its reference")
     event: dict[str, Any] = json.loads(body)
     return event

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from round0.contract import pointer_detail
+from round0.contract import reference_detail
 from round0.failures import TransientFailure
 from round0.large_events import PayloadStore
 from round0.signature import SignatureError, verify_signature
@@ -247,7 +247,7 @@ def test_a_large_event_travelling_as_a_pointer_is_resolved_and_posted(
     ref = PayloadStore(stack.physical_name("PayloadBucket"), boto3.client("s3")).put(
         detail["id"], body
     )
-    pointer = json.loads(pointer_detail(detail["id"], detail["type"], detail["created"], ref))
+    pointer = json.loads(reference_detail(detail["id"], detail["type"], detail["created"], ref))
 
     # When the pointer arrives
     sync_ats(bus_event(pointer))

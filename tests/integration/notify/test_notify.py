@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from round0.contract import pointer_detail
+from round0.contract import reference_detail
 from round0.large_events import PayloadStore
 from round0_local.bus_events import bus_event, load_bus_event
 from round0_local.standins.slack import SlackStandIn
@@ -133,7 +133,7 @@ def test_a_large_event_travelling_as_an_s3_pointer_is_resolved(
     ref = PayloadStore(stack.physical_name("PayloadBucket"), boto3.client("s3")).put(
         detail["id"], body
     )
-    pointer = json.loads(pointer_detail(detail["id"], detail["type"], detail["created"], ref))
+    pointer = json.loads(reference_detail(detail["id"], detail["type"], detail["created"], ref))
     # When it is delivered
     notify(bus_event(pointer))
     # Then the email carries the full event's content
