@@ -70,9 +70,34 @@ class LocalStack:
         return resources
 
     def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        """The template's resources of one type that exist with these parameters."""
         return {
-            name: body for name, body in self.resources.items() if body["Type"] == resource_type
+            name: body
+            for name, body in self.resources.items()
+            if body["Type"] == resource_type
+            and ("Condition" not in body or self.condition(body["Condition"]))
         }
+
+    def condition(self, name: str) -> bool:
+        """The value of one of the template's Conditions for these parameters."""
+        return self._truth(self.template.get("Conditions", {})[name])
+
+    def _truth(self, value: Any) -> bool:
+        if isinstance(value, dict) and len(value) == 1:
+            ((key, argument),) = value.items()
+            match key:
+                case "Fn::Not":
+                    return not self._truth(argument[0])
+                case "Fn::And":
+                    return all(self._truth(item) for item in argument)
+                case "Fn::Or":
+                    return any(self._truth(item) for item in argument)
+                case "Fn::Equals":
+                    left, right = (str(self.resolve(item)) for item in argument)
+                    return left == right
+                case "Condition":
+                    return self.condition(argument)
+        raise NotImplementedError(f"condition {value!r} is not supported locally")
 
     def parameter(self, name: str) -> str:
         if name in self.parameters:
@@ -121,8 +146,10 @@ class LocalStack:
         if name in self.template.get("Parameters", {}):
             return self.parameter(name)
         kind = self.resources[name]["Type"]
-        if kind == "AWS::SecretsManager::Secret":
+        if kind in {"AWS::SecretsManager::Secret", "AWS::SNS::Topic"}:
             return self._created(name, self.arns)
+        if kind == "AWS::KMS::Key":
+            return self._created(f"{name}.KeyId", self.physical)
         if kind == "AWS::SQS::Queue":
             return self._created(f"{name}.QueueUrl", self.physical)
         return self.physical_name(name)
@@ -175,7 +202,7 @@ class LocalStack:
             value = str(self.resolve(properties[explicit]))
         elif body["Type"] == "AWS::S3::Bucket":
             value = f"{self.stack_name}-{name}".lower()
-        elif body["Type"] == "AWS::SSM::Parameter":
+        elif body["Type"] in {"AWS::SSM::Parameter", "AWS::Logs::LogGroup"}:
             value = f"/{self.stack_name}/{name}"
         else:
             value = f"{self.stack_name}-{name}"
@@ -194,6 +221,8 @@ class LocalStack:
             "AWS::SQS::Queue": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{physical}",
             "AWS::SSM::Parameter": f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{physical}",
             "AWS::Serverless::Function": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{physical}",
+            "AWS::Events::Archive": f"arn:aws:events:{REGION}:{ACCOUNT}:archive/{physical}",
+            "AWS::Logs::LogGroup": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{physical}",
         }.get(kind)
         if arn is None:
             raise NotImplementedError(f"no local ARN for {kind}")
@@ -255,16 +284,45 @@ class LocalStack:
             )
         for name, body in self.of_type("AWS::Logs::LogGroup").items():
             retention = self.resolve(body.get("Properties", {})).get("RetentionInDays")
-            group = f"/{self.stack_name}/{name}"
+            group = self.physical_name(name)
             client("logs").create_log_group(logGroupName=group)
             if retention:
                 client("logs").put_retention_policy(
                     logGroupName=group, retentionInDays=int(retention)
                 )
+        for name, body in self.of_type("AWS::KMS::Key").items():
+            key = client("kms").create_key(
+                Description=str(body["Properties"].get("Description", ""))
+            )
+            self.physical[f"{name}.KeyId"] = key["KeyMetadata"]["KeyId"]
+        for name, body in self.of_type("AWS::SNS::Topic").items():
+            attributes = {
+                key: str(self.resolve(value))
+                for key, value in body.get("Properties", {}).items()
+                if key in {"DisplayName", "KmsMasterKeyId"}
+            }
+            created = client("sns").create_topic(
+                Name=self.physical_name(name), Attributes=attributes
+            )
+            self.arns[name] = created["TopicArn"]
+        for body in self.of_type("AWS::SNS::Subscription").values():
+            properties = self.resolve(body["Properties"])
+            client("sns").subscribe(
+                TopicArn=properties["TopicArn"],
+                Protocol=properties["Protocol"],
+                Endpoint=properties["Endpoint"],
+            )
         for name, body in self.of_type("AWS::CloudWatch::Alarm").items():
             properties = self.resolve(body["Properties"])
+            optional = {
+                key: properties[key]
+                for key in ("AlarmActions", "OKActions", "InsufficientDataActions")
+                if key in properties
+            }
+            if "DatapointsToAlarm" in properties:
+                optional["DatapointsToAlarm"] = int(properties["DatapointsToAlarm"])
             client("cloudwatch").put_metric_alarm(
-                AlarmName=f"{self.stack_name}-{name}",
+                AlarmName=self.physical_name(name),
                 AlarmDescription=properties.get("AlarmDescription", ""),
                 Namespace=properties["Namespace"],
                 MetricName=properties["MetricName"],
@@ -275,6 +333,12 @@ class LocalStack:
                 Threshold=float(properties["Threshold"]),
                 ComparisonOperator=properties["ComparisonOperator"],
                 TreatMissingData=properties.get("TreatMissingData", "missing"),
+                **optional,
+            )
+        for name, body in self.of_type("AWS::CloudWatch::Dashboard").items():
+            client("cloudwatch").put_dashboard(
+                DashboardName=self.physical_name(name),
+                DashboardBody=str(self.resolve(body["Properties"]["DashboardBody"])),
             )
         for name, body in self.of_type("AWS::SSM::Parameter").items():
             properties = self.resolve(body["Properties"])

@@ -4,7 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from round0.observability import Metric, count, logger, metrics
+from round0.observability import Metric, count, gauge, logger, metrics
 from round0.settings import load_settings
 from round0.wiring import delivery
 from round0_sweeper.wiring import SweeperSettings
@@ -17,6 +17,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, i
     report = delivery().sweep(settings.sweep_after_seconds, settings.sweep_batch_size)
     count(Metric.PUBLISHED, len(report.published))
     count(Metric.PUBLISH_FAILURES, len(report.failed))
+    gauge(Metric.OLDEST_PENDING_SECONDS, report.oldest_pending_seconds)
     if report.published or report.failed:
         logger.warning(
             "swept pending events",

@@ -31,6 +31,7 @@ class EventStorePort(Protocol):
     def mark_published(self, event_id: str, now: float) -> None: ...
     def release(self, event_id: str) -> None: ...
     def pending_ids(self, received_before: float, limit: int) -> list[str]: ...
+    def pending(self, limit: int) -> list[tuple[str, float]]: ...
 
 
 class InterviewStatesPort(Protocol):
@@ -90,6 +91,8 @@ class SweepReport:
     published: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    # how long the oldest event still pending after the sweep has waited (0: none)
+    oldest_pending_seconds: float = 0.0
 
 
 def detail_for(record: StoredEvent) -> str:
@@ -176,6 +179,9 @@ class Delivery:
                 report.failed.append(event_id)
             else:
                 report.published.append(event_id)
+        oldest = self._store.pending(limit=1)
+        if oldest:
+            report.oldest_pending_seconds = max(self._clock() - oldest[0][1], 0.0)
         return report
 
     def _forget_body(self, event_id: str) -> None:

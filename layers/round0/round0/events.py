@@ -14,6 +14,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 NonEmptyStr = Annotated[str, Field(min_length=1)]
+# What ROUND0's dashboard sends when someone clicks "send test event".
+TEST_EVENT_ID_PREFIX = "evt_test_"
+TEST_INTERVIEW_ID = "test-interview-id"
 
 
 def iso_utc(value: datetime | None) -> str | None:
@@ -114,6 +117,13 @@ class Round0Event(_Model):
     @property
     def created(self) -> int:
         return self.envelope.created
+
+    @property
+    def is_test(self) -> bool:
+        """A test event from ROUND0's dashboard (fake ids, no interview behind it)."""
+        return self.envelope.id.startswith(TEST_EVENT_ID_PREFIX) or (
+            self.data is not None and self.data.interview.id == TEST_INTERVIEW_ID
+        )
 
     @property
     def known_type(self) -> EventType | None:

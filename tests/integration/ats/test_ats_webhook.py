@@ -14,7 +14,7 @@ from round0.contract import reference_detail
 from round0.failures import TransientFailure
 from round0.large_events import PayloadStore
 from round0.signature import SignatureError, verify_signature
-from round0_local.bus_events import bus_event
+from round0_local.bus_events import bus_event, load_bus_event
 from round0_local.standins.ats import WEBHOOK_PATH, AtsStandIn, Fault, RecordedRequest
 from round0_local.template import LocalStack
 
@@ -89,6 +89,16 @@ def test_a_duplicate_event_is_posted_once(
     sync_ats(ended)
 
     assert len(ats_standin.webhook_deliveries) == 1
+
+
+def test_a_test_event_from_the_dashboard_is_skipped_not_dead_lettered(
+    sync_ats: Invoke, ats_standin: AtsStandIn, dead_letters: Callable[[], list[Any]]
+) -> None:
+    # the ATS knows no test candidate: posting it would only dead-letter it
+    sync_ats(load_bus_event("dashboard_test_event.json"))
+
+    assert ats_standin.requests == []
+    assert dead_letters() == []
 
 
 def test_a_late_start_after_completion_is_not_posted(

@@ -203,6 +203,9 @@ def test_the_dashboard_test_event_without_scores_posts_no_average(
     assert "Average AI score" not in blocks
     assert "*Answers*\\n1" in blocks
     assert "/interviews/test-interview-id|" in blocks
+    # and it says it is a test, so nobody goes looking for the candidate
+    assert message["text"] == "[TEST] Test Candidate completed screening for Test Job Title"
+    assert message["blocks"][0]["elements"][0]["text"].startswith("A test event sent from ROUND0")
 
 
 def test_ended_also_emails_when_the_stack_asks_for_it(
