@@ -255,6 +255,11 @@ class LocalStack:
         def client(service: str) -> Any:
             return session.client(service, region_name=REGION, endpoint_url=endpoint_url)
 
+        self._create_storage(client)
+        self._create_secrets_and_archives(client)
+        self._create_monitoring_and_parameters(client)
+
+    def _create_storage(self, client: Callable[[str], Any]) -> None:
         for name, body in self.of_type("AWS::DynamoDB::Table").items():
             self._create_table(client("dynamodb"), name, body["Properties"])
         for name in self.of_type("AWS::S3::Bucket"):
@@ -267,6 +272,8 @@ class LocalStack:
             queues, key=lambda item: "RedrivePolicy" in item[1].get("Properties", {})
         ):
             self._create_queue(client("sqs"), name, body.get("Properties", {}))
+
+    def _create_secrets_and_archives(self, client: Callable[[str], Any]) -> None:
         for name, body in self.of_type("AWS::SecretsManager::Secret").items():
             created = client("secretsmanager").create_secret(
                 Name=f"{self.stack_name}/{name}",
@@ -282,6 +289,8 @@ class LocalStack:
                 RetentionDays=int(properties.get("RetentionDays", 0)),
                 EventPattern=json.dumps(properties.get("EventPattern", {})),
             )
+
+    def _create_monitoring_and_parameters(self, client: Callable[[str], Any]) -> None:
         for name, body in self.of_type("AWS::Logs::LogGroup").items():
             retention = self.resolve(body.get("Properties", {})).get("RetentionInDays")
             group = self.physical_name(name)
