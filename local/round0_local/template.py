@@ -275,12 +275,18 @@ class LocalStack:
 
     def _create_secrets_and_archives(self, client: Callable[[str], Any]) -> None:
         for name, body in self.of_type("AWS::SecretsManager::Secret").items():
+            # as a deployment: created with the template's value (a placeholder or a
+            # generated one), then the value given for this stack is put in, as a
+            # deployer does after `sam deploy` (so "never set" reads the same here)
             created = client("secretsmanager").create_secret(
                 Name=f"{self.stack_name}/{name}",
-                SecretString=self.secret_values.get(name)
-                or self._secret_string(body.get("Properties", {})),
+                SecretString=self._secret_string(body.get("Properties", {})),
             )
             self.arns[name] = created["ARN"]
+            if name in self.secret_values:
+                client("secretsmanager").put_secret_value(
+                    SecretId=created["ARN"], SecretString=self.secret_values[name]
+                )
         for name, body in self.of_type("AWS::Events::Archive").items():
             properties = self.resolve(body["Properties"])
             client("events").create_archive(
