@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -362,6 +363,30 @@ class LocalStack:
                 Value=self.secret_values.get(name, properties["Value"]),
                 Type=properties.get("Type", "String"),
                 Overwrite=True,
+            )
+
+    def outputs(self) -> dict[str, str]:
+        """The template's Outputs for this stack (those whose Condition holds)."""
+        return {
+            name: str(self.resolve(body["Value"]))
+            for name, body in self.template.get("Outputs", {}).items()
+            if "Condition" not in body or self.condition(body["Condition"])
+        }
+
+    def register(self, cloudformation: Any) -> None:
+        """Register this stack in the emulator's CloudFormation, with the template's Outputs,
+        so tools that find resources through DescribeStacks (round0-ops) work as against a
+        deployed stack. The registered template holds only a placeholder resource."""
+        placeholder = {
+            "AWSTemplateFormatVersion": "2010-09-09",
+            "Description": f"{self.stack_name}: emulated locally from template.yaml",
+            "Resources": {"Emulated": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+            "Outputs": {name: {"Value": value} for name, value in sorted(self.outputs().items())},
+        }
+        with warnings.catch_warnings():  # moto: the placeholder type is not one it builds
+            warnings.simplefilter("ignore", UserWarning)
+            cloudformation.create_stack(
+                StackName=self.stack_name, TemplateBody=json.dumps(placeholder)
             )
 
     def _secret_string(self, properties: Mapping[str, Any]) -> str:

@@ -73,7 +73,9 @@ class CandidateIndex:
         if event_ids:
             removals.append("event_ids :events")
             values[":events"] = {"SS": sorted(event_ids)}
-        if removals:
+        if not removals:
+            return
+        try:
             self._db.update_item(
                 TableName=self._table,
                 Key={"pk": {"S": key}},
@@ -81,3 +83,5 @@ class CandidateIndex:
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeValues=values,
             )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return  # the entry is gone already: nothing to take out
