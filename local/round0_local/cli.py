@@ -16,8 +16,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from round0_local.api_events import LOCAL_SIGNING_SECRET, write_sample_api_events
-from round0_local.bus_events import write_sample_bus_events
+from round0_testkit.events import (
+    LOCAL_SIGNING_SECRET,
+    write_sample_api_events,
+    write_sample_bus_events,
+)
 
 DEFAULT_URL = "http://127.0.0.1:3000/webhooks/round0"
 
@@ -79,7 +82,7 @@ def _serve(arguments: argparse.Namespace) -> int:
 
 
 def _send(arguments: argparse.Namespace) -> int:
-    from round0_local.sender import payload_from_file, send  # noqa: PLC0415 - fast start
+    from round0_testkit.sender import payload_from_file, send  # noqa: PLC0415 - fast start
 
     failures = 0
     for _ in range(arguments.repeat):

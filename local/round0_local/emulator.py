@@ -17,7 +17,7 @@ from moto.server import ThreadedMotoServer
 from moto.ses.models import ses_backends
 from moto.sqs.models import sqs_backends
 
-from round0_local.template import ACCOUNT, REGION
+from round0_testkit.template import ACCOUNT, REGION
 
 
 @dataclass(frozen=True)

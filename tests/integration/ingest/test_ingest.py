@@ -11,15 +11,16 @@ from typing import Any
 import boto3
 import pytest
 
+from round0.event_store import event_key
 from round0.signature import SIGNATURE_HEADER, sign
-from round0_local.api_events import (
+from round0_testkit.events import (
     LOCAL_SIGNING_SECRET,
     http_api_event,
     load_api_event,
     payload_bytes,
     signed_request,
 )
-from round0_local.template import LocalStack
+from round0_testkit.template import TemplateStack
 
 Invoke = Callable[[dict[str, Any]], Any]  # returns conftest.HttpResult
 Drain = Callable[[], list[dict[str, Any]]]
@@ -27,6 +28,11 @@ Items = Callable[[], dict[str, dict[str, Any]]]
 STARTED_ID = "evt_550e8400e29b41d4a716446655440000"
 ENDED_ID = "evt_660f9511f30c52e5b827557766551111"
 INTERVIEW = "interview#660f9511-f30c-52e5-b827-557766551111"
+
+
+def pk(event_id: str) -> str:
+    """The events table's partition key of an event record."""
+    return event_key(event_id)["pk"]["S"]
 
 
 @pytest.mark.parametrize(
@@ -53,7 +59,7 @@ def test_each_sample_is_stored_once_published_verbatim_and_recorded(
     )
     assert message["detail"] == json.loads(request["body"])
     # and the record is stored, published, with its body and an expiry
-    record = table()[f"event#{event_id}"]
+    record = table()[pk(event_id)]
     assert record["status"]["S"] == "published"
     assert "pending" not in record
     assert json.loads(record["body"]["S"]) == json.loads(request["body"])
@@ -86,13 +92,13 @@ def test_expiry_follows_the_ttl_setting(
     delivery.cache_clear()
     before = int(time.time())
     ingest(load_api_event("interview_started.json"))
-    expires_at = int(table()[f"event#{STARTED_ID}"]["expires_at"]["N"])
+    expires_at = int(table()[pk(STARTED_ID)]["expires_at"]["N"])
     assert before + 7 * 86_400 <= expires_at <= int(time.time()) + 7 * 86_400
 
 
 def test_default_ttl_is_thirty_days(ingest: Invoke, table: Items) -> None:
     ingest(load_api_event("interview_started.json"))
-    record = table()[f"event#{STARTED_ID}"]
+    record = table()[pk(STARTED_ID)]
     assert int(record["expires_at"]["N"]) - float(record["received_at"]["N"]) == pytest.approx(
         30 * 86_400, abs=1
     )
@@ -129,7 +135,7 @@ def test_unknown_event_type_is_stored_and_published_but_touches_no_state(
     assert (result.status, result.body["status"]) == (200, "published")
     [message] = bus_messages()
     assert message["detail-type"] == "interview_expired"
-    assert set(table()) == {"event#evt_new_kind"}
+    assert set(table()) == {pk("evt_new_kind")}
 
 
 def test_out_of_order_end_then_start_keeps_the_completed_state(
@@ -228,7 +234,7 @@ def test_other_routes_are_not_found(ingest: Invoke) -> None:
 
 
 def test_rotation_keeps_the_previous_secret_valid_and_secrets_are_cached(
-    stack: LocalStack, ingest: Invoke, monkeypatch: pytest.MonkeyPatch
+    stack: TemplateStack, ingest: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a rotation in progress: a new current secret, the old one as previous
     boto3.client("secretsmanager").put_secret_value(
@@ -255,7 +261,7 @@ def test_rotation_keeps_the_previous_secret_valid_and_secrets_are_cached(
 
 
 def test_a_secret_rotated_since_it_was_cached_is_fetched_again_once(
-    stack: LocalStack, ingest: Invoke, monkeypatch: pytest.MonkeyPatch
+    stack: TemplateStack, ingest: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SECRET_REFRESH_AFTER_SECONDS", "0")
     from round0.settings import forget_settings
@@ -272,7 +278,7 @@ def test_a_secret_rotated_since_it_was_cached_is_fetched_again_once(
 
 
 def test_unreadable_secret_is_a_retryable_503_not_a_401_or_500(
-    stack: LocalStack, ingest: Invoke, table: Items
+    stack: TemplateStack, ingest: Invoke, table: Items
 ) -> None:
     boto3.client("secretsmanager").delete_secret(
         SecretId=stack.arns["SigningSecret"], ForceDeleteWithoutRecovery=True

@@ -11,9 +11,10 @@ import boto3
 import pytest
 
 from round0.contract import MAX_ENTRY_BYTES, POINTER_FIELD
+from round0.event_store import event_key
 from round0.large_events import PayloadIntegrityError, resolve_event
-from round0_local.api_events import payload_bytes, signed_request
-from round0_local.template import LocalStack
+from round0_testkit.events import payload_bytes, signed_request
+from round0_testkit.template import TemplateStack
 
 Invoke = Callable[[dict[str, Any]], Any]
 Drain = Callable[[], list[dict[str, Any]]]
@@ -30,7 +31,7 @@ def ended_of_size(size: int) -> bytes:
 
 @pytest.mark.parametrize("size", [300_000, 1_000_000, 5_500_000], ids=["300KB", "1MB", "5.5MB"])
 def test_large_event_is_kept_whole_in_s3_and_resolved_for_consumers(
-    ingest: Invoke, bus_messages: Drain, table: Items, stack: LocalStack, size: int
+    ingest: Invoke, bus_messages: Drain, table: Items, stack: TemplateStack, size: int
 ) -> None:
     body = ended_of_size(size)
     assert len(body) > MAX_ENTRY_BYTES
@@ -45,7 +46,7 @@ def test_large_event_is_kept_whole_in_s3_and_resolved_for_consumers(
     assert detail[POINTER_FIELD]["size"] == len(body)
     assert detail[POINTER_FIELD]["s3_bucket"] == stack.physical_name("PayloadBucket")
     # The record holds the pointer, not the body (DynamoDB items stop at 400 KB)
-    record = table()["event#evt_660f9511f30c52e5b827557766551111"]
+    record = table()[event_key("evt_660f9511f30c52e5b827557766551111")["pk"]["S"]]
     assert "body" not in record
     assert record["payload_ref"]["M"]["s3_key"]["S"] == detail[POINTER_FIELD]["s3_key"]
     # And the one shared helper gives consumers the event exactly as ROUND0 sent it
@@ -68,7 +69,7 @@ def test_a_large_redelivery_is_a_duplicate(ingest: Invoke, bus_messages: Drain) 
 
 
 def test_a_payload_changed_behind_its_pointer_is_refused(
-    ingest: Invoke, bus_messages: Drain, stack: LocalStack
+    ingest: Invoke, bus_messages: Drain, stack: TemplateStack
 ) -> None:
     body = ended_of_size(300_000)
     ingest(signed_request(body))

@@ -53,7 +53,7 @@ def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
 
 
 @dataclass
-class LocalStack:
+class TemplateStack:
     """The template's resources, named for one local stack, and how to build them."""
 
     template: dict[str, Any]
