@@ -64,6 +64,8 @@ def _serve(arguments: argparse.Namespace) -> int:
             f"  webhook  POST {pipeline.webhook_url}  (signing secret: {config.secret})",
             f"  AWS      {endpoint}  (export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=local"
             " AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1)",
+            f"  stack    {pipeline.stack.stack_name}  (its Outputs: aws cloudformation"
+            f" describe-stacks --stack-name {pipeline.stack.stack_name})",
             *(
                 f"  stand-in {name} {url}"
                 for name, url in pipeline.integrations.addresses().items()

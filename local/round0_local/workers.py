@@ -36,6 +36,11 @@ class Invocation:
     result: Any = None
     error_type: str = ""
     error_message: str = ""
+    request_id: str = ""
+
+    def error_document(self) -> dict[str, Any]:
+        """Lambda's answer for a function error."""
+        return {"errorType": self.error_type, "errorMessage": self.error_message}
 
 
 class _Worker:
@@ -111,13 +116,15 @@ class FunctionPool:
             self._all.append(worker)
         return worker
 
-    def invoke(self, event: Any) -> Invocation:
+    def invoke(self, event: Any, request_id: str | None = None) -> Invocation:
+        """One invocation (Lambda's request id given: a retry of the same invocation)."""
+        request_id = request_id or str(uuid.uuid4())
         worker = self._idle.get()
         deadline = time.time() + self._timeout
         try:
             worker.send(
                 {
-                    "request_id": str(uuid.uuid4()),
+                    "request_id": request_id,
                     "event": event,
                     "deadline": deadline,
                     "function_arn": self._function_arn,
@@ -135,13 +142,17 @@ class FunctionPool:
                 ok=False,
                 error_type="Sandbox.Timedout",
                 error_message=f"{self.name} did not finish within {self._timeout:g} s",
+                request_id=request_id,
             )
         self._idle.put(worker)
         answer = json.loads(line)
         if answer["ok"]:
-            return Invocation(ok=True, result=answer["result"])
+            return Invocation(ok=True, result=answer["result"], request_id=request_id)
         return Invocation(
-            ok=False, error_type=answer["errorType"], error_message=answer["errorMessage"]
+            ok=False,
+            error_type=answer["errorType"],
+            error_message=answer["errorMessage"],
+            request_id=request_id,
         )
 
     def stop(self) -> None:

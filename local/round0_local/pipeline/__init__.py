@@ -1,26 +1,33 @@
 """The whole pipeline on a laptop: no AWS account, no Docker.
 
-`LocalPipeline` starts moto's server, creates every resource `template.yaml` declares,
-serves the webhook route as API Gateway would (`front_door`), and delivers each bus
-event to the functions whose rules match, with the retries and dead-letter queues the
-template declares (`bus_router`). Stand-ins play ROUND0's API and audio storage, Slack
-and the ATS (`round0_local.integrations`). Every outbound side effect is printed and
-appended to the outbox as one JSON line (`reporter`).
+`LocalPipeline` starts moto's server behind its gateway (the AWS endpoint), creates
+every resource `template.yaml` declares, serves the webhook route as API Gateway would
+(`front_door`), and delivers each bus event to the functions whose rules match, with
+the retries and dead-letter queues the template declares (`bus_router`); the gateway
+answers Lambda's Invoke API for the same functions. It registers a CloudFormation
+stack named after the local stack (`round0-local`) whose Outputs are the template's,
+resolved locally, so tools that find resources through DescribeStacks work unchanged.
+Stand-ins play ROUND0's API and audio storage, Slack and the ATS
+(`round0_local.integrations`). Every outbound side effect is printed and appended to
+the outbox as one JSON line (`reporter`).
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from round0_local.emulator import AwsEmulator
+from round0_local.gateway import InvokeResult
 from round0_local.integrations import LocalIntegrations
 from round0_local.observers import observers_for
-from round0_local.pipeline.bus_router import BusRouter
+from round0_local.pipeline.bus_router import BusRouter, Deliveries
 from round0_local.pipeline.front_door import FrontDoor, http_route
-from round0_local.pipeline.reporter import Printer, Reporter
+from round0_local.pipeline.reporter import Printer, Reporter, short
 from round0_local.workers import FunctionPool, worker_environment
 from round0_testkit.events import LOCAL_SIGNING_SECRET
 from round0_testkit.template import REGION, TemplateStack, load_template
@@ -51,7 +58,7 @@ class LocalPipeline:
         self.front_door = FrontDoor(
             self.stack, self.emulator, self.pool, self.reporter, config.port
         )
-        self.bus = BusRouter(
+        self.deliveries = Deliveries(
             self.stack,
             self.emulator,
             self.pool,
@@ -60,6 +67,7 @@ class LocalPipeline:
             self.front_door.wait_answered,
             config.retry_delay_seconds,
         )
+        self.bus = BusRouter(self.stack, self.emulator, self.deliveries)
 
     def say(self, line: str) -> None:
         self.reporter.say(line)
@@ -86,11 +94,15 @@ class LocalPipeline:
             )
         self.bus.start()
         self.front_door.start()
+        self._register_stack()
+        if self.emulator.gateway is not None:
+            self.emulator.gateway.serve_functions(self)
         return self
 
     def stop(self) -> None:
         self.front_door.stop()
         self.bus.stop()
+        self.deliveries.stop()
         for pool in self.pools.values():
             pool.stop()
         self.integrations.stop()
@@ -99,6 +111,47 @@ class LocalPipeline:
     @property
     def webhook_url(self) -> str:
         return self.front_door.url
+
+    # ------------------------------------------------------------ the local stack
+    def _register_stack(self) -> None:
+        """A CloudFormation stack whose Outputs are the template's, resolved locally."""
+        outputs = self.stack.outputs({self.front_door.route.api: self.front_door.origin})
+        template = {
+            "AWSTemplateFormatVersion": "2010-09-09",
+            "Description": "round0-local: the Outputs of the local stack (round0-local serve)",
+            # one resource that creates nothing (CloudFormation needs one)
+            "Resources": {"LocalStack": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+            "Outputs": {
+                output.key: {"Value": output.value}
+                | ({"Description": output.description} if output.description else {})
+                for output in outputs
+            },
+        }
+        self.emulator.client("cloudformation").create_stack(
+            StackName=self.stack.stack_name, TemplateBody=json.dumps(template)
+        )
+
+    # ------------------------------------------------------------ Lambda's Invoke API
+    def function_named(self, name: str) -> str | None:
+        """The logical id of the local function called `name` (its physical name)."""
+        return next(
+            (logical for logical in self.pools if self.stack.physical_name(logical) == name),
+            None,
+        )
+
+    def invoke(self, function: str, payload: Any) -> InvokeResult:
+        self.say(f"→ invoke     {function} (RequestResponse, through the Invoke API)")
+        invocation = self.deliveries.invoke(function, payload)
+        if invocation.ok:
+            self.say(f"✓ invoked    {function}")
+            return InvokeResult(invocation.request_id, ok=True, payload=invocation.result)
+        self.say(f"✗ invoked    {function}: {invocation.error_type}")
+        return InvokeResult(invocation.request_id, ok=False, payload=invocation.error_document())
+
+    def invoke_async(self, function: str, payload: Any) -> str:
+        request_id = self.deliveries.submit(function, payload)
+        self.say(f"→ queued     {function} (Event, through the Invoke API) {short(request_id)}")
+        return request_id
 
     def idle(self) -> bool:
         """True when no bus event is queued or being delivered."""
@@ -121,7 +174,7 @@ class LocalPipeline:
     # ------------------------------------------------------------ functions
     def _start_functions(self) -> None:
         self.config.log_dir.mkdir(parents=True, exist_ok=True)
-        route_function = http_route(self.stack)[0]
+        route_function = http_route(self.stack).function
         default_timeout = self.stack.template["Globals"]["Function"].get("Timeout", 3)
         starters = []
         for name, body in self.stack.functions().items():

@@ -7,6 +7,7 @@ import base64
 import json
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -15,18 +16,32 @@ from round0_local.emulator import AwsEmulator
 from round0_local.pipeline.reporter import Reporter, short
 from round0_local.workers import FunctionPool
 from round0_testkit.events import http_api_event
-from round0_testkit.template import TemplateStack
+from round0_testkit.template import IMPLICIT_HTTP_API, TemplateStack
 
 Answer = tuple[int, dict[str, str], bytes]
 
 
-def http_route(stack: TemplateStack) -> tuple[str, str, str]:
-    """(function, path, method) of the template's HttpApi route."""
+@dataclass(frozen=True)
+class Route:
+    function: str
+    path: str
+    method: str
+    api: str  # the HTTP API's logical id
+
+
+def http_route(stack: TemplateStack) -> Route:
+    """The template's HttpApi route: its function, path, method and API."""
     for name, body in stack.functions().items():
         for event in body["Properties"].get("Events", {}).values():
             if event["Type"] == "HttpApi":
                 properties = event["Properties"]
-                return name, properties["Path"], properties["Method"].upper()
+                api = properties.get("ApiId", {"Ref": IMPLICIT_HTTP_API})
+                return Route(
+                    name,
+                    properties["Path"],
+                    properties["Method"].upper(),
+                    api["Ref"] if isinstance(api, dict) else str(api),
+                )
     raise LookupError("the template declares no HttpApi route")
 
 
@@ -44,7 +59,9 @@ class FrontDoor:
         self._pool = pool
         self._reporter = reporter
         self._port = port
-        self.function, self.path, self.method = http_route(stack)
+        self.route = http_route(stack)
+        self.function, self.path = self.route.function, self.route.path
+        self.method = self.route.method
         self._http: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         # deliveries of an event wait until its webhook answer is printed (readable order)
@@ -98,11 +115,16 @@ class FrontDoor:
             self._thread.join(timeout=5)
 
     @property
-    def url(self) -> str:
+    def origin(self) -> str:
+        """Where the HTTP API is served: what its execute-api origin stands for locally."""
         if self._http is None:
             raise RuntimeError("the front door is not open")
         host, port = self._http.server_address[:2]
-        return f"http://{host!s}:{port}{self.path}"
+        return f"http://{host!s}:{port}"
+
+    @property
+    def url(self) -> str:
+        return self.origin + self.path
 
     def wait_answered(self, event_id: str, timeout: float) -> None:
         """Wait (bounded) until a webhook request for `event_id` being handled is answered."""
