@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from round0_local.template import load_template
+from round0_testkit.template import load_template
 
 TEMPLATE = load_template()
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]

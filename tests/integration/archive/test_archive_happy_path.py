@@ -8,9 +8,9 @@ import hashlib
 import json
 from typing import Any
 
-from round0_local.bus_events import bus_event, load_bus_event
-from round0_local.faults import FaultyClient
-from round0_local.standins.round0_api import LOCAL_API_KEY, Round0ApiStandIn
+from round0_testkit.events import bus_event, load_bus_event
+from round0_testkit.faults import FaultyClient
+from round0_testkit.standins.round0_api import LOCAL_API_KEY, Round0ApiStandIn
 
 from .conftest import INTERVIEW, MIB, PREFIX, Q1, Q2, ArchiveHarness, ended_event
 

@@ -14,9 +14,9 @@ from round0.contract import reference_detail
 from round0.failures import TransientFailure
 from round0.large_events import PayloadStore
 from round0.signature import SignatureError, verify_signature
-from round0_local.bus_events import bus_event, load_bus_event
-from round0_local.standins.ats import WEBHOOK_PATH, AtsStandIn, Fault, RecordedRequest
-from round0_local.template import LocalStack
+from round0_testkit.events import bus_event, load_bus_event
+from round0_testkit.standins.ats import WEBHOOK_PATH, AtsStandIn, Fault, RecordedRequest
+from round0_testkit.template import TemplateStack
 
 Event = dict[str, Any]
 Invoke = Callable[[Event], None]
@@ -248,7 +248,7 @@ def test_a_webhook_url_that_is_not_https_is_not_configured(
 
 
 def test_a_large_event_travelling_as_a_pointer_is_resolved_and_posted(
-    sync_ats: Invoke, ats_standin: AtsStandIn, ended: Event, stack: LocalStack
+    sync_ats: Invoke, ats_standin: AtsStandIn, ended: Event, stack: TemplateStack
 ) -> None:
     # Given an interview_ended too large for EventBridge, kept in S3 behind a pointer
     detail = ended["detail"]

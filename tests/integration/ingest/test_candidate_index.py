@@ -12,8 +12,8 @@ import boto3
 
 from round0.candidate_index import CandidateIndex
 from round0.candidates import candidate_id_key, email_key
-from round0_local.api_events import load_api_event, payload_bytes, signed_request
-from round0_local.template import LocalStack
+from round0_testkit.events import load_api_event, payload_bytes, signed_request
+from round0_testkit.template import TemplateStack
 
 Invoke = Callable[[dict[str, Any]], Any]
 Items = Callable[[], dict[str, dict[str, Any]]]
@@ -21,7 +21,7 @@ STARTED_ID = "evt_550e8400e29b41d4a716446655440000"
 ENDED_ID = "evt_660f9511f30c52e5b827557766551111"
 
 
-def index_key(stack: LocalStack) -> bytes:
+def index_key(stack: TemplateStack) -> bytes:
     secret = boto3.client("secretsmanager").get_secret_value(
         SecretId=stack.arns["CandidateIndexKey"]
     )
@@ -29,7 +29,7 @@ def index_key(stack: LocalStack) -> bytes:
 
 
 def test_a_candidate_is_found_by_email_and_by_candidate_id(
-    ingest: Invoke, stack: LocalStack, table: Items
+    ingest: Invoke, stack: TemplateStack, table: Items
 ) -> None:
     for sample in ("interview_started.json", "interview_ended.json"):
         assert ingest(load_api_event(sample)).status == 200
@@ -50,7 +50,7 @@ def test_a_candidate_is_found_by_email_and_by_candidate_id(
 
 
 def test_the_index_and_every_record_hold_no_personal_data(
-    ingest: Invoke, stack: LocalStack, table: Items
+    ingest: Invoke, stack: TemplateStack, table: Items
 ) -> None:
     document = json.loads(payload_bytes("interview_ended.json"))
     candidate = document["data"]["candidate"]
@@ -65,7 +65,7 @@ def test_the_index_and_every_record_hold_no_personal_data(
 
 
 def test_an_event_without_an_email_is_filed_by_candidate_id_only(
-    ingest: Invoke, stack: LocalStack, table: Items
+    ingest: Invoke, stack: TemplateStack, table: Items
 ) -> None:
     document = json.loads(payload_bytes("interview_started.json"))
     del document["data"]["candidate"]["email"]

@@ -13,14 +13,14 @@ import pytest
 
 from round0.large_events import resolve_event
 from round0.signature import SIGNATURE_HEADER, sign
-from round0_local.api_events import (
+from round0_testkit.events import (
     LOCAL_SIGNING_SECRET,
     http_api_event,
     load_api_event,
     payload_bytes,
     signed_request,
 )
-from round0_local.template import LocalStack
+from round0_testkit.template import TemplateStack
 
 Invoke = Callable[[dict[str, Any]], Any]  # returns conftest.HttpResult
 Drain = Callable[[], list[dict[str, Any]]]
@@ -42,7 +42,7 @@ def test_each_sample_is_stored_once_published_by_reference_and_recorded(
     ingest: Invoke,
     bus_messages: Drain,
     table: Items,
-    stack: LocalStack,
+    stack: TemplateStack,
     sample: str,
     event_id: str,
     status: str,
@@ -243,7 +243,7 @@ def test_other_routes_are_not_found(ingest: Invoke) -> None:
 
 
 def test_rotation_keeps_the_previous_secret_valid_and_secrets_are_cached(
-    stack: LocalStack, ingest: Invoke, monkeypatch: pytest.MonkeyPatch
+    stack: TemplateStack, ingest: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a rotation in progress: a new current secret, the old one as previous
     boto3.client("secretsmanager").put_secret_value(
@@ -271,7 +271,7 @@ def test_rotation_keeps_the_previous_secret_valid_and_secrets_are_cached(
 
 
 def test_a_secret_rotated_since_it_was_cached_is_fetched_again_once(
-    stack: LocalStack, ingest: Invoke, monkeypatch: pytest.MonkeyPatch
+    stack: TemplateStack, ingest: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SECRET_REFRESH_AFTER_SECONDS", "0")
     from round0.settings import forget_settings
@@ -288,7 +288,7 @@ def test_a_secret_rotated_since_it_was_cached_is_fetched_again_once(
 
 
 def test_unreadable_secret_is_a_retryable_503_not_a_401_or_500(
-    stack: LocalStack, ingest: Invoke, table: Items
+    stack: TemplateStack, ingest: Invoke, table: Items
 ) -> None:
     boto3.client("secretsmanager").delete_secret(
         SecretId=stack.arns["SigningSecret"], ForceDeleteWithoutRecovery=True

@@ -12,8 +12,8 @@ import pytest
 
 from round0.contract import POINTER_FIELD
 from round0.large_events import PayloadGone, PayloadIntegrityError, resolve_event
-from round0_local.api_events import payload_bytes, signed_request
-from round0_local.template import LocalStack
+from round0_testkit.events import payload_bytes, signed_request
+from round0_testkit.template import TemplateStack
 
 Invoke = Callable[[dict[str, Any]], Any]
 Drain = Callable[[], list[dict[str, Any]]]
@@ -33,7 +33,7 @@ def ended_of_size(size: int) -> bytes:
     "size", [2_000, 300_000, 1_000_000, 5_500_000], ids=["2KB", "300KB", "1MB", "5.5MB"]
 )
 def test_an_event_of_any_size_is_kept_whole_in_s3_and_resolved_for_consumers(
-    ingest: Invoke, bus_messages: Drain, table: Items, stack: LocalStack, size: int
+    ingest: Invoke, bus_messages: Drain, table: Items, stack: TemplateStack, size: int
 ) -> None:
     body = ended_of_size(size)
     result = ingest(signed_request(body))

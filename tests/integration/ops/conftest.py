@@ -14,9 +14,12 @@ from typing import Any
 import boto3
 import pytest
 
-from round0_local.template import LocalStack
 from round0_ops import cli
 from round0_ops.stack import Stack
+from round0_testkit.template import TemplateStack
+
+# where round0-local serve would answer the webhook (the Outputs' WebhookUrl)
+LOCAL_API = {"WebhookApi": "http://127.0.0.1:3000"}
 
 
 @dataclass
@@ -57,9 +60,9 @@ def fake_lambda(monkeypatch: pytest.MonkeyPatch) -> FakeLambda:
 
 
 @pytest.fixture
-def ops(stack: LocalStack, fake_lambda: FakeLambda) -> Callable[..., Ran]:
+def ops(stack: TemplateStack, fake_lambda: FakeLambda) -> Callable[..., Ran]:
     """Run `round0-ops --stack round0-local ARGS...` in this process; what it printed."""
-    stack.register(boto3.client("cloudformation"))
+    stack.register(boto3.client("cloudformation"), LOCAL_API)
 
     def run(*arguments: str) -> Ran:
         out, err = io.StringIO(), io.StringIO()

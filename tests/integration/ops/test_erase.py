@@ -9,8 +9,8 @@ from typing import Any
 import boto3
 
 from round0.consumer import DeadLetterQueue
-from round0_local.api_events import load_api_event, payload_bytes, signed_request
-from round0_local.template import LocalStack
+from round0_testkit.events import load_api_event, payload_bytes, signed_request
+from round0_testkit.template import TemplateStack
 
 from .conftest import Ran
 
@@ -39,7 +39,7 @@ def personal_data(document: dict[str, Any]) -> list[str]:
     return values
 
 
-def everything_stored(stack: LocalStack) -> str:
+def everything_stored(stack: TemplateStack) -> str:
     """Every item, object and message of every table, bucket and queue of the stack."""
     dump: list[Any] = []
     dynamodb, s3, sqs = boto3.client("dynamodb"), boto3.client("s3"), boto3.client("sqs")
@@ -56,7 +56,7 @@ def everything_stored(stack: LocalStack) -> str:
     return json.dumps(dump, ensure_ascii=False)
 
 
-def archive_as_the_archive_would(stack: LocalStack) -> None:
+def archive_as_the_archive_would(stack: TemplateStack) -> None:
     bucket = stack.physical_name("ArchiveBucket")
     s3 = boto3.client("s3")
     s3.put_object(
@@ -66,7 +66,7 @@ def archive_as_the_archive_would(stack: LocalStack) -> None:
     s3.put_object(Bucket=bucket, Key="interviews/other-interview/transcript.md", Body=b"Ola's")
 
 
-def dead_letter_the_ended_event(stack: LocalStack) -> None:
+def dead_letter_the_ended_event(stack: TemplateStack) -> None:
     bus_event = {
         "detail-type": "interview_ended",
         "detail": {"id": ENDED_ID, "type": "interview_ended"},
@@ -75,7 +75,7 @@ def dead_letter_the_ended_event(stack: LocalStack) -> None:
     DeadLetterQueue(url, boto3.client("sqs")).send(bus_event, "api_http_503", "arn:archive")
 
 
-def given_two_candidates(stack: LocalStack, received: Receive) -> None:
+def given_two_candidates(stack: TemplateStack, received: Receive) -> None:
     for sample in ("interview_started.json", "interview_ended.json"):
         assert received(load_api_event(sample))["statusCode"] == 200
     assert received(signed_request(json.dumps(other_candidate()).encode()))["statusCode"] == 200
@@ -84,7 +84,7 @@ def given_two_candidates(stack: LocalStack, received: Receive) -> None:
 
 
 def test_a_dry_run_says_what_would_go_and_deletes_nothing(
-    ops: Ops, stack: LocalStack, received: Receive
+    ops: Ops, stack: TemplateStack, received: Receive
 ) -> None:
     given_two_candidates(stack, received)
     before = everything_stored(stack)
@@ -104,7 +104,7 @@ def test_a_dry_run_says_what_would_go_and_deletes_nothing(
 
 
 def test_off_a_terminal_it_refuses_without_yes(
-    ops: Ops, stack: LocalStack, received: Receive
+    ops: Ops, stack: TemplateStack, received: Receive
 ) -> None:
     given_two_candidates(stack, received)
     ran = ops("erase", "--email", CANDIDATE["email"])
@@ -114,7 +114,7 @@ def test_off_a_terminal_it_refuses_without_yes(
 
 
 def test_erase_by_email_deletes_every_copy_and_a_redelivery_brings_nothing_back(
-    ops: Ops, stack: LocalStack, received: Receive
+    ops: Ops, stack: TemplateStack, received: Receive
 ) -> None:
     given_two_candidates(stack, received)
     assert CANDIDATE["email"] in everything_stored(stack)
@@ -152,7 +152,7 @@ def test_erase_by_email_deletes_every_copy_and_a_redelivery_brings_nothing_back(
 
 
 def test_each_erasure_leaves_one_audit_line_without_the_email(
-    ops: Ops, stack: LocalStack, received: Receive
+    ops: Ops, stack: TemplateStack, received: Receive
 ) -> None:
     given_two_candidates(stack, received)
     ops("erase", "--candidate-id", CANDIDATE["id"], "--yes")
@@ -169,7 +169,7 @@ def test_each_erasure_leaves_one_audit_line_without_the_email(
 
 
 def test_erase_one_interview_keeps_the_candidates_other_data(
-    ops: Ops, stack: LocalStack, received: Receive
+    ops: Ops, stack: TemplateStack, received: Receive
 ) -> None:
     given_two_candidates(stack, received)
     ran = ops("--json", "erase", "--interview-id", "other-interview", "--yes")

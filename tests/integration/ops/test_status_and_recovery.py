@@ -11,8 +11,8 @@ import boto3
 
 from round0.consumer import DeadLetterQueue
 from round0.event_store import event_key
-from round0_local.api_events import load_api_event
-from round0_local.template import LocalStack, load_template
+from round0_testkit.events import load_api_event
+from round0_testkit.template import TemplateStack, load_template
 
 from .conftest import FakeLambda, Ran
 
@@ -22,13 +22,13 @@ STARTED_ID = "evt_550e8400e29b41d4a716446655440000"
 ENDED_ID = "evt_660f9511f30c52e5b827557766551111"
 
 
-def configure_api_key(stack: LocalStack) -> None:
+def configure_api_key(stack: TemplateStack) -> None:
     boto3.client("secretsmanager").put_secret_value(
         SecretId=stack.arns["Round0ApiKey"], SecretString='{"api_key": "rz_live_test"}'
     )
 
 
-def dead_letter(stack: LocalStack, consumer: str, event_id: str, reason: str) -> None:
+def dead_letter(stack: TemplateStack, consumer: str, event_id: str, reason: str) -> None:
     """A record as the consumer shell writes it: the bus event (a reference) and the reason."""
     bus_event = {
         "id": "envelope-1",
@@ -45,7 +45,9 @@ def dead_letter(stack: LocalStack, consumer: str, event_id: str, reason: str) ->
     DeadLetterQueue(queue, boto3.client("sqs")).send(bus_event, reason, f"arn:{consumer}")
 
 
-def test_status_says_what_is_not_configured_and_exits_non_zero(ops: Ops, stack: LocalStack) -> None:
+def test_status_says_what_is_not_configured_and_exits_non_zero(
+    ops: Ops, stack: TemplateStack
+) -> None:
     ran = ops("status")
     assert ran.status == 1
     assert "ROUND0 API key still the placeholder" in ran.out
@@ -56,7 +58,7 @@ def test_status_says_what_is_not_configured_and_exits_non_zero(ops: Ops, stack: 
 
 
 def test_status_is_all_clear_once_configured_and_json_says_the_same(
-    ops: Ops, stack: LocalStack
+    ops: Ops, stack: TemplateStack
 ) -> None:
     configure_api_key(stack)
     ran = ops("status")
@@ -68,9 +70,9 @@ def test_status_is_all_clear_once_configured_and_json_says_the_same(
 
 def test_a_signing_secret_never_set_needs_attention(ops: Ops) -> None:
     # Given a stack as `sam deploy` leaves it: the generated signing secret, never replaced
-    fresh = LocalStack(load_template(), stack_name="fresh")
+    fresh = TemplateStack(load_template(), stack_name="fresh")
     fresh.create(boto3.Session())
-    fresh.register(boto3.client("cloudformation"))
+    fresh.register(boto3.client("cloudformation"), {"WebhookApi": "http://127.0.0.1:3000"})
     # When the operator asks
     ran = ops("--stack", "fresh", "status")
     # Then the one thing that refuses every webhook is named, with the command that fixes it
@@ -80,7 +82,7 @@ def test_a_signing_secret_never_set_needs_attention(ops: Ops) -> None:
 
 
 def test_dead_letters_are_listed_without_personal_data_and_fail_status(
-    ops: Ops, stack: LocalStack
+    ops: Ops, stack: TemplateStack
 ) -> None:
     configure_api_key(stack)
     dead_letter(stack, "Notify", ENDED_ID, "slack_rejected:404 no_service")
@@ -102,7 +104,7 @@ def test_dead_letters_are_listed_without_personal_data_and_fail_status(
 
 
 def test_redrive_invokes_the_consumer_with_the_original_event_then_deletes_it(
-    ops: Ops, stack: LocalStack, fake_lambda: FakeLambda
+    ops: Ops, stack: TemplateStack, fake_lambda: FakeLambda
 ) -> None:
     dead_letter(stack, "Notify", ENDED_ID, "slack_rejected:404 no_service")
     dead_letter(stack, "Notify", STARTED_ID, "ses_rejected:MessageRejected")
@@ -120,7 +122,7 @@ def test_redrive_invokes_the_consumer_with_the_original_event_then_deletes_it(
 
 
 def test_a_redrive_lambda_refuses_keeps_the_message(
-    ops: Ops, stack: LocalStack, fake_lambda: FakeLambda
+    ops: Ops, stack: TemplateStack, fake_lambda: FakeLambda
 ) -> None:
     dead_letter(stack, "Archive", ENDED_ID, "api_key_not_configured: put ROUND0's API key")
     fake_lambda.answer = lambda function, event: {"StatusCode": 500}
@@ -132,7 +134,7 @@ def test_a_redrive_lambda_refuses_keeps_the_message(
 
 
 def test_republish_puts_a_stored_event_on_the_bus_again(
-    ops: Ops, stack: LocalStack, received: Receive
+    ops: Ops, stack: TemplateStack, received: Receive
 ) -> None:
     assert received(load_api_event("interview_started.json"))["statusCode"] == 200
     sqs, events = boto3.client("sqs"), boto3.client("events")
@@ -153,7 +155,7 @@ def test_republish_puts_a_stored_event_on_the_bus_again(
 
 def test_pending_lists_what_the_sweeper_should_have_published_and_publishes_it(
     ops: Ops,
-    stack: LocalStack,
+    stack: TemplateStack,
     received: Receive,
     fake_lambda: FakeLambda,
     function_env: Callable[[str], dict[str, str]],

@@ -4,7 +4,7 @@ import json
 
 from round0.candidates import candidate_id_key, candidate_keys, email_key
 from round0.events import parse_event
-from round0_local.api_events import payload_bytes
+from round0_testkit.events import payload_bytes
 
 KEY = b"k" * 64
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from round0_local.template import load_template
+from round0_testkit.template import load_template
 
 
 @pytest.fixture(scope="module")

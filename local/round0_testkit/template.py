@@ -4,7 +4,8 @@ Tests and the local runner create tables, buses, buckets, queues, secrets and
 parameters from the template itself, so the local stack cannot drift from the
 deployed one. Intrinsic functions are resolved to local physical names and ARNs;
 an intrinsic this module does not know raises, so a template change cannot be
-silently mis-read.
+silently mis-read. The same goes for the template's Outputs (`outputs`), which the
+local runner registers as a CloudFormation stack of its own.
 """
 
 from __future__ import annotations
@@ -24,6 +25,32 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
+URL_SUFFIX = "amazonaws.com"
+HTTP_API_TYPES = {"AWS::Serverless::HttpApi", "AWS::ApiGatewayV2::Api"}
+# SAM's implicit HTTP API, when an HttpApi event names no ApiId
+IMPLICIT_HTTP_API = "ServerlessHttpApi"
+
+
+class UnresolvableOutput(Exception):
+    """An Output of the template that has no local value: the local stack cannot stand in."""
+
+    def __init__(self, key: str, why: str) -> None:
+        super().__init__(f"Output {key} cannot be resolved locally: {why}")
+        self.key = key
+
+
+@dataclass(frozen=True)
+class Output:
+    key: str
+    value: str
+    description: str = ""
+
+
+class _NoValue:
+    """`AWS::NoValue`: the property it stands for is left out."""
+
+
+NO_VALUE = _NoValue()
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -54,7 +81,7 @@ def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
 
 
 @dataclass
-class LocalStack:
+class TemplateStack:
     """The template's resources, named for one local stack, and how to build them."""
 
     template: dict[str, Any]
@@ -79,27 +106,6 @@ class LocalStack:
             and ("Condition" not in body or self.condition(body["Condition"]))
         }
 
-    def condition(self, name: str) -> bool:
-        """The value of one of the template's Conditions for these parameters."""
-        return self._truth(self.template.get("Conditions", {})[name])
-
-    def _truth(self, value: Any) -> bool:
-        if isinstance(value, dict) and len(value) == 1:
-            ((key, argument),) = value.items()
-            match key:
-                case "Fn::Not":
-                    return not self._truth(argument[0])
-                case "Fn::And":
-                    return all(self._truth(item) for item in argument)
-                case "Fn::Or":
-                    return any(self._truth(item) for item in argument)
-                case "Fn::Equals":
-                    left, right = (str(self.resolve(item)) for item in argument)
-                    return left == right
-                case "Condition":
-                    return self.condition(argument)
-        raise NotImplementedError(f"condition {value!r} is not supported locally")
-
     def parameter(self, name: str) -> str:
         if name in self.parameters:
             return self.parameters[name]
@@ -108,7 +114,8 @@ class LocalStack:
     # ------------------------------------------------------------ intrinsics
     def resolve(self, value: Any) -> Any:
         if isinstance(value, list):
-            return [self.resolve(item) for item in value]
+            items = [self.resolve(item) for item in value]
+            return [item for item in items if item is not NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
@@ -119,12 +126,42 @@ class LocalStack:
                 "Fn::Sub": self._sub,
                 "Fn::Join": self._join,
                 "Fn::FindInMap": self._find_in_map,
+                "Fn::If": self._if,
             }
+            if key == "Ref" and argument == "AWS::NoValue":
+                return NO_VALUE
             if key in intrinsics:
                 return intrinsics[key](argument)
             if key.startswith("Fn::"):
                 raise NotImplementedError(f"intrinsic {key} is not supported locally")
-        return {key: self.resolve(item) for key, item in value.items()}
+        resolved = {key: self.resolve(item) for key, item in value.items()}
+        return {key: item for key, item in resolved.items() if item is not NO_VALUE}
+
+    def _if(self, argument: list[Any]) -> Any:
+        condition, when_true, when_false = argument
+        return self.resolve(when_true if self.condition(condition) else when_false)
+
+    # ------------------------------------------------------------ conditions
+    def condition(self, name: str) -> bool:
+        """The value of the template's condition `name` for this stack's parameters."""
+        return self._holds(self.template.get("Conditions", {})[name])
+
+    def _holds(self, expression: Any) -> bool:
+        if isinstance(expression, dict) and len(expression) == 1:
+            ((key, argument),) = expression.items()
+            match key:
+                case "Fn::Equals":
+                    left, right = argument
+                    return str(self.resolve(left)) == str(self.resolve(right))
+                case "Fn::Not":
+                    return not self._holds(argument[0])
+                case "Fn::And":
+                    return all(self._holds(item) for item in argument)
+                case "Fn::Or":
+                    return any(self._holds(item) for item in argument)
+                case "Condition" | "Fn::Condition":
+                    return self.condition(argument)
+        raise NotImplementedError(f"condition {expression!r} is not supported locally")
 
     def _find_in_map(self, argument: list[Any]) -> Any:
         name, top, second = (str(self.resolve(part)) for part in argument)
@@ -139,21 +176,28 @@ class LocalStack:
             "AWS::Region": REGION,
             "AWS::AccountId": ACCOUNT,
             "AWS::StackName": self.stack_name,
-            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::URLSuffix": URL_SUFFIX,
             "AWS::Partition": "aws",
         }
         if name in pseudo:
             return pseudo[name]
         if name in self.template.get("Parameters", {}):
             return self.parameter(name)
-        kind = self.resources[name]["Type"]
-        if kind in {"AWS::SecretsManager::Secret", "AWS::SNS::Topic"}:
-            return self._created(name, self.arns)
-        if kind == "AWS::KMS::Key":
-            return self._created(f"{name}.KeyId", self.physical)
-        if kind == "AWS::SQS::Queue":
-            return self._created(f"{name}.QueueUrl", self.physical)
-        return self.physical_name(name)
+        return self._ref_resource(name)
+
+    def _ref_resource(self, name: str) -> str:
+        # what `Ref` gives for each kind: an ARN, an id or URL known once created, a name
+        match self.resources[name]["Type"]:
+            case "AWS::SecretsManager::Secret":
+                return self._created(name, self.arns)
+            case "AWS::KMS::Key":
+                return self._created(f"{name}.KeyId", self.physical)
+            case "AWS::SQS::Queue":
+                return self._created(f"{name}.QueueUrl", self.physical)
+            case "AWS::SNS::Topic":
+                return self.arn(name)
+            case _:
+                return self.physical_name(name)
 
     @staticmethod
     def _created(key: str, known: Mapping[str, str]) -> str:
@@ -198,6 +242,9 @@ class LocalStack:
             "AWS::SQS::Queue": "QueueName",
             "AWS::DynamoDB::Table": "TableName",
             "AWS::S3::Bucket": "BucketName",
+            "AWS::SNS::Topic": "TopicName",
+            "AWS::CloudWatch::Dashboard": "DashboardName",
+            "AWS::CloudWatch::Alarm": "AlarmName",
         }.get(body["Type"])
         if explicit and explicit in properties:
             value = str(self.resolve(properties[explicit]))
@@ -224,6 +271,8 @@ class LocalStack:
             "AWS::Serverless::Function": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{physical}",
             "AWS::Events::Archive": f"arn:aws:events:{REGION}:{ACCOUNT}:archive/{physical}",
             "AWS::Logs::LogGroup": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{physical}",
+            "AWS::SNS::Topic": f"arn:aws:sns:{REGION}:{ACCOUNT}:{physical}",
+            "AWS::CloudWatch::Alarm": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{physical}",
         }.get(kind)
         if arn is None:
             raise NotImplementedError(f"no local ARN for {kind}")
@@ -248,6 +297,33 @@ class LocalStack:
     def function_handler(self, name: str) -> str:
         handler: str = self.functions()[name]["Properties"]["Handler"]
         return handler
+
+    # ------------------------------------------------------------ outputs
+    def http_api_origin(self, api: str) -> str:
+        """The origin the template's URLs give HTTP API `api` (its execute-api host)."""
+        return f"https://{self._ref(api)}.execute-api.{REGION}.{URL_SUFFIX}"
+
+    def outputs(self, api_origins: Mapping[str, str]) -> list[Output]:
+        """The template's Outputs for this stack; `api_origins` gives where each HTTP API
+        (logical id) is served locally. Raises `UnresolvableOutput` for any Output that
+        has no local value, rather than registering something that is not true."""
+        resolved = []
+        for key, body in self.template.get("Outputs", {}).items():
+            try:
+                if "Condition" in body and not self.condition(body["Condition"]):
+                    continue
+                value = self.resolve(body["Value"])
+            except (NotImplementedError, LookupError) as exc:
+                raise UnresolvableOutput(key, str(exc)) from exc
+            if not isinstance(value, str | int | float):
+                raise UnresolvableOutput(key, f"its value is not a string: {value!r}")
+            text = str(value)
+            for api, origin in api_origins.items():
+                text = text.replace(self.http_api_origin(api), origin)
+            if ".execute-api." in text:
+                raise UnresolvableOutput(key, f"no local address for the API in {text}")
+            resolved.append(Output(key, text, str(body.get("Description", "")).strip()))
+        return resolved
 
     # ------------------------------------------------------------ building
     def create(self, session: Any, endpoint_url: str | None = None) -> None:
@@ -365,28 +441,25 @@ class LocalStack:
                 Overwrite=True,
             )
 
-    def outputs(self) -> dict[str, str]:
-        """The template's Outputs for this stack (those whose Condition holds)."""
-        return {
-            name: str(self.resolve(body["Value"]))
-            for name, body in self.template.get("Outputs", {}).items()
-            if "Condition" not in body or self.condition(body["Condition"])
-        }
-
-    def register(self, cloudformation: Any) -> None:
-        """Register this stack in the emulator's CloudFormation, with the template's Outputs,
-        so tools that find resources through DescribeStacks (round0-ops) work as against a
-        deployed stack. The registered template holds only a placeholder resource."""
-        placeholder = {
+    def register(self, cloudformation: Any, api_origins: Mapping[str, str]) -> None:
+        """Register this stack in the emulator's CloudFormation with the template's Outputs
+        (`outputs`), so tools that find resources through DescribeStacks (round0-ops)
+        work as against a deployed stack. Its template holds one resource that creates
+        nothing (CloudFormation needs one)."""
+        template = {
             "AWSTemplateFormatVersion": "2010-09-09",
-            "Description": f"{self.stack_name}: emulated locally from template.yaml",
-            "Resources": {"Emulated": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
-            "Outputs": {name: {"Value": value} for name, value in sorted(self.outputs().items())},
+            "Description": f"{self.stack_name}: the Outputs of the local stack",
+            "Resources": {"LocalStack": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+            "Outputs": {
+                output.key: {"Value": output.value}
+                | ({"Description": output.description} if output.description else {})
+                for output in self.outputs(api_origins)
+            },
         }
         with warnings.catch_warnings():  # moto: the placeholder type is not one it builds
             warnings.simplefilter("ignore", UserWarning)
             cloudformation.create_stack(
-                StackName=self.stack_name, TemplateBody=json.dumps(placeholder)
+                StackName=self.stack_name, TemplateBody=json.dumps(template)
             )
 
     def _secret_string(self, properties: Mapping[str, Any]) -> str:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from round0_local.api_events import PAYLOADS_DIR, WRONG_SECRET
+from round0_testkit.events import PAYLOADS_DIR, WRONG_SECRET
 
 CHANNELS = ("email", "slack", "ats", "s3", "dead_letter")
 
