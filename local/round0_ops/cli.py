@@ -78,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     whom.add_argument("--interview-id")
     eraser.add_argument("--dry-run", action="store_true", help="say what would be deleted")
     eraser.add_argument("--yes", action="store_true", help="do not ask (needed off a terminal)")
+    eraser.add_argument(
+        "--ats-notes",
+        action="store_true",
+        help="also delete the screening notes in the ATS (Lever, whose API allows it)",
+    )
     return parser
 
 
@@ -123,7 +128,16 @@ def _dispatch(  # noqa: PLR0911 - one return per command
                     "refusing to erase without --yes when not on a terminal",
                     "run it again with --yes (or --dry-run first)",
                 )
-            return erase.run(stack, printer, by, value, arguments.dry_run, arguments.yes, ask=_ask)
+            return erase.run(
+                stack,
+                printer,
+                by,
+                value,
+                arguments.dry_run,
+                arguments.yes,
+                ask=_ask,
+                ats_notes=arguments.ats_notes,
+            )
     raise OpsError(f"unknown command {arguments.command}")
 
 

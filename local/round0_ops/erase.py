@@ -26,14 +26,18 @@ from round0.candidates import candidate_id_key, email_key
 from round0.contract import payload_key
 from round0.event_store import EventStore
 from round0.large_events import PayloadStore
-from round0.secrets import secret_field
+from round0.secrets import secret_field, secret_value
 from round0.state_store import InterviewStates
 from round0_archive.keys import UnsafeId, interview_prefix
+from round0_ats import lever
+from round0_ats.credentials import lever_credentials
+from round0_ats.transport import Transport
 from round0_ops.dead_letters import DeadLetterQueue
 from round0_ops.output import Printer, table
 from round0_ops.stack import CONSUMERS, OpsError, Stack, explained
 
 MAX_HOPS = 20  # bounds following a candidate across emails and interviews
+LEVER_SECONDS = 300.0  # the time the Lever calls of one erasure may take, retries included
 TOMBSTONE_SECONDS = 30 * 86_400  # for records that expired already (EventTtlDays' default)
 
 
@@ -116,9 +120,10 @@ class Erased:
     tombstones: int = 0
     interview_states: int = 0
     index_entries: int = 0
+    ats_notes: int | None = None  # None: not asked (--ats-notes)
 
     def rows(self) -> list[tuple[str, int]]:
-        return [
+        rows = [
             ("payload bucket: event bodies", self.payloads),
             ("archive bucket: audio, transcripts, results", self.archive_objects),
             ("dead-letter queues: messages", self.dead_letters),
@@ -126,6 +131,9 @@ class Erased:
             ("events table: interview states", self.interview_states),
             ("events table: candidate index entries", self.index_entries),
         ]
+        if self.ats_notes is not None:
+            rows.append(("ATS (Lever): screening notes", self.ats_notes))
+        return rows
 
 
 KEPT = [
@@ -160,8 +168,8 @@ def outside(adapter: str, plan: ErasurePlan) -> list[str]:
             )
         case "lever":
             lines.append(
-                "ATS (Lever): notes 'ROUND0 screening ...' and tags on the candidate's"
-                " opportunities: delete them in Lever (or anonymize the candidate)"
+                "ATS (Lever): the tags 'ROUND0 screening ...' on the candidate's"
+                " opportunities, and the notes unless --ats-notes deleted them here"
             )
         case _:
             pass
@@ -267,6 +275,21 @@ class Erasure:
                             queue.delete(letter)
         return count
 
+    def lever_notes(self, email: str, dry_run: bool) -> int:
+        """The screening notes the sync wrote in Lever, deleted through Lever's API."""
+        with explained("deleting the notes in Lever"):
+            secret = secret_value(
+                self._stack.output("LeverApiSecretArn"),
+                max_age=60,
+                client=self._stack.client("secretsmanager"),
+            )
+            ats = lever.LeverAts(
+                lever_credentials(secret),
+                Transport("lever"),
+                api_base=self._stack.outputs.get("AtsApiBaseUrl") or lever.API_BASE,
+            )
+            return ats.erase_notes(email, time_left=lambda: LEVER_SECONDS, dry_run=dry_run)
+
     def audit(self, plan: ErasurePlan, erased: Erased) -> dict[str, Any]:
         """One line in the stack's erasure audit log: who, when, whom (a keyed hash or
         an interview id, never the email), and what was deleted."""
@@ -303,7 +326,14 @@ def run(
     dry_run: bool,
     confirmed: bool,
     ask: Callable[[str], bool],
+    ats_notes: bool = False,
 ) -> int:
+    if ats_notes and (by is not By.EMAIL or stack.output("AtsAdapter") != "lever"):
+        raise OpsError(
+            "--ats-notes deletes notes through Lever's API, found by email",
+            "use it with --email on a stack whose AtsAdapter is lever; for other ATSs"
+            " see what the erasure lists to delete by hand",
+        )
     erasure = Erasure(stack)
     with explained("finding the candidate's data"):
         plan = erasure.plan(by, value)
@@ -312,7 +342,7 @@ def run(
         By.CANDIDATE_ID: "the candidate with that ROUND0 candidate id",
         By.INTERVIEW_ID: f"interview {value}",
     }[by]
-    if plan.empty:
+    if plan.empty and not ats_notes:
         printer.text(f"nothing on record for {describe}: nothing to erase")
         printer.document({"subject": plan.subject, "found": False, "deleted": {}})
         return 0
@@ -322,6 +352,8 @@ def run(
         return 2
     with explained("erasing"):
         erased = erasure.run(plan, dry_run)
+    if ats_notes:
+        erased.ats_notes = erasure.lever_notes(value, dry_run)
     audit = None if dry_run else erasure.audit(plan, erased)
     verb = "would delete" if dry_run else "deleted"
     printer.text(

@@ -10,7 +10,7 @@ import boto3
 
 from round0.consumer import DeadLetterQueue
 from round0_testkit.events import load_api_event, payload_bytes, signed_request
-from round0_testkit.template import TemplateStack
+from round0_testkit.template import TemplateStack, load_template
 
 from .conftest import Ran
 
@@ -177,3 +177,43 @@ def test_erase_one_interview_keeps_the_candidates_other_data(
     stored = everything_stored(stack)
     assert "Ola Nordmann" not in stored
     assert CANDIDATE["name"] in stored
+
+
+def test_ats_notes_are_refused_where_the_ats_api_cannot_delete_them(ops: Ops) -> None:
+    ran = ops("erase", "--email", CANDIDATE["email"], "--ats-notes", "--yes")
+    assert ran.status == 2
+    assert "--ats-notes deletes notes through Lever's API" in ran.err
+
+
+def test_ats_notes_are_deleted_through_levers_api(ops: Ops) -> None:
+    from round0_testkit.standins import ats as standin
+    from round0_testkit.standins.ats import AtsStandIn
+
+    with AtsStandIn() as lever:
+        # Given a stack whose ATS is Lever, where the sync wrote two notes
+        stack = TemplateStack(
+            load_template(),
+            stack_name="with-lever",
+            parameters={"AtsAdapter": "lever", "AtsApiBaseUrl": lever.base_url},
+            secret_values={
+                "LeverApiSecret": json.dumps(
+                    {"api_key": standin.LEVER_API_KEY, "perform_as": standin.LEVER_USER_ID}
+                )
+            },
+        )
+        stack.create(boto3.Session())
+        stack.register(boto3.client("cloudformation"), {"WebhookApi": "http://127.0.0.1:3000"})
+        opportunity = lever.add_lever_opportunity(CANDIDATE["email"])
+        for number, text in enumerate(
+            ["ROUND0 screening completed (screening_completed)\n...", "Recruiter's own note"]
+        ):
+            lever.lever_notes.append(
+                {"noteId": f"n-{number}", "opportunity": opportunity, "value": text}
+            )
+        # When the candidate is erased with --ats-notes
+        ran = ops("--stack", "with-lever", "--json", "erase", "--email", CANDIDATE["email"],
+                  "--ats-notes", "--yes")  # fmt: skip
+        # Then the sync's note is deleted in Lever, the recruiter's own is kept
+        assert ran.status == 0, ran.err
+        assert ran.json()["deleted"]["ATS (Lever): screening notes"] == 1
+        assert [note["noteId"] for note in lever.lever_notes] == ["n-1"]
