@@ -3,12 +3,13 @@
 requirements.lock pins every package of the project and its dev tools with hashes (the
 one place a version changes, `make lock`); layers/round0/requirements.txt is what the
 layer needs on Lambda at the lock's versions and hashes; .ci/sam-cli.lock does the same
-for the SAM CLI's own environment.
+for the SAM CLI's own environment. Every function and the layer are built by the Makefile.
 """
 
 from __future__ import annotations
 
 import re
+import subprocess
 import tomllib
 from dataclasses import dataclass
 from importlib import metadata
@@ -150,3 +151,25 @@ def test_every_function_uses_the_runtime_and_the_shared_layer() -> None:
             code = REPO_ROOT / resource["Properties"]["CodeUri"]
             package = resource["Properties"]["Handler"].split(".")[0]
             assert (code / package / "app.py").is_file(), name
+
+
+def test_the_makefile_builds_every_function_and_the_layer() -> None:
+    resources = load_template()["Resources"]
+    built = {
+        name: resource
+        for name, resource in resources.items()
+        if resource["Type"] in {"AWS::Serverless::Function", "AWS::Serverless::LayerVersion"}
+    }
+    assert "SharedLayer" in built
+    assert len(built) > 1
+    for name, resource in built.items():
+        assert resource["Metadata"]["BuildMethod"] == "makefile", name
+        assert resource["Metadata"]["ContextPath"] == ".", name
+        dry_run = subprocess.run(
+            ["make", "--dry-run", "--makefile", str(REPO_ROOT / "Makefile"), f"build-{name}"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert dry_run.returncode == 0, f"no Makefile target build-{name}: {dry_run.stderr}"
