@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from samcli.lib.package.utils import make_zip_with_lambda_permissions
+from samcli.lib.package.utils import make_zip_with_lambda_permissions  # type: ignore[import-not-found]
 
 
 def entries(artifact: Path) -> dict[str, tuple[str, int, str]]:

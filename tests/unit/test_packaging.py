@@ -56,7 +56,7 @@ class Pin:
 def pins(path: Path) -> dict[str, Pin]:
     """Every `name==version [; marker]` entry of a uv-compiled file, with its hashes."""
     text = path.read_text(encoding="utf-8")
-    entries = {
+    entries: dict[str, Pin] = {
         canonicalize_name(match["name"]): Pin(
             match["version"],
             match["marker"],
