@@ -220,6 +220,20 @@ def importtime(stderr: str, top: int) -> list[tuple[str, float]]:
     return sorted(by_package.items(), key=lambda item: -item[1])[:top]
 
 
+IMPORTTIME = ("-X", "importtime")
+
+
+def profile_imports(
+    world: World, build: Path, runtime: Path, function: str, root: Path, top: int
+) -> list[tuple[str, float]]:
+    """What importing the handler and serving its first request imports, largest first."""
+    event_file = root / "importtime-event.json"
+    event_file.write_text(json.dumps(world.event(function)), encoding="utf-8")
+    env = world.environment(function, [build / function, build / "SharedLayer" / "python", runtime])
+    args = [world.stack.function_handler(function), str(event_file), str(world.timeout(function))]
+    return importtime(run(CANDIDATE, args, env, IMPORTTIME)[1], top)
+
+
 def measure(
     world: World,
     builds: dict[str, Path],
@@ -310,21 +324,17 @@ def main() -> int:
             )
             tops = {
                 label: {
-                    function: importtime(
-                        run(
-                            CANDIDATE,
-                            [world.stack.function_handler(function)],
-                            world.environment(
-                                function,
-                                [build / function, build / "SharedLayer" / "python", runtime],
-                            ),
-                            ("-X", "importtime"),
-                        )[1],
-                        arguments.top,
-                    )
+                    function: profile_imports(world, build, runtime, function, root, arguments.top)
                     for function in functions
                 }
                 for label, build in builds.items()
+            }
+            floor_packages = {
+                name
+                for name, _ in importtime(
+                    run(FLOOR, [], world.environment(functions[0], [runtime]), IMPORTTIME)[1],
+                    top=1000,
+                )
             }
             dead = {function: world.dead_letters(function) for function in functions}
     finally:
@@ -341,9 +351,13 @@ def main() -> int:
                 f"  {function:<16} {row['floor']:>6.3f}s {row['import']:>6.3f}s"
                 f" {row['import_ratio']:>5.2f}x {row['first']:>9.3f}s {row['first_ratio']:>5.2f}x"
             )
+        print("  python -X importtime, import + first request, ms of self time by package")
+        print("  (* the floor imports it too):")
         for function, top in tops[label].items():
-            listed = ", ".join(f"{name} {ms:.0f}" for name, ms in top)
-            print(f"  importtime {function} (ms self, by package): {listed}")
+            listed = ", ".join(
+                f"{name}{'*' if name in floor_packages else ''} {ms:.0f}" for name, ms in top
+            )
+            print(f"    {function}: {listed}")
     if any(dead.values()):
         print(f"\nWARNING: first requests were dead-lettered: {dead}")
     print(json.dumps({"pairs": arguments.pairs, "results": results, "dead_letters": dead}))
