@@ -59,8 +59,8 @@ define place
 	@echo "$(@:build-%=%): $$(find "$(2)" -name '*.py' | wc -l) modules, $$(find "$(2)" -name '*.pyc' | wc -l) $(3) .pyc"
 endef
 
-# The shared layer: the locked dependencies as Lambda's pip would install them (binary wheels
-# for the target, hashes checked), less the installers' records, plus the round0 package.
+# The shared layer: the locked dependencies installed for Lambda's platform (binary wheels,
+# hashes checked), less the installers' records and scripts, plus the round0 package.
 # boto3, botocore and s3transfer are not in it: the runtime ships them compiled.
 build-SharedLayer:
 	$(check-tools)
@@ -90,7 +90,7 @@ lock:
 	  --generate-hashes --quiet --custom-compile-command "make lock" $(UPGRADE) -o requirements.lock
 	cd "$(REPO)" && "$(UV)" pip compile --group sam --universal --python-version 3.13 \
 	  --generate-hashes --quiet --custom-compile-command "make lock" $(UPGRADE) -o .ci/sam-cli.lock
-	$(MAKE) --no-print-directory -f "$(abspath $(lastword $(MAKEFILE_LIST)))" layer-requirements
+	$(MAKE) --no-print-directory -f "$(REPO)/Makefile" layer-requirements
 
 # layers/round0/requirements.txt: pyproject's dependencies but boto3 (the runtime's), with
 # everything they need on Lambda, at the versions and hashes of requirements.lock
