@@ -1,10 +1,15 @@
 """Benchmark the archive's audio copy (a script, not a test): memory and throughput.
 
-For each size (1 MB and 200 MB by default) the real copy (`Archiver.copy_audio`:
-allowlist, streamed download, SHA-256, multipart upload in 8 MiB parts) runs in a
-fresh child process, from the ROUND0 stand-in's audio storage on 127.0.0.1 into S3
-played by a moto server on 127.0.0.1 (a separate thread of this parent process, so
-the bytes moto keeps do not count against the copy).
+For each size (1, 20 and 200 MB by default) two copies of the same answer's audio run in
+pairs, each in a fresh child process, from the ROUND0 stand-in's audio storage on
+127.0.0.1 into S3 played by a moto server on 127.0.0.1 (a thread of this parent
+process, so the bytes moto keeps do not count against either copy):
+
+- ours: the real `Archiver.copy_audio` (allowlist, streamed download, SHA-256, multipart
+  upload in 8 MiB parts, one part at a time);
+- the plain way, as a user would write it: `requests.get(url, stream=True)` and boto3's
+  `s3.upload_fileobj(response.raw, bucket, key)` (s3transfer's defaults: 8 MiB parts,
+  up to 10 uploaded at once).
 
 1. Peak memory: the child's resident set (Linux `/proc/self/status`). Once the code
    is loaded and the clients exist, the high-water mark is reset (`clear_refs` 5);
@@ -14,12 +19,13 @@ the bytes moto keeps do not count against the copy).
    parent's peak across fork+exec, and this parent holds moto's copies of the files.
    RSS of a fresh process, not tracemalloc: tracemalloc sees Python allocations only
    (not OpenSSL's, zlib's or the socket buffers) and slows the copy it measures.
-2. Throughput: bytes / wall time of the copy, and its ratio to a plain local file copy
-   of the same bytes (`shutil.copyfile`, source file already in the page cache).
+2. Throughput: bytes / wall time of each copy, and ours / the plain way's, the median
+   of the pairs (the two alternate which goes first).
 
 Each copy is checked: the stored object has the source's size and SHA-256.
 
-Run: `.venv/bin/python bench/archive_copy.py` (`--sizes-mb 1 200`, `--runs 3`).
+Run: `.venv/bin/python bench/archive_copy.py` (`--sizes-mb 1 20 200`, `--runs 3` pairs;
+`--part-size-mb` sets the plain way's part size and concurrency limit is `--concurrency`).
 """
 
 from __future__ import annotations
@@ -28,13 +34,10 @@ import argparse
 import hashlib
 import json
 import os
-import shutil
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -49,17 +52,31 @@ FAKE_AWS = {
     "AWS_DEFAULT_REGION": REGION,
 }
 
-CHILD = """
-import json, re, sys, time
+MEMORY = """
+import re
+
+def status_kib(field):
+    with open("/proc/self/status") as status:
+        return int(re.search(field + r":\\s+(\\d+)", status.read()).group(1))
+
+def reset_peak():
+    # forget the peak of the imports (botocore's service models): from here on the
+    # high-water mark is the copy's own
+    load_peak = status_kib("VmHWM")
+    with open("/proc/self/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")
+    return load_peak
+"""
+
+OURS = (
+    MEMORY
+    + """
+import json, sys, time
 import boto3
 from round0.http import Timeouts
 from round0_archive.audio import AudioAllowlist, AudioLimits, AudioSource
 from round0_archive.bucket import ArchiveBucket
 from round0_archive.service import Archiver
-
-def status_kib(field):
-    with open("/proc/self/status") as status:
-        return int(re.search(field + r":\\s+(\\d+)", status.read()).group(1))
 
 url, endpoint, origin, key = sys.argv[1:5]
 s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
@@ -73,19 +90,40 @@ archiver = Archiver(
     bucket=ArchiveBucket("bench-archive", client=s3),
     once=None,
 )
-# forget the peak of the imports (botocore's service models): from here on the
-# high-water mark is the copy's own
-load_peak = status_kib("VmHWM")
-with open("/proc/self/clear_refs", "w") as clear_refs:
-    clear_refs.write("5")
+load_peak = reset_peak()
 before = status_kib("VmRSS")
 started = time.perf_counter()
 outcome = archiver.copy_audio(key, url, {"interview-id": "bench"}, time_left=lambda: 900.0)
 seconds = time.perf_counter() - started
 print(json.dumps({"outcome": outcome.value, "seconds": seconds, "rss_before_kib": before,
-                  "rss_peak_kib": status_kib("VmHWM"),
-                  "load_peak_kib": load_peak}))
+                  "rss_peak_kib": status_kib("VmHWM"), "load_peak_kib": load_peak}))
 """
+)
+
+# What a user would write: stream the download straight into boto3's managed upload.
+PLAIN = (
+    MEMORY
+    + """
+import json, sys, time
+import boto3, requests
+from boto3.s3.transfer import TransferConfig
+
+url, endpoint, origin, key, part_mb, concurrency = sys.argv[1:7]
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+s3.list_buckets()
+config = TransferConfig(multipart_chunksize=int(part_mb) * 1024 * 1024,
+                        max_concurrency=int(concurrency))
+load_peak = reset_peak()
+before = status_kib("VmRSS")
+started = time.perf_counter()
+with requests.get(url, stream=True, timeout=(3.0, 30.0)) as response:
+    response.raise_for_status()
+    s3.upload_fileobj(response.raw, "bench-archive", key, Config=config)
+seconds = time.perf_counter() - started
+print(json.dumps({"outcome": "copied", "seconds": seconds, "rss_before_kib": before,
+                  "rss_peak_kib": status_kib("VmHWM"), "load_peak_kib": load_peak}))
+"""
+)
 
 
 def _free_port() -> int:
@@ -95,12 +133,12 @@ def _free_port() -> int:
         return port
 
 
-def _child_copy(url: str, endpoint: str, origin: str, key: str) -> dict[str, Any]:
+def _child_copy(code: str, args: list[str]) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "AWS_"))}
     env.update(FAKE_AWS)
     env["POWERTOOLS_SERVICE_NAME"] = "bench"
     output = subprocess.run(
-        [sys.executable, "-c", CHILD, url, endpoint, origin, key],
+        [sys.executable, "-c", code, *args],
         env=env,
         capture_output=True,
         text=True,
@@ -110,24 +148,26 @@ def _child_copy(url: str, endpoint: str, origin: str, key: str) -> dict[str, Any
     return result
 
 
-def _file_copy_seconds(chunks: Any, directory: Path) -> float:
-    source, target = directory / "source.mp3", directory / "target.mp3"
-    with source.open("wb") as handle:
-        for chunk in chunks:
-            handle.write(chunk)
-    shutil.copyfile(source, target)  # warm-up: both files in the page cache
-    started = time.perf_counter()
-    shutil.copyfile(source, target)
-    seconds = time.perf_counter() - started
-    source.unlink()
-    target.unlink()
-    return seconds
+def _summary(copies: list[dict[str, Any]], size_mb: int) -> dict[str, float]:
+    return {
+        "rss_before_mib": max(r["rss_before_kib"] for r in copies) / 1024,
+        "rss_peak_mib": max(r["rss_peak_kib"] for r in copies) / 1024,
+        "growth_mib": max(r["rss_peak_kib"] - r["rss_before_kib"] for r in copies) / 1024,
+        "load_peak_mib": max(r["load_peak_kib"] for r in copies) / 1024,
+        "mb_s": size_mb / statistics.median(r["seconds"] for r in copies),
+    }
 
 
 def _measure(
-    storage: Any, s3: Any, endpoint: str, size_mb: int, runs: int, scratch: Path
-) -> dict[str, float]:
-    """Copy one `size_mb` answer `runs` times, each in a fresh child; check each copy."""
+    storage: Any,
+    s3: Any,
+    endpoint: str,
+    size_mb: int,
+    runs: int,
+    plain_options: list[str],
+) -> dict[str, Any]:
+    """Copy one `size_mb` answer in `runs` pairs (ours, the plain way), each in a fresh
+    child, alternating which goes first; check every stored copy."""
     from round0_testkit.events import load_bus_event
     from round0_testkit.standins.round0_api import audio_chunks
 
@@ -141,56 +181,70 @@ def _measure(
     expected = hashlib.sha256()
     for chunk in audio_chunks(audio.seed, audio.size):
         expected.update(chunk)
-    copies = []
-    for run in range(runs):
+
+    def copy(way: str, run: int) -> dict[str, Any]:
         url = storage.results_document(interview_id)["responses"][0]["audio_url"]
-        key = f"interviews/{interview_id}/question_{question_id}-{run}.mp3"
-        result = _child_copy(url, endpoint, storage.origin, key)
+        key = f"interviews/{interview_id}/question_{question_id}-{way}-{run}.mp3"
+        args = [url, endpoint, storage.origin, key]
+        result = (
+            _child_copy(OURS, args) if way == "ours" else _child_copy(PLAIN, args + plain_options)
+        )
         assert result["outcome"] == "copied", result
         body = s3.get_object(Bucket=BUCKET, Key=key)["Body"]
         digest = hashlib.sha256()
         for chunk in body.iter_chunks(MB):
             digest.update(chunk)
-        assert digest.hexdigest() == expected.hexdigest(), "stored bytes differ"
+        assert digest.hexdigest() == expected.hexdigest(), f"{way}: stored bytes differ"
         s3.delete_object(Bucket=BUCKET, Key=key)
-        copies.append(result)
-    file_seconds = statistics.median(
-        _file_copy_seconds(audio_chunks(audio.seed, audio.size), scratch) for _ in range(runs)
-    )
-    copy_seconds = statistics.median(result["seconds"] for result in copies)
+        return result
+
+    ours, plain, ratios = [], [], []
+    for run in range(runs):
+        order = ("ours", "plain") if run % 2 == 0 else ("plain", "ours")
+        pair = {way: copy(way, run) for way in order}
+        ours.append(pair["ours"])
+        plain.append(pair["plain"])
+        ratios.append(pair["plain"]["seconds"] / pair["ours"]["seconds"])
     return {
         "size_mb": size_mb,
-        "rss_before_mib": max(r["rss_before_kib"] for r in copies) / 1024,
-        "rss_peak_mib": max(r["rss_peak_kib"] for r in copies) / 1024,
-        "copy_growth_mib": max(r["rss_peak_kib"] - r["rss_before_kib"] for r in copies) / 1024,
-        "load_peak_mib": max(r["load_peak_kib"] for r in copies) / 1024,
-        "copy_mb_s": size_mb / copy_seconds,
-        "file_copy_mb_s": size_mb / file_seconds,
-        "throughput_ratio": file_seconds / copy_seconds,
+        "ours": _summary(ours, size_mb),
+        "plain": _summary(plain, size_mb),
+        "throughput_ratio": statistics.median(ratios),
     }
 
 
-def _print(rows: list[dict[str, float]]) -> None:
+def _print(rows: list[dict[str, Any]], runs: int) -> None:
+    print(f"median of {runs} pairs; memory: the largest of the runs")
     print(
-        f"{'size':>7} {'RSS at start':>12} {'copy peak':>10} {'growth':>9} {'load peak':>10}"
-        f" {'copy MB/s':>10} {'file MB/s':>10} {'ratio':>7}"
+        f"{'size':>7} {'RSS at start':>12} {'ours peak':>10} {'growth':>8} {'plain peak':>11}"
+        f" {'growth':>8} {'ours MB/s':>10} {'plain MB/s':>11} {'ours/plain':>11}"
     )
     for row in rows:
-        print(
-            f"{row['size_mb']:>5}MB {row['rss_before_mib']:>9.1f}MiB {row['rss_peak_mib']:>7.1f}MiB"
-            f" {row['copy_growth_mib']:>6.1f}MiB {row['load_peak_mib']:>7.1f}MiB"
-            f" {row['copy_mb_s']:>10.1f} {row['file_copy_mb_s']:>10.1f}"
-            f" {row['throughput_ratio']:>7.3f}"
-        )
+        ours, plain = row["ours"], row["plain"]
+        cells = [
+            f"{row['size_mb']:>5}MB",
+            f"{ours['rss_before_mib']:>9.1f}MiB",
+            f"{ours['rss_peak_mib']:>7.1f}MiB",
+            f"{ours['growth_mib']:>5.1f}MiB",
+            f"{plain['rss_peak_mib']:>8.1f}MiB",
+            f"{plain['growth_mib']:>5.1f}MiB",
+            f"{ours['mb_s']:>10.1f}",
+            f"{plain['mb_s']:>11.1f}",
+            f"{row['throughput_ratio']:>11.3f}",
+        ]
+        print(" ".join(cells))
     print(json.dumps(rows))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes-mb", type=int, nargs="+", default=[1, 200])
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--sizes-mb", type=int, nargs="+", default=[1, 20, 200])
+    parser.add_argument("--runs", type=int, default=3, help="pairs per size")
+    parser.add_argument("--part-size-mb", type=int, default=8, help="the plain way's part size")
+    parser.add_argument("--concurrency", type=int, default=10, help="the plain way's uploads")
     arguments = parser.parse_args()
     os.environ.update(FAKE_AWS)
+    plain_options = [str(arguments.part_size_mb), str(arguments.concurrency)]
 
     import logging
 
@@ -207,14 +261,14 @@ def main() -> int:
     try:
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
         s3.create_bucket(Bucket=BUCKET)
-        with Round0ApiStandIn() as storage, tempfile.TemporaryDirectory() as scratch:
+        with Round0ApiStandIn() as storage:
             rows = [
-                _measure(storage, s3, endpoint, size_mb, arguments.runs, Path(scratch))
+                _measure(storage, s3, endpoint, size_mb, arguments.runs, plain_options)
                 for size_mb in arguments.sizes_mb
             ]
     finally:
         moto.stop()
-    _print(rows)
+    _print(rows, arguments.runs)
     return 0
 
 

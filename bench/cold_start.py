@@ -1,0 +1,369 @@
+"""Cold start of every function as Lambda runs the deployed build (a script, not a test).
+
+Two figures per function, each the median over pairs of fresh processes (a floor process
+and a candidate process, in alternating order), as a ratio to the floor of the same pair:
+
+- import: importing the handler, measured inside the process;
+- import + first request: the same, then the handler invoked once with a realistic event
+  (a new signed webhook; a schedule tick; a bus delivery of a new event), every AWS call
+  answered by moto's server and every outside service by the local stand-ins, all on
+  127.0.0.1 in this process. Cost moved from the import into the first request shows here.
+
+The floor: a fresh process that imports boto3 and creates one client.
+
+Every process runs as Lambda loads the deployed zip: on a copy of the `sam build` output
+whose every file is dated 1980-01-01, with no .pyc written (`-B`,
+PYTHONDONTWRITEBYTECODE), and with nothing on the path but the function's code, the
+layer's `python/` and the runtime's SDK (boto3, botocore, s3transfer, jmespath, urllib3,
+dateutil, six: this environment's copies, compiled, stand in for the python3.13 runtime's;
+`-S`, so nothing else of this environment is importable). For each function it also prints
+`python -X importtime`'s top contributors, by top-level package (self time summed).
+
+Run after `sam build`:
+  .venv/bin/python bench/cold_start.py                       # .aws-sam/build, 15 pairs
+  .venv/bin/python bench/cold_start.py --build before=DIR --build after=.aws-sam/build
+(`--pairs N`, `--functions IngestFunction ...`, `--top N`)
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import copy
+import importlib.util
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+ZIP_EPOCH = 315532800  # 1980-01-01T00:00:00Z
+RUNTIME_SDK = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six")
+
+# A fresh Lambda execution environment: import the handler, then (given an event file)
+# invoke it once. Its own prints go to stderr; the figures to the original stdout.
+CANDIDATE = """
+import os, sys, time
+started = time.perf_counter()
+import importlib, json
+figures = os.fdopen(os.dup(1), "w")
+os.dup2(2, 1)
+module_name, _, attribute = sys.argv[1].rpartition(".")
+handler = getattr(importlib.import_module(module_name), attribute)
+imported = time.perf_counter()
+result = None
+if len(sys.argv) > 2:
+    class Context:
+        function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
+        function_version = "$LATEST"
+        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:" + function_name
+        memory_limit_in_mb = 512
+        aws_request_id = "bench-request"
+        log_group_name = "/aws/lambda/" + function_name
+        log_stream_name = "bench"
+        deadline = time.time() + float(sys.argv[3])
+        def get_remaining_time_in_millis(self):
+            return max(0, int((self.deadline - time.time()) * 1000))
+    with open(sys.argv[2], encoding="utf-8") as handle:
+        event = json.load(handle)
+    result = handler(event, Context())
+answered = time.perf_counter()
+sys.stdout.flush()
+figures.write(json.dumps({"import": imported - started, "first": answered - started,
+                          "result": result}, default=str) + "\\n")
+"""
+FLOOR = """
+import os, sys, time
+started = time.perf_counter()
+import json
+import boto3
+boto3.client("dynamodb", region_name="us-east-1")
+print(json.dumps({"import": time.perf_counter() - started}))
+"""
+
+
+def runtime_standin(directory: Path) -> Path:
+    """This environment's SDK, compiled, linked into a directory of its own."""
+    directory.mkdir()
+    for name in RUNTIME_SDK:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            raise SystemExit(f"{name} is not installed: run `bash .ci/setup`")
+        if spec.submodule_search_locations:
+            location = Path(next(iter(spec.submodule_search_locations)))
+            compileall.compile_dir(location, quiet=1)  # the runtime ships it compiled
+        else:
+            location = Path(spec.origin)
+            compileall.compile_file(location, quiet=1)
+            directory.joinpath("__pycache__").mkdir(exist_ok=True)
+            cached = Path(importlib.util.cache_from_source(str(location)))
+            (directory / "__pycache__" / cached.name).symlink_to(cached)
+        (directory / location.name).symlink_to(location)
+    return directory
+
+
+def as_deployed(build: Path, target: Path) -> Path:
+    """A copy of the build with every entry dated 1980-01-01, as the deploy zip leaves it."""
+    if not (build / "SharedLayer" / "python").is_dir():
+        raise SystemExit(f"no sam build output in {build}: run `.venv-sam/bin/sam build`")
+    shutil.copytree(build, target, symlinks=True)
+    for path in [target, *target.rglob("*")]:
+        os.utime(path, (ZIP_EPOCH, ZIP_EPOCH), follow_symlinks=False)
+    return target
+
+
+class World:
+    """The AWS emulator, the stand-ins and the stack, as the local pipeline builds them."""
+
+    def __init__(self) -> None:
+        from round0_local.emulator import AwsEmulator
+        from round0_local.integrations import LocalIntegrations
+        from round0_testkit.events import LOCAL_SIGNING_SECRET
+        from round0_testkit.template import REGION, TemplateStack, load_template
+
+        self.emulator = AwsEmulator().start()
+        self.integrations = LocalIntegrations()
+        self.integrations.start()
+        self.stack = TemplateStack(load_template())
+        self.region = REGION
+        self.stack.parameters.update(self.integrations.parameters())
+        self.stack.secret_values.update(self.integrations.secret_values(LOCAL_SIGNING_SECRET))
+        self.stack.create(self.emulator.session(), self.emulator.endpoint)
+        self.integrations.prepare_aws(self.emulator, self.stack)
+
+    def stop(self) -> None:
+        self.integrations.stop()
+        self.emulator.stop()
+
+    def environment(self, function: str, pythonpath: list[Path]) -> dict[str, str]:
+        from round0_local.workers import worker_environment
+
+        env = worker_environment(
+            self.stack.function_environment(function),
+            self.emulator.endpoint,
+            self.stack.physical_name(function),
+            self.region,
+        )
+        env.update(
+            PYTHONPATH=os.pathsep.join(str(path) for path in pythonpath),
+            PYTHONDONTWRITEBYTECODE="1",
+            AWS_LAMBDA_FUNCTION_MEMORY_SIZE="512",
+        )
+        return env
+
+    def dead_letters(self, function: str) -> int:
+        url = self.stack.function_environment(function).get("DEAD_LETTER_QUEUE_URL")
+        if not url:
+            return 0
+        attributes = self.emulator.client("sqs").get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+        )
+        return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+    # -------------------------------------------------------------- first requests
+    def event(self, function: str) -> dict[str, Any]:
+        """A realistic first event for `function`, new each time (no duplicate shortcut)."""
+        from round0_testkit.events import PAYLOADS_DIR, bus_event, signed_request
+
+        def payload(name: str) -> dict[str, Any]:
+            document: dict[str, Any] = json.loads((PAYLOADS_DIR / name).read_text("utf-8"))
+            document["id"] = f"evt_{uuid.uuid4().hex}"
+            document["data"]["interview"]["id"] = str(uuid.uuid4())
+            return document
+
+        if function == "IngestFunction":
+            return signed_request(json.dumps(payload("interview_ended.json")).encode())
+        if function == "SweeperFunction":
+            tick = bus_event({}, "Scheduled Event")
+            tick["source"] = "aws.scheduler"
+            return tick
+        if function == "NotifyFunction":
+            return bus_event(payload("interview_started.json"))
+        ended = payload("interview_ended.json")
+        self.integrations.saw_event(copy.deepcopy(ended))  # ROUND0's API knows it
+        return bus_event(ended)
+
+    def timeout(self, function: str) -> float:
+        properties = self.stack.functions()[function]["Properties"]
+        default = self.stack.template["Globals"]["Function"].get("Timeout", 3)
+        return float(properties.get("Timeout", default))
+
+
+def run(code: str, args: list[str], env: dict[str, str], flags: tuple[str, ...] = ()) -> Any:
+    completed = subprocess.run(
+        [sys.executable, "-S", "-B", *flags, "-c", code, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise SystemExit(f"{args[:1]} failed:\n{completed.stderr[-3000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1]), completed.stderr
+
+
+def importtime(stderr: str, top: int) -> list[tuple[str, float]]:
+    """Self time of every import, summed by top-level package, largest first (ms)."""
+    by_package: dict[str, float] = defaultdict(float)
+    for line in stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        self_us, _, name = (part.strip() for part in line[len("import time:") :].split("|"))
+        by_package[name.split(".")[0]] += int(self_us) / 1000
+    return sorted(by_package.items(), key=lambda item: -item[1])[:top]
+
+
+IMPORTTIME = ("-X", "importtime")
+
+
+def profile_imports(
+    world: World, build: Path, runtime: Path, function: str, root: Path, top: int
+) -> list[tuple[str, float]]:
+    """What importing the handler and serving its first request imports, largest first."""
+    event_file = root / "importtime-event.json"
+    event_file.write_text(json.dumps(world.event(function)), encoding="utf-8")
+    env = world.environment(function, [build / function, build / "SharedLayer" / "python", runtime])
+    args = [world.stack.function_handler(function), str(event_file), str(world.timeout(function))]
+    return importtime(run(CANDIDATE, args, env, IMPORTTIME)[1], top)
+
+
+def measure(
+    world: World,
+    builds: dict[str, Path],
+    runtime: Path,
+    functions: list[str],
+    pairs: int,
+    event_file: Path,
+    say: Callable[[str], None],
+) -> dict[str, dict[str, dict[str, Any]]]:
+    samples: dict[str, dict[str, dict[str, list[float]]]] = {
+        label: {name: defaultdict(list) for name in functions} for label in builds
+    }
+    handlers = {name: world.stack.function_handler(name) for name in functions}
+    for number in range(pairs):
+        for function in functions:
+            for label, build in builds.items():
+                path = [build / function, build / "SharedLayer" / "python", runtime]
+                env, floor_env = (
+                    world.environment(function, path),
+                    world.environment(function, [runtime]),
+                )
+                event_file.write_text(json.dumps(world.event(function)), encoding="utf-8")
+                args = [handlers[function], str(event_file), str(world.timeout(function))]
+
+                def candidate(env: dict[str, str] = env, args: list[str] = args) -> Any:
+                    return run(CANDIDATE, args, env)[0]
+
+                def floor(env: dict[str, str] = floor_env) -> Any:
+                    return run(FLOOR, [], env)[0]
+
+                if number % 2 == 0:
+                    base, result = floor(), candidate()
+                else:
+                    result, base = candidate(), floor()
+                figures = samples[label][function]
+                figures["floor"].append(base["import"])
+                figures["import"].append(result["import"])
+                figures["first"].append(result["first"])
+                figures["import_ratio"].append(result["import"] / base["import"])
+                figures["first_ratio"].append(result["first"] / base["import"])
+                if number == 0:
+                    answer = str(result["result"])[:100]
+                    say(f"  {label} {function}: first request answered {answer}")
+        say(f"pair {number + 1}/{pairs} done")
+    return {
+        label: {
+            function: {
+                key: round(statistics.median(values), 4)
+                for key, values in samples[label][function].items()
+            }
+            for function in functions
+        }
+        for label in builds
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--build",
+        action="append",
+        metavar="LABEL=DIR",
+        help="a sam build output to measure (repeatable; default: after=.aws-sam/build)",
+    )
+    parser.add_argument("--pairs", type=int, default=15, help="floor/candidate pairs per figure")
+    parser.add_argument("--functions", nargs="+", help="logical ids (default: every function)")
+    parser.add_argument("--top", type=int, default=8, help="importtime packages shown")
+    arguments = parser.parse_args()
+    specs = arguments.build or [f"after={REPO / '.aws-sam' / 'build'}"]
+    sources = {spec.split("=", 1)[0]: Path(spec.split("=", 1)[1]).resolve() for spec in specs}
+
+    world = World()
+    try:
+        functions = arguments.functions or sorted(world.stack.functions())
+        with tempfile.TemporaryDirectory(prefix="cold-start-") as scratch:
+            root = Path(scratch)
+            runtime = runtime_standin(root / "runtime")
+            builds = {label: as_deployed(path, root / label) for label, path in sources.items()}
+            print(f"pairs: {arguments.pairs}; builds: {sources}", flush=True)
+            results = measure(
+                world,
+                builds,
+                runtime,
+                functions,
+                arguments.pairs,
+                root / "event.json",
+                lambda line: print(line, flush=True),
+            )
+            tops = {
+                label: {
+                    function: profile_imports(world, build, runtime, function, root, arguments.top)
+                    for function in functions
+                }
+                for label, build in builds.items()
+            }
+            floor_packages = {
+                name
+                for name, _ in importtime(
+                    run(FLOOR, [], world.environment(functions[0], [runtime]), IMPORTTIME)[1],
+                    top=1000,
+                )
+            }
+            dead = {function: world.dead_letters(function) for function in functions}
+    finally:
+        world.stop()
+
+    for label in results:
+        print(f"\n{label} ({sources[label]}): median of {arguments.pairs} pairs")
+        print(
+            f"  {'function':<16} {'floor':>7} {'import':>7} {'ratio':>6}"
+            f" {'import+1st':>10} {'ratio':>6}"
+        )
+        for function, row in results[label].items():
+            print(
+                f"  {function:<16} {row['floor']:>6.3f}s {row['import']:>6.3f}s"
+                f" {row['import_ratio']:>5.2f}x {row['first']:>9.3f}s {row['first_ratio']:>5.2f}x"
+            )
+        print("  python -X importtime, import + first request, ms of self time by package")
+        print("  (* the floor imports it too):")
+        for function, top in tops[label].items():
+            listed = ", ".join(
+                f"{name}{'*' if name in floor_packages else ''} {ms:.0f}" for name, ms in top
+            )
+            print(f"    {function}: {listed}")
+    if any(dead.values()):
+        print(f"\nWARNING: first requests were dead-lettered: {dead}")
+    print(json.dumps({"pairs": arguments.pairs, "results": results, "dead_letters": dead}))
+    return 1 if any(dead.values()) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
