@@ -14,6 +14,8 @@ from round0.events import InterviewStatus
 
 PENDING = "pending"
 PUBLISHED = "published"
+# kept, out of the sweeper's index, with the reason: it can never be published
+QUARANTINED = "quarantined"
 
 
 class PayloadRef(BaseModel):
@@ -62,12 +64,14 @@ class StoredEvent:
     status: str = PENDING
     lease_until: float = 0.0
     attempts: int = 1
+    quarantine_reason: str | None = None
 
 
 class ClaimOutcome(StrEnum):
     CLAIMED = "claimed"  # this caller holds the lease and must publish
     PUBLISHED = "published"  # stored and published before: a duplicate
     IN_FLIGHT = "in_flight"  # another delivery holds the lease
+    QUARANTINED = "quarantined"  # stored, and refused for good by the bus or a store
 
 
 @dataclass(frozen=True)

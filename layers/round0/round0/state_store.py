@@ -8,8 +8,11 @@ in. The item holds no personal data: ids, statuses and timestamps only.
 
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+
 from round0 import aws
 from round0.events import InterviewStatus
+from round0.failures import PermanentFailure
 from round0.records import InterviewState
 
 if TYPE_CHECKING:
@@ -38,7 +41,19 @@ class InterviewStates:
         return self._client or aws.dynamodb()
 
     def record(self, state: InterviewState, now: float) -> bool:
-        """Apply `state` if it is newer than the stored one. Returns whether it advanced."""
+        """Apply `state` if it is newer than the stored one. Returns whether it advanced.
+
+        PermanentFailure when DynamoDB refuses the item itself (a key too long, say):
+        the same write would be refused every time."""
+        try:
+            return self._record(state, now)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code == "ValidationException":
+                raise PermanentFailure(f"state_refused: {code}") from exc
+            raise
+
+    def _record(self, state: InterviewState, now: float) -> bool:
         timestamps = {
             name: value
             for name, value in (

@@ -18,6 +18,8 @@ class DeliverySettings(FunctionSettings):
     payload_bucket_name: str
     event_ttl_days: int = 30
     claim_lease_seconds: float = 30.0
+    # failed attempts before a record is quarantined whatever the failure (delivery.py)
+    delivery_max_attempts: int = 30
 
 
 @cache
@@ -31,5 +33,6 @@ def delivery() -> Delivery:
         policy=DeliveryPolicy(
             ttl_seconds=settings.event_ttl_days * SECONDS_PER_DAY,
             lease_seconds=settings.claim_lease_seconds,
+            max_attempts=settings.delivery_max_attempts,
         ),
     )

@@ -27,7 +27,15 @@ from round0_archive.service import header_safe
 
 @pytest.mark.parametrize(
     "value",
-    ["660f9511-f30c-52e5-b827-557766551111", "test-question-1", "770g0622-g41d", "a.b", "ü"],
+    [
+        "660f9511-f30c-52e5-b827-557766551111",
+        "test-question-1",
+        "770g0622-g41d",
+        "a.b",
+        "ü",
+        "x" * 255,
+        "é" * 127,  # 254 bytes
+    ],
 )
 def test_opaque_ids_become_keys(value: str) -> None:
     assert check_id(value, "id") == value
@@ -49,12 +57,19 @@ def test_opaque_ids_become_keys(value: str) -> None:
         "del\x7f",
         "rtl\u202eoverride",
         "zero\u200bwidth",
-        "x" * 201,
+        "x" * 256,
+        "é" * 128,  # 256 bytes of UTF-8
     ],
 )
 def test_unsafe_ids_are_refused(value: str) -> None:
     with pytest.raises(UnsafeId):
         check_id(value, "question id")
+
+
+def test_the_longest_ids_still_make_a_valid_s3_key() -> None:
+    # 1,024 bytes of UTF-8 is S3's limit for a whole key
+    key = audio_key("\U0001f600" * 63, "\U0001f600" * 63)  # 252 bytes each
+    assert len(key.encode("utf-8")) <= 1024
 
 
 def test_the_seed_key_layout() -> None:
