@@ -96,6 +96,8 @@ def test_the_seed_key_layout() -> None:
         ("http://127.0.0.1:8123", "http://127.0.0.1:8123/audio/a.mp3", True),
         ("http://127.0.0.1:8123", "http://127.0.0.1:8124/audio/a.mp3", False),
         ("http://127.0.0.1:8123", "https://127.0.0.1:8123/audio/a.mp3", False),
+        ("http://localhost:8123", "http://localhost:8123/a.mp3", True),
+        ("http://[::1]:8123", "http://[::1]:8123/a.mp3", True),
         ("a.example, https://b.example:8443", "https://b.example:8443/x", True),
         ("a.example, https://b.example:8443", "https://a.example/x", True),
     ],
@@ -105,7 +107,19 @@ def test_the_audio_allowlist(entries: str, url: str, allowed: bool) -> None:
 
 
 @pytest.mark.parametrize(
-    "entries", ["", " , ", "host:8443", "https://host/path", "ftp://host", "user@host"]
+    "entries",
+    [
+        "",
+        " , ",
+        "host:8443",
+        "https://host/path",
+        "ftp://host",
+        "user@host",
+        # plain http only to this machine (the local stand-ins): never in clear elsewhere
+        "http://media.example.com",
+        "storage.round0.io, http://media.example.com:8080",
+        "http://127.0.0.2:8123",
+    ],
 )
 def test_a_malformed_allowlist_is_a_configuration_error(entries: str) -> None:
     with pytest.raises(ValueError, match="allowlist"):
