@@ -23,6 +23,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
+# `{"Ref": "AWS::NoValue"}`: the property or list item is left out
+_NO_VALUE = object()
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -81,8 +83,13 @@ class LocalStack:
 
     # ------------------------------------------------------------ intrinsics
     def resolve(self, value: Any) -> Any:
+        resolved = self._resolve(value)
+        return None if resolved is _NO_VALUE else resolved
+
+    def _resolve(self, value: Any) -> Any:
         if isinstance(value, list):
-            return [self.resolve(item) for item in value]
+            items = (self._resolve(item) for item in value)
+            return [item for item in items if item is not _NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
@@ -92,18 +99,45 @@ class LocalStack:
                 "Fn::GetAtt": lambda name_and_attribute: self._get_att(*name_and_attribute),
                 "Fn::Sub": self._sub,
                 "Fn::Join": self._join,
+                "Fn::If": self._if,
             }
             if key in intrinsics:
                 return intrinsics[key](argument)
             if key.startswith("Fn::"):
                 raise NotImplementedError(f"intrinsic {key} is not supported locally")
-        return {key: self.resolve(item) for key, item in value.items()}
+        resolved = {key: self._resolve(item) for key, item in value.items()}
+        return {key: item for key, item in resolved.items() if item is not _NO_VALUE}
+
+    def condition(self, name: str) -> bool:
+        """The value of one of the template's Conditions for this stack's parameters."""
+        return self._evaluate(self.template.get("Conditions", {})[name])
+
+    def _evaluate(self, expression: Any) -> bool:
+        ((key, argument),) = expression.items()
+        if key == "Condition":
+            return self.condition(argument)
+        if key == "Fn::Equals":
+            left, right = (self.resolve(item) for item in argument)
+            return str(left) == str(right)
+        if key == "Fn::Not":
+            return not self._evaluate(argument[0])
+        if key == "Fn::And":
+            return all(self._evaluate(item) for item in argument)
+        if key == "Fn::Or":
+            return any(self._evaluate(item) for item in argument)
+        raise NotImplementedError(f"condition function {key} is not supported locally")
+
+    def _if(self, argument: list[Any]) -> Any:
+        name, when_true, when_false = argument
+        return self._resolve(when_true if self.condition(name) else when_false)
 
     def _join(self, argument: list[Any]) -> str:
         separator, items = argument
         return str(separator).join(str(self.resolve(item)) for item in items)
 
-    def _ref(self, name: str) -> str:
+    def _ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return _NO_VALUE
         pseudo = {
             "AWS::Region": REGION,
             "AWS::AccountId": ACCOUNT,
