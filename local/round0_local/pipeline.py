@@ -393,7 +393,8 @@ class LocalPipeline:
         answered = self._receiving.get(event_id)
         if answered is not None:
             answered.wait(timeout=10)
-        self.integrations.saw_event(resolve_event(detail, self.emulator.client("s3")))
+        bucket = self.stack.physical_name("PayloadBucket")
+        self.integrations.saw_event(resolve_event(detail, bucket, self.emulator.client("s3")))
         invoke_config = self.stack.functions()[rule.function]["Properties"].get(
             "EventInvokeConfig", {}
         )

@@ -5,6 +5,9 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+from pydantic import ValidationError
+
 from round0 import aws
 from round0.contract import POINTER_FIELD, payload_key
 from round0.records import PayloadRef
@@ -14,7 +17,9 @@ if TYPE_CHECKING:
 
 
 class PayloadIntegrityError(Exception):
-    """The stored payload is not the one the pointer names."""
+    """The pointer or the payload behind it cannot be trusted: malformed, naming another
+    bucket or another event's key, gone, or not the bytes it names. Retrying cannot help;
+    the message names the problem, never the payload."""
 
 
 class PayloadStore:
@@ -41,14 +46,38 @@ class PayloadStore:
         )
 
 
-def resolve_event(detail: dict[str, Any], s3_client: "S3Client | None" = None) -> dict[str, Any]:
-    """The full ROUND0 event for a bus event's `detail`, inline or by pointer."""
+def resolve_event(
+    detail: dict[str, Any], expected_bucket: str, s3_client: "S3Client | None" = None
+) -> dict[str, Any]:
+    """The full ROUND0 event for a bus event's `detail`, inline or by pointer.
+
+    A pointer is followed only into `expected_bucket` (the stack's payload bucket) and
+    only to the key of the event it names: the bus is not trusted to say where to read.
+    """
     if POINTER_FIELD not in detail:
         return detail
-    ref = PayloadRef.model_validate(detail[POINTER_FIELD])
-    response = (s3_client or aws.s3()).get_object(Bucket=ref.s3_bucket, Key=ref.s3_key)
+    try:
+        ref = PayloadRef.model_validate(detail[POINTER_FIELD])
+    except ValidationError as exc:
+        raise PayloadIntegrityError("the payload pointer is malformed") from exc
+    if ref.s3_bucket != expected_bucket:
+        raise PayloadIntegrityError("the payload pointer names another bucket")
+    event_id = detail.get("id")
+    if not isinstance(event_id, str) or ref.s3_key != payload_key(event_id):
+        raise PayloadIntegrityError("the payload pointer names another event's key")
+    try:
+        response = (s3_client or aws.s3()).get_object(Bucket=ref.s3_bucket, Key=ref.s3_key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+            raise PayloadIntegrityError("the payload is gone (expired or erased)") from exc
+        raise
     body = response["Body"].read()
     if hashlib.sha256(body).hexdigest() != ref.sha256:
         raise PayloadIntegrityError(f"payload at {ref.s3_key} does not match its pointer")
-    event: dict[str, Any] = json.loads(body)
+    try:
+        event = json.loads(body)
+    except ValueError as exc:  # not UTF-8, not JSON
+        raise PayloadIntegrityError("the payload is not JSON") from exc
+    if not isinstance(event, dict):
+        raise PayloadIntegrityError("the payload is not a JSON object")
     return event
