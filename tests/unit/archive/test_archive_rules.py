@@ -167,24 +167,70 @@ def results_document(**overrides: Any) -> dict[str, Any]:
 
 
 def test_results_read_plain_or_wrapped_in_data() -> None:
-    plain = read_results(results_document())
-    wrapped = read_results({"data": results_document()})
+    plain = read_results(results_document(), "i-1")
+    wrapped = read_results({"data": results_document()}, "i-1")
     assert plain == wrapped
     assert plain.completed
     assert plain.interview_id == "i-1"
     assert len(plain.raw_responses) == 2
 
 
+def flat_document() -> dict[str, Any]:
+    nested = results_document()
+    return {**nested.pop("interview"), **nested}
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        results_document(),  # nested: an interview object, as the webhook's data
+        {"data": results_document()},
+        flat_document(),  # flat: top-level id, status, job, candidate, responses
+        {"data": flat_document()},
+    ],
+    ids=["nested", "nested-in-data", "flat", "flat-in-data"],
+)
+def test_every_shape_of_the_answer_reads_the_same(document: dict[str, Any]) -> None:
+    results = read_results(document, "i-1")
+    assert (results.interview_id, results.status, results.completed) == ("i-1", "completed", True)
+    assert [r["question_id"] for r in results.raw_responses] == ["q-1", "q-2"]
+    assert results.document["job"] == {"id": "j-1", "title": "Engineer"}
+
+
+def test_the_event_stands_in_for_an_id_and_status_the_answer_leaves_out() -> None:
+    # Given only what ROUND0 documents: job, candidate and responses[]
+    bare = {key: value for key, value in results_document().items() if key != "interview"}
+    # Then the interview is the event's, and an interview_ended says it is completed
+    results = read_results(bare, "i-1", "completed")
+    assert (results.interview_id, results.status, results.completed) == ("i-1", "completed", True)
+    assert len(results.raw_responses) == 2
+    # and without a status from the event either, it is not known to be completed
+    assert read_results(bare, "i-1").status is None
+
+
+def test_the_answers_own_id_and_status_win_over_the_events() -> None:
+    results = read_results({"id": "other", "status": "expired"}, "i-1", "completed")
+    assert (results.interview_id, results.status, results.terminal) == ("other", "expired", True)
+    assert not read_results({"status": "in_progress"}, "i-1", "completed").completed
+    # a data field that is the results' own (not a wrapper) is left alone
+    kept = read_results({"responses": [], "data": {"x": 1}}, "i-1", "completed")
+    assert kept.document == {"responses": [], "data": {"x": 1}}
+
+
 def test_results_of_an_interview_in_progress() -> None:
-    results = read_results({"interview": {"id": "i-1", "status": "in_progress"}})
+    results = read_results({"interview": {"id": "i-1", "status": "in_progress"}}, "i-1")
     assert not results.completed
+    assert not results.terminal
     assert results.raw_responses == []
 
 
-@pytest.mark.parametrize("document", [[], {"interview": "x"}, {"interview": {"id": ""}}])
+@pytest.mark.parametrize(
+    "document",
+    [[], "x", None, {"interview": "x"}, {"interview": {"id": ""}}, {"id": 5}, {"id": ["i-1"]}],
+)
 def test_documents_that_are_not_results(document: Any) -> None:
     with pytest.raises(InvalidResults):
-        read_results(document)
+        read_results(document, "i-1")
 
 
 def test_responses_are_read_leniently_and_one_at_a_time() -> None:
@@ -198,7 +244,7 @@ def test_responses_are_read_leniently_and_one_at_a_time() -> None:
 
 
 def test_archived_results_hold_no_audio_urls() -> None:
-    results = read_results(results_document())
+    results = read_results(results_document(), "i-1")
     archived = without_audio_urls(results)
     assert all("audio_url" not in response for response in archived["responses"])
     assert results.document["responses"][0]["audio_url"]  # the original is untouched
