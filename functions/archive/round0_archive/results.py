@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from round0.events import InterviewResponse
 from round0.transcripts import Answer
+from round0_archive.keys import check_id
 
 COMPLETED = "completed"
 # statuses an interview never leaves: retrying cannot bring its results
@@ -93,9 +94,12 @@ def read_results(
 
 
 def parse_response(raw: Any) -> InterviewResponse:
-    """One response; a null where the model has a default (e.g. transcript) is accepted."""
+    """One response; a null where the model has a default (e.g. transcript) is accepted.
+    A question id that cannot be a key raises UnsafeId (the archive says so on its own)."""
     if not isinstance(raw, dict):
         raise InvalidResponse("response is not a JSON object")
+    if isinstance(question_id := raw.get("question_id"), str):
+        check_id(question_id, "question id")
     try:
         return InterviewResponse.model_validate(raw)
     except ValidationError:
