@@ -25,6 +25,8 @@ with a retryable error for ever. Field: what it becomes (that store's limit) -> 
   interoperability) -> integers within 64 bits, finite floats, no `NaN`/`Infinity`.
 - nesting: EventBridge `Detail` (1,000 levels), Python's JSON parser (about 1,000, its
   recursion limit) -> 64 levels (`MAX_JSON_DEPTH`; ROUND0's events use 4).
+- timestamps: stored in UTC (`interview#` items, archive metadata) -> a time that has a
+  UTC datetime (`0001-01-01T00:00:00+01:00` has none).
 - text: UTF-8 everywhere; a lone surrogate escape (`"\ud800"`) cannot be encoded ->
   refused as invalid (400), like any body that is not UTF-8 JSON.
 
@@ -103,7 +105,18 @@ def _detail_type(value: str) -> str:
     return value
 
 
+def _in_utc_range(value: datetime) -> datetime:
+    # 0001-01-01T00:00:00+01:00 is a valid ISO 8601 time that has no UTC datetime
+    try:
+        iso_utc(value)
+    except OverflowError:
+        raise _limit("a time that is within years 1 to 9999 in UTC") from None
+    return value
+
+
 NonEmptyStr = Annotated[str, Field(min_length=1)]
+# a timestamp, stored and compared in UTC
+Timestamp = Annotated[datetime, AfterValidator(_in_utc_range)]
 # an id that is part of a storage key (DynamoDB, S3, idempotency), quoted if need be
 OpaqueId = Annotated[str, Field(min_length=1), AfterValidator(_opaque_id)]
 # an id that is one segment of an S3 key as it is (the archive's layout)
@@ -144,10 +157,10 @@ class Interview(_Model):
     status: str | None = None
     estimated_duration_seconds: int | None = None
     estimated_credits: int | None = None
-    started_at: datetime | None = None
-    completed_at: datetime | None = None
-    expires_at: datetime | None = None
-    created_at: datetime | None = None
+    started_at: Timestamp | None = None
+    completed_at: Timestamp | None = None
+    expires_at: Timestamp | None = None
+    created_at: Timestamp | None = None
 
 
 class Job(_Model):
@@ -173,7 +186,7 @@ class InterviewResponse(_Model):
     score: int | None = None
     feedback: str | None = None
     duration_seconds: int = 0
-    answered_at: datetime | None = None
+    answered_at: Timestamp | None = None
 
 
 class InterviewData(_Model):

@@ -215,3 +215,12 @@ def test_lone_surrogates_are_not_text(body: bytes) -> None:
 def test_a_surrogate_pair_escape_is_ordinary_text() -> None:
     body = b'{"id":"e","type":"t","created":1,"data":{"name":"\\ud83d\\ude00"}}'
     assert decode_event(body).envelope.data == {"name": "\U0001f600"}
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_time_with_no_utc_datetime_is_unprocessable_not_a_crash(value: str) -> None:
+    document = seed("interview_started.json")
+    document["data"]["interview"]["started_at"] = value
+    with pytest.raises(UnprocessableEvent, match="within years 1 to 9999 in UTC") as caught:
+        parse_event(document)
+    assert caught.value.field == "data.interview.started_at"
