@@ -16,7 +16,14 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from round0.events import MAX_ID_BYTES, MAX_INTEGER, MIN_INTEGER, key_segment_problem
+from round0.events import (
+    MAX_ID_BYTES,
+    MAX_INTEGER,
+    MAX_UNIX_TIME,
+    MIN_INTEGER,
+    MIN_UNIX_TIME,
+    key_segment_problem,
+)
 from round0.signature import sign
 
 MISSING = object()  # a field left out of the document
@@ -153,7 +160,7 @@ def valid_events(draw: st.DrawFn) -> dict[str, Any]:
     base = {
         "id": draw(OPAQUE_IDS),
         "type": event_type,
-        "created": draw(st.integers(MIN_INTEGER, MAX_INTEGER) | st.integers(0, 2**31)),
+        "created": draw(st.integers(MIN_UNIX_TIME, MAX_UNIX_TIME) | st.integers(0, 2**31)),
         "data": data,
     }
     return draw(with_extras(st.just(base)))

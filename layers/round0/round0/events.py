@@ -25,6 +25,7 @@ with a retryable error for ever. Field: what it becomes (that store's limit) -> 
   interoperability) -> integers within 64 bits, finite floats, no `NaN`/`Infinity`.
 - nesting: EventBridge `Detail` (1,000 levels), Python's JSON parser (about 1,000, its
   recursion limit) -> 64 levels (`MAX_JSON_DEPTH`; ROUND0's events use 4).
+- `created`: shown as a date by consumers -> Unix seconds within years 1 to 9999.
 - timestamps: stored in UTC (`interview#` items, archive metadata) -> a time that has a
   UTC datetime (`0001-01-01T00:00:00+01:00` has none).
 - text: UTF-8 everywhere; a lone surrogate escape (`"\ud800"`) cannot be encoded ->
@@ -114,7 +115,20 @@ def _in_utc_range(value: datetime) -> datetime:
     return value
 
 
+# Unix seconds of 0001-01-01 and of 9999-12-31T23:59:59Z: what a datetime can show
+MIN_UNIX_TIME = -62_135_596_800
+MAX_UNIX_TIME = 253_402_300_799
+
+
+def _unix_time(value: int) -> int:
+    if not MIN_UNIX_TIME <= value <= MAX_UNIX_TIME:
+        raise _limit("a Unix time in seconds within years 1 to 9999")
+    return value
+
+
 NonEmptyStr = Annotated[str, Field(min_length=1)]
+# the envelope's `created`: shown as a date by consumers (the email's start time)
+UnixTime = Annotated[int, AfterValidator(_unix_time)]
 # a timestamp, stored and compared in UTC
 Timestamp = Annotated[datetime, AfterValidator(_in_utc_range)]
 # an id that is part of a storage key (DynamoDB, S3, idempotency), quoted if need be
@@ -201,7 +215,7 @@ class Envelope(_Model):
 
     id: OpaqueId
     type: DetailType
-    created: int
+    created: UnixTime
     data: dict[str, Any]
 
 
