@@ -128,8 +128,8 @@ def _measure(
     storage: Any, s3: Any, endpoint: str, size_mb: int, runs: int, scratch: Path
 ) -> dict[str, float]:
     """Copy one `size_mb` answer `runs` times, each in a fresh child; check each copy."""
-    from round0_local.bus_events import load_bus_event
-    from round0_local.standins.round0_api import audio_chunks
+    from round0_testkit.events import load_bus_event
+    from round0_testkit.standins.round0_api import audio_chunks
 
     detail = load_bus_event("interview_ended.json")["detail"]
     interview_id = f"bench-{size_mb}mb"
@@ -197,7 +197,7 @@ def main() -> int:
     import boto3
     from moto.server import ThreadedMotoServer
 
-    from round0_local.standins.round0_api import Round0ApiStandIn
+    from round0_testkit.standins.round0_api import Round0ApiStandIn
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server's request log
     port = _free_port()

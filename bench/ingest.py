@@ -97,11 +97,11 @@ def warm_requests(requests: int) -> dict[str, Any]:
     from round0 import aws
     from round0.observability import logger
     from round0_ingest import wiring
-    from round0_local.api_events import LOCAL_SIGNING_SECRET, signed_request
-    from round0_local.template import LocalStack, load_template
+    from round0_testkit.events import LOCAL_SIGNING_SECRET, signed_request
+    from round0_testkit.template import ACCOUNT, REGION, TemplateStack, load_template
 
-    stack = LocalStack(load_template())
-    stack.arns["SigningSecret"] = "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench"
+    stack = TemplateStack(load_template())
+    stack.arns["SigningSecret"] = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:bench"
     _set_env(stack)
     dynamodb, events = aws.dynamodb(), aws.events()
     import boto3
@@ -179,8 +179,8 @@ def api_calls(events_per_kind: int) -> dict[str, Any]:
     from botocore.client import BaseClient
     from moto import mock_aws
 
-    from round0_local.api_events import LOCAL_SIGNING_SECRET, signed_request
-    from round0_local.template import LocalStack, load_template
+    from round0_testkit.events import LOCAL_SIGNING_SECRET, signed_request
+    from round0_testkit.template import TemplateStack, load_template
 
     calls: Counter[str] = Counter()
     send = BaseClient._make_api_call
@@ -190,7 +190,7 @@ def api_calls(events_per_kind: int) -> dict[str, Any]:
         return send(client, operation, params)
 
     with mock_aws():
-        stack = LocalStack(
+        stack = TemplateStack(
             load_template(),
             secret_values={"SigningSecret": json.dumps({"current": LOCAL_SIGNING_SECRET})},
         )

@@ -33,8 +33,8 @@ from typing import Any
 
 import requests
 
-from round0_local.scenario import Step, expect, observed, renamed, seed
-from round0_local.sender import compact, send
+from round0_testkit.scenario import Step, expect, observed, renamed, seed
+from round0_testkit.sender import compact, send
 
 
 def free_port() -> int:

@@ -25,8 +25,8 @@ from round0.events import parse_event
 from round0.interview_state import state_from_event
 from round0.settings import forget_settings
 from round0.state_store import InterviewStates
-from round0_local.api_events import LOCAL_SIGNING_SECRET
-from round0_local.template import REGION, LocalStack, load_template
+from round0_testkit.events import LOCAL_SIGNING_SECRET
+from round0_testkit.template import ACCOUNT, REGION, TemplateStack, load_template
 
 
 def clear_caches() -> None:
@@ -62,8 +62,8 @@ def aws() -> Iterator[None]:
 
 
 @pytest.fixture
-def stack(aws: None) -> LocalStack:
-    local = LocalStack(
+def stack(aws: None) -> TemplateStack:
+    local = TemplateStack(
         load_template(),
         secret_values={"SigningSecret": json.dumps({"current": LOCAL_SIGNING_SECRET})},
     )
@@ -73,7 +73,7 @@ def stack(aws: None) -> LocalStack:
 
 @pytest.fixture
 def function_env(
-    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+    stack: TemplateStack, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Callable[[str], dict[str, str]]]:
     def apply(function: str) -> dict[str, str]:
         environment = stack.function_environment(function)
@@ -109,7 +109,7 @@ def drain_queue(aws: None) -> Callable[[str], list[dict[str, Any]]]:
 
 
 @pytest.fixture
-def record_state(stack: LocalStack) -> Callable[[dict[str, Any]], None]:
+def record_state(stack: TemplateStack) -> Callable[[dict[str, Any]], None]:
     """Record an event's interview state (from its `detail`) the way the ingest path does."""
     states = InterviewStates(stack.physical_name("EventsTable"), boto3.client("dynamodb"))
 
@@ -127,7 +127,7 @@ class FakeLambdaContext:
     function_name = "test-function"
     function_version = "$LATEST"
     memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:test-function"
     log_group_name = "/aws/lambda/test-function"
     log_stream_name = "local"
 

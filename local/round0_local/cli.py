@@ -16,8 +16,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from round0_local.api_events import LOCAL_SIGNING_SECRET, write_sample_api_events
-from round0_local.bus_events import write_sample_bus_events
+from round0_testkit.events import (
+    LOCAL_SIGNING_SECRET,
+    write_sample_api_events,
+    write_sample_bus_events,
+)
 
 DEFAULT_URL = "http://127.0.0.1:3000/webhooks/round0"
 
@@ -67,6 +70,8 @@ def _serve(arguments: argparse.Namespace) -> int:
             f"  webhook  POST {pipeline.webhook_url}  (signing secret: {source})",
             f"  AWS      {endpoint}  (export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=local"
             " AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1)",
+            f"  stack    {pipeline.stack.stack_name}  (its Outputs: aws cloudformation"
+            f" describe-stacks --stack-name {pipeline.stack.stack_name})",
             *(
                 f"  stand-in {name} {url}"
                 for name, url in pipeline.integrations.addresses().items()
@@ -85,7 +90,7 @@ def _serve(arguments: argparse.Namespace) -> int:
 
 
 def _send(arguments: argparse.Namespace) -> int:
-    from round0_local.sender import payload_from_file, send  # noqa: PLC0415 - fast start
+    from round0_testkit.sender import payload_from_file, send  # noqa: PLC0415 - fast start
 
     failures = 0
     for _ in range(arguments.repeat):

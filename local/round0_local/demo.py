@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from round0_local.pipeline import LocalPipeline, PipelineConfig
-from round0_local.scenario import compare, demo_steps, expect, observed
-from round0_local.sender import compact, send
+from round0_testkit.scenario import compare, demo_steps, expect, observed
+from round0_testkit.sender import compact, send
 
 SETTLE_TIMEOUT = 120.0
 

@@ -4,7 +4,9 @@ A consumer function runs one invocation at a time locally, so what its observers
 change during an invocation is that invocation's doing. Which observers a function
 gets is read from the template: SES if its policy allows `ses:*`, each bucket its
 policy lets it write, its OnFailure dead-letter queue (and the one it writes
-itself), and each HTTP stand-in whose address its configuration holds.
+itself); the HTTP stand-ins its configuration points at are watched by observers the
+integrations give (`round0_local.integrations`), which import this module, never the
+reverse.
 """
 
 from __future__ import annotations
@@ -16,9 +18,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from round0_local.emulator import AwsEmulator
 
 if TYPE_CHECKING:
-    from round0_local.standins.recording import RecordingStandIn
-    from round0_local.standins_config import LocalIntegrations
-    from round0_local.template import LocalStack
+    from round0_testkit.standins.recording import RecordingStandIn
+    from round0_testkit.template import TemplateStack
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ class StandInObserver:
         ]
 
 
-def _statements(stack: LocalStack, function: str) -> list[dict[str, Any]]:
+def _statements(stack: TemplateStack, function: str) -> list[dict[str, Any]]:
     statements = []
     for policy in stack.functions()[function]["Properties"].get("Policies", []):
         if isinstance(policy, dict) and "Statement" in policy:
@@ -143,9 +144,8 @@ def _as_list(value: Any) -> list[str]:
     return [str(item) for item in value] if isinstance(value, list) else [str(value)]
 
 
-def observers_for(
-    function: str, stack: LocalStack, emulator: AwsEmulator, integrations: LocalIntegrations
-) -> list[Observer]:
+def observers_for(function: str, stack: TemplateStack, emulator: AwsEmulator) -> list[Observer]:
+    """What to watch of the AWS side effects `function` may cause (read from the template)."""
     statements = _statements(stack, function)
     observers: list[Observer] = []
     if any(
@@ -167,6 +167,4 @@ def observers_for(
         observers.append(
             DeadLetterObserver(emulator, str(stack.resolve(destination)).rsplit(":", 1)[-1])
         )
-    environment = stack.function_environment(function)
-    observers.extend(integrations.observers_for(environment, stack))
     return observers

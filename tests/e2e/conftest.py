@@ -57,9 +57,8 @@ class Served:
         return [json.loads(line) for line in self.outbox.read_text(encoding="utf-8").splitlines()]
 
 
-@pytest.fixture(scope="session")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    workdir = tmp_path_factory.mktemp("serve")
+def start_serve(workdir: Path) -> Iterator[Served]:
+    """`round0-local serve` on free ports in `workdir`, until the generator is closed."""
     outbox = workdir / "outbox.jsonl"
     command = [
         sys.executable, "-m", "round0_local.cli", "serve",
@@ -106,3 +105,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     assert process.wait(timeout=60) == 0
     reader.join(timeout=10)
     assert any("round0-local: stopped" in line for line in served.output)
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    yield from start_serve(tmp_path_factory.mktemp("serve"))

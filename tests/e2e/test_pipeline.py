@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 import requests
 
+from round0.event_store import event_key
 from round0.signature import SIGNATURE_HEADER, sign
-from round0_local.api_events import LOCAL_SIGNING_SECRET, WRONG_SECRET
-from round0_local.scenario import Step, expect, renamed, seed
-from round0_local.sender import Sent, compact, send
+from round0_testkit.events import LOCAL_SIGNING_SECRET, WRONG_SECRET
+from round0_testkit.scenario import Step, expect, renamed, seed
+from round0_testkit.sender import Sent, compact, send
 
 from .conftest import Served
 
@@ -81,7 +82,7 @@ def test_each_seed_payload_produces_exactly_its_documented_side_effects(
     expected = expected_for(Step(name, payload))
     assert settled_effects(served, [payload["id"]], expected) == expected
     record = served.client("dynamodb").get_item(
-        TableName="round0-local-EventsTable", Key={"pk": {"S": f"event#{payload['id']}"}}
+        TableName="round0-local-EventsTable", Key=event_key(payload["id"])
     )["Item"]
     assert record["status"]["S"] == "published"
 
@@ -185,7 +186,7 @@ def test_rejected_requests_leave_nothing_behind(
     assert answer.json()["error"] in {"invalid_signature", "invalid_event"}
     time.sleep(SETTLE_SECONDS)
     assert "Item" not in served.client("dynamodb").get_item(
-        TableName="round0-local-EventsTable", Key={"pk": {"S": f"event#{payload['id']}"}}
+        TableName="round0-local-EventsTable", Key=event_key(payload["id"])
     )
     assert effects_of(served, payload["id"]) == Counter()
 

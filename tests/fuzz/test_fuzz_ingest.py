@@ -27,9 +27,9 @@ from hypothesis import strategies as st
 from round0 import aws
 from round0.observability import logger
 from round0.signature import SIGNATURE_HEADER
-from round0_local.api_events import LOCAL_SIGNING_SECRET, http_api_event, signed_request
-from round0_local.faults import FaultyClient, client_error
-from round0_local.template import LocalStack
+from round0_testkit.events import LOCAL_SIGNING_SECRET, http_api_event, signed_request
+from round0_testkit.faults import FaultyClient, client_error
+from round0_testkit.template import TemplateStack
 
 from .conftest import tally
 from .strategies import ENCODED_VALID_EVENTS, HEADERS, HOSTILE_BODIES, HeaderSpec
@@ -49,7 +49,7 @@ class Answer:
 
 @dataclass(repr=False)
 class Harness:
-    stack: LocalStack
+    stack: TemplateStack
     invoke: Callable[[dict[str, Any]], Answer]
     writes: list[str] = field(default_factory=list)
     faulty: dict[str, FaultyClient] = field(default_factory=dict)
@@ -88,7 +88,7 @@ class Recording:
 @pytest.fixture
 def harness(
     function_env: Callable[[str], dict[str, str]],
-    stack: LocalStack,
+    stack: TemplateStack,
     lambda_context: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Harness]:

@@ -2,7 +2,7 @@
 
 import tomllib
 
-from round0_local.template import REPO_ROOT, load_template
+from round0_testkit.template import REPO_ROOT, load_template
 
 
 def requirement_lines(text: str) -> dict[str, str]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from round0_local.template import LocalStack, load_template
+from round0_testkit.template import TemplateStack, load_template
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +89,7 @@ def test_consumers_read_interview_states_only(template: dict[str, Any], function
 def test_ats_sync_reads_only_the_chosen_adapters_secret(
     template: dict[str, Any], adapter: str, readable: list[str]
 ) -> None:
-    stack = LocalStack(template, parameters={"AtsAdapter": adapter})
+    stack = TemplateStack(template, parameters={"AtsAdapter": adapter})
     for name in ("AtsWebhookSigningSecret", "GreenhouseApiSecret", "LeverApiSecret"):
         stack.arns[name] = f"arn:secret:{name}"
     granted = [

@@ -145,6 +145,12 @@ class Archiver:
         if event.known_type is not EventType.INTERVIEW_ENDED or event.data is None:
             logger.info("not an interview_ended event; nothing to archive")
             return skipped("not_interview_ended")
+        if event.is_test:
+            logger.info(
+                "test event from ROUND0's dashboard: not archived"
+                " (ROUND0's API does not know the test interview)"
+            )
+            return skipped("test_event")
         ran = False
 
         def archive() -> dict[str, Any]:

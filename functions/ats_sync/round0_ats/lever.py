@@ -12,6 +12,10 @@ What it sends (HTTP Basic, the API key as username and an empty password):
   not fatal.
 - rate limits (10 requests per second per key, bursts to 20): a `429` is retried
   after its `Retry-After`, or with backoff; see `transport`.
+
+For an erasure (`round0-ops erase --ats-notes`), `erase_notes` lists the notes on the
+candidate's opportunities (`GET /v1/opportunities/{id}/notes`) and deletes the ones this
+sync wrote (`DELETE /v1/opportunities/{id}/notes/{note id}`), known by how they begin.
 """
 
 from collections.abc import Callable
@@ -21,7 +25,7 @@ from urllib.parse import quote
 from round0.consumer import TimeLeft
 from round0.observability import Metric, count, logger
 from round0_ats.credentials import LeverCredentials
-from round0_ats.notes import NOTE_LIMIT, TAGS, NoteLimit, write_screening
+from round0_ats.notes import NOTE_LIMIT, TAGS, NoteLimit, is_screening_note, write_screening
 from round0_ats.ports import CandidateNotFound, StepLog
 from round0_ats.screening import CandidateUpdate
 from round0_ats.transport import Call, RejectedRequest, Transport
@@ -140,3 +144,38 @@ class LeverAts:
             count(Metric.TAG_SKIPPED)
             return {"tag": "skipped", "status": rejected.status}
         return {"tag": "added"}
+
+    def erase_notes(self, email: str, time_left: TimeLeft, dry_run: bool = False) -> int:
+        """Delete the screening notes this sync wrote on the candidate's opportunities;
+        how many (`dry_run`: how many it would). A candidate Lever does not know has none."""
+        credentials = self._credentials()
+        try:
+            opportunity_ids = self._opportunities(email, credentials, time_left)
+        except CandidateNotFound:
+            return 0
+        deleted = 0
+        for opportunity_id in opportunity_ids:
+            path = f"/v1/opportunities/{quote(opportunity_id, safe='')}/notes"
+            notes: list[dict[str, Any]] = []
+            params = {"limit": str(PAGE_SIZE)}
+            for _ in range(MAX_PAGES):
+                page = self._call("GET", path, "list notes", credentials, time_left, params=params)
+                if not isinstance(page, dict):
+                    break
+                notes += [note for note in page.get("data", []) if isinstance(note, dict)]
+                if not page.get("hasNext") or not page.get("next"):
+                    break
+                params = {**params, "offset": str(page["next"])}
+            for note in notes:
+                if not note.get("id") or not is_screening_note(str(note.get("text") or "")):
+                    continue
+                deleted += 1
+                if not dry_run:
+                    self._call(
+                        "DELETE",
+                        f"{path}/{quote(str(note['id']), safe='')}",
+                        "delete note",
+                        credentials,
+                        time_left,
+                    )
+        return deleted

@@ -81,8 +81,17 @@ def truncate(text: str, max_chars: int, url: str) -> str:
     return text[:keep] + marker
 
 
+PART_HEADER_START = "[ROUND0 screening notes, part "
+NOTE_START = "ROUND0 screening "
+
+
 def _part_header(number: int, total: int) -> str:
-    return f"[ROUND0 screening notes, part {number} of {total}]\n"
+    return f"{PART_HEADER_START}{number} of {total}]\n"
+
+
+def is_screening_note(text: str) -> bool:
+    """A note this sync wrote: one whole (`ROUND0 screening ...`) or one part of several."""
+    return text.startswith((NOTE_START, PART_HEADER_START))
 
 
 def _cut(text: str, room: int) -> int:

@@ -67,6 +67,11 @@ class AtsSync:
         if update is None:
             logger.info("not an interview event; nothing to sync", event_type=event.type)
             return skipped("unknown_event_type")
+        if event.is_test:
+            logger.info(
+                "test event from ROUND0's dashboard: not synced (the ATS has no test candidate)"
+            )
+            return skipped("test_event")
         if newer_state(event, self._states) is not None:
             logger.info("stale start skipped: the interview is already further on")
             return skipped("late_start")

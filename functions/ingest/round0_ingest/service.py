@@ -5,6 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from round0.candidates import candidate_keys
 from round0.delivery import Delivery, Outcome, RetryableError
 from round0.events import decode_event
 from round0.observability import logger
@@ -20,6 +21,12 @@ class SigningSecretsPort(Protocol):
     def refreshed(self) -> tuple[str, ...] | None: ...
 
 
+class IndexKeyPort(Protocol):
+    """The key of the candidate index's keyed hashes."""
+
+    def current(self) -> bytes: ...
+
+
 @dataclass(frozen=True)
 class Receipt:
     event_id: str
@@ -30,11 +37,13 @@ class Ingest:
     def __init__(
         self,
         secrets: SigningSecretsPort,
+        index_key: IndexKeyPort,
         delivery: Delivery,
         tolerance_seconds: int = 300,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._secrets = secrets
+        self._index_key = index_key
         self._delivery = delivery
         self._tolerance = tolerance_seconds
         self._clock = clock
@@ -45,7 +54,8 @@ class Ingest:
         event = decode_event(body)
         logger.set_correlation_id(event.id)
         logger.append_keys(event_id=event.id, event_type=event.type)
-        return Receipt(event.id, self._delivery.accept(event, body))
+        keys = candidate_keys(event, self._index_key.current()) if event.data else ()
+        return Receipt(event.id, self._delivery.accept(event, body, keys))
 
     def _verify(self, header: str | None, body: bytes) -> None:
         """A mismatch is checked once more against the secrets read afresh (at most

@@ -17,6 +17,9 @@ from round0.links import DEFAULT_APP_URL, interview_page_url
 
 MAX_VALUE_CHARS = 200
 _ELLIPSIS = "…"
+# ROUND0's dashboard sends test events: they reach people marked as what they are
+TEST_PREFIX = "[TEST] "
+TEST_NOTE = "A test event sent from ROUND0's dashboard: no candidate is involved."
 
 
 @dataclass(frozen=True)
@@ -82,8 +85,13 @@ def summarize(responses: list[InterviewResponse]) -> Summary:
     )
 
 
-def _email(subject: str, headline: str, rows: list[tuple[str, str]], link: str) -> EmailContent:
+def _email(
+    subject: str, headline: str, rows: list[tuple[str, str]], link: str, test: bool = False
+) -> EmailContent:
     """Text and HTML parts of one email; `headline` and `rows` hold unescaped values."""
+    if test:
+        subject, headline = TEST_PREFIX + subject, TEST_PREFIX + headline
+        rows = [("Note", TEST_NOTE), *rows]
     text = "\n".join(
         [headline, "", *(f"{label}: {value}" for label, value in rows), "", f"Interview: {link}"]
     )
@@ -102,7 +110,7 @@ def _email(subject: str, headline: str, rows: list[tuple[str, str]], link: str) 
 
 
 def started_email(
-    data: InterviewData, created: int, app_url: str = DEFAULT_APP_URL
+    data: InterviewData, created: int, app_url: str = DEFAULT_APP_URL, test: bool = False
 ) -> EmailContent:
     """`<candidate> started screening for <job title>`, with the seed's content."""
     candidate, job = one_line(data.candidate.name), one_line(data.job.title)
@@ -113,7 +121,8 @@ def started_email(
         minutes = rounded_minutes(interview.estimated_duration_seconds)
         rows.append(("Estimated duration", f"{minutes} minutes"))
     headline = f"{candidate} started screening for {job}"
-    return _email(headline, headline + ".", rows, interview_page_url(interview.id, app_url))
+    link = interview_page_url(interview.id, app_url)
+    return _email(headline, headline + ".", rows, link, test)
 
 
 def _summary_rows(summary: Summary) -> list[tuple[str, str]]:
@@ -126,7 +135,9 @@ def _summary_rows(summary: Summary) -> list[tuple[str, str]]:
     return rows
 
 
-def ended_email(data: InterviewData, app_url: str = DEFAULT_APP_URL) -> EmailContent:
+def ended_email(
+    data: InterviewData, app_url: str = DEFAULT_APP_URL, test: bool = False
+) -> EmailContent:
     """`<candidate> completed screening for <job title>`, with the interview's summary."""
     candidate, job = one_line(data.candidate.name), one_line(data.job.title)
     rows = [("Candidate", candidate), ("Job", job)]
@@ -135,14 +146,17 @@ def ended_email(data: InterviewData, app_url: str = DEFAULT_APP_URL) -> EmailCon
         rows.append(("Completed", completed))
     rows.extend(_summary_rows(summarize(data.responses)))
     headline = f"{candidate} completed screening for {job}"
-    return _email(headline, headline + ".", rows, interview_page_url(data.interview.id, app_url))
+    link = interview_page_url(data.interview.id, app_url)
+    return _email(headline, headline + ".", rows, link, test)
 
 
 def _field(label: str, value: str) -> dict[str, str]:
     return {"type": "mrkdwn", "text": f"*{label}*\n{slack_escape(value)}"}
 
 
-def ended_slack_message(data: InterviewData, app_url: str = DEFAULT_APP_URL) -> dict[str, Any]:
+def ended_slack_message(
+    data: InterviewData, app_url: str = DEFAULT_APP_URL, test: bool = False
+) -> dict[str, Any]:
     """The Block Kit message for `interview_ended`; `text` is the notification fallback."""
     candidate = slack_escape(one_line(data.candidate.name))
     job = slack_escape(one_line(data.job.title))
@@ -171,4 +185,8 @@ def ended_slack_message(data: InterviewData, app_url: str = DEFAULT_APP_URL) -> 
                 "elements": [{"type": "mrkdwn", "text": slack_escape(" · ".join(where))}],
             }
         )
-    return {"text": f"{candidate} completed screening for {job}", "blocks": blocks}
+    text = f"{candidate} completed screening for {job}"
+    if test:
+        text = TEST_PREFIX + text
+        blocks.insert(0, {"type": "context", "elements": [{"type": "mrkdwn", "text": TEST_NOTE}]})
+    return {"text": text, "blocks": blocks}

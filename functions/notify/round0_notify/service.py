@@ -89,13 +89,13 @@ class Notifier:
                 if self._already_completed(event):
                     return skipped("late_start")
                 channels[Channel.EMAIL] = lambda: self._email(
-                    data, started_email(data, event.created, self._policy.app_url)
+                    data, started_email(data, event.created, self._policy.app_url, event.is_test)
                 )
             case EventType.INTERVIEW_ENDED:
-                channels[Channel.SLACK] = lambda: self._slack(data)
+                channels[Channel.SLACK] = lambda: self._slack(data, event.is_test)
                 if self._policy.email_on_interview_ended:
                     channels[Channel.EMAIL] = lambda: self._email(
-                        data, ended_email(data, self._policy.app_url)
+                        data, ended_email(data, self._policy.app_url, event.is_test)
                     )
             case None:  # parse_event gives `data` to the documented types only
                 return skipped("unknown_event_type")
@@ -127,12 +127,12 @@ class Notifier:
 
         return send
 
-    def _slack(self, data: InterviewData) -> SideEffect | None:
+    def _slack(self, data: InterviewData, test: bool) -> SideEffect | None:
         url = self._chat.url()
         if url is None:
             _skip(Channel.SLACK, "no webhook URL configured")
             return None
-        message = ended_slack_message(data, self._policy.app_url)
+        message = ended_slack_message(data, self._policy.app_url, test)
 
         def post() -> dict[str, Any]:
             return {"status": self._chat.post(url, message)}

@@ -4,7 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from round0.observability import Metric, count, logger, metrics
+from round0.observability import Metric, count, gauge, logger, metrics
 from round0.settings import load_settings
 from round0.wiring import delivery
 from round0_sweeper.wiring import SweeperSettings
@@ -18,6 +18,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, i
     count(Metric.PUBLISHED, len(report.published))
     count(Metric.PUBLISH_FAILURES, len(report.failed))
     count(Metric.QUARANTINED, len(report.quarantined))
+    gauge(Metric.OLDEST_PENDING_SECONDS, report.oldest_pending_seconds)
     if report.published or report.failed or report.quarantined:
         logger.warning(
             "swept pending events",

@@ -21,7 +21,7 @@ from round0 import aws
 from round0.events import InvalidEvent, Round0Event, parse_event
 from round0.failures import PermanentFailure, reason_code
 from round0.idempotency import InProgressElsewhere, register_context
-from round0.large_events import PayloadIntegrityError, resolve_event
+from round0.large_events import PayloadGone, PayloadIntegrityError, resolve_event
 from round0.observability import Metric, count, count_with_reason, logger
 from round0.settings import FunctionSettings, load_settings
 
@@ -128,8 +128,14 @@ def run_consumer(
     )
     count(Metric.RECEIVED)
     try:
-        event = _read_event(detail)
-        handled = process(event, time_left)
+        try:
+            event = _read_event(detail)
+        except PayloadGone:
+            # erased on a candidate's request, or past its retention: nothing to do
+            logger.info("the event's payload is gone (erased or expired); skipped")
+            handled = skipped("payload_gone")
+        else:
+            handled = process(event, time_left)
     except InProgressElsewhere as busy:
         # a duplicate delivery while another invocation does the work: not a failure
         logger.info("already in progress in another invocation", key=busy.key)

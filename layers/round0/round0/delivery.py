@@ -1,9 +1,13 @@
 """Store each ROUND0 event once, then publish it: the ingest and sweeper logic.
 
-No delivery is acknowledged before its event is on the bus. A failure anywhere after
-the claim releases the lease and raises `DeliveryFailed`, so ROUND0's retry (or, once
-ROUND0 gives up, the sweeper) publishes the stored record. Knows nothing of HTTP,
-Lambda or boto3: adapters come in through the constructor.
+The body goes to the payload bucket first (so a record never points at nothing), then
+the event is claimed in the event store. Whoever holds the claim publishes: it records
+the interview state and files the event in the candidate index, puts a reference to
+the event on the bus, and only then marks the record published. No delivery is
+acknowledged before its event is on the bus. A failure anywhere after the claim
+releases the lease and raises `DeliveryFailed`, so ROUND0's retry (or, once ROUND0
+gives up, the sweeper) publishes the stored record. Knows nothing of HTTP, Lambda or
+boto3: adapters come in through the constructor.
 
 A record that can never be published is not retried for ever: when the bus or a store
 refuses it for good (an adapter raises `PermanentFailure`), or after
@@ -18,7 +22,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NoReturn, Protocol
 
-from round0.contract import fits_on_bus, pointer_detail
+from round0.contract import reference_detail
 from round0.events import Round0Event
 from round0.failures import PermanentFailure
 from round0.interview_state import state_from_event
@@ -35,10 +39,19 @@ class EventStorePort(Protocol):
     def quarantine(self, event_id: str, reason: str, now: float) -> None: ...
     def release(self, event_id: str) -> None: ...
     def pending_ids(self, received_before: float, limit: int) -> list[str]: ...
+    def pending(self, limit: int) -> list[tuple[str, float]]: ...
 
 
 class InterviewStatesPort(Protocol):
-    def record(self, state: InterviewState, now: float) -> bool: ...
+    def record(
+        self, state: InterviewState, now: float, candidate_keys: tuple[str, ...] = ()
+    ) -> bool: ...
+
+
+class CandidateIndexPort(Protocol):
+    def record(
+        self, keys: tuple[str, ...], interview_id: str | None, event_id: str, expires_at: int
+    ) -> None: ...
 
 
 class BusPort(Protocol):
@@ -47,6 +60,7 @@ class BusPort(Protocol):
 
 class PayloadStorePort(Protocol):
     def put(self, event_id: str, body: bytes) -> PayloadRef: ...
+    def delete(self, event_id: str) -> None: ...
 
 
 class RetryableError(Exception):
@@ -83,6 +97,8 @@ class Outcome(StrEnum):
 @dataclass(frozen=True)
 class DeliveryPolicy:
     ttl_seconds: int
+    # how long a candidate's index entry outlives their newest event (the archive's retention)
+    index_ttl_seconds: int = 365 * 86_400
     lease_seconds: float = 30.0
     retry_after_seconds: int = 5
     # failed attempts (ROUND0's retries and the sweeper's runs) before a record whose
@@ -96,15 +112,22 @@ class SweepReport:
     failed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     quarantined: list[str] = field(default_factory=list)
+    # how long the oldest event still pending after the sweep has waited (0: none)
+    oldest_pending_seconds: float = 0.0
 
 
 def detail_for(record: StoredEvent) -> str:
-    """The bus `Detail` of a stored event: the body as sent, or a pointer to it."""
-    if record.body is not None:
-        return record.body
+    """The bus `Detail` of a stored event: a reference to its body in the payload bucket."""
     if record.payload_ref is None:
-        raise PermanentFailure("record_incomplete: neither body nor payload")
-    return pointer_detail(record.event_id, record.event_type, record.created, record.payload_ref)
+        raise PermanentFailure("record_incomplete: no payload reference")
+    return reference_detail(record.event_id, record.event_type, record.created, record.payload_ref)
+
+
+def _error(exc: Exception) -> str:
+    """What an AWS error was, safe to log: its code, never its message."""
+    response = getattr(exc, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return str(code) if code else type(exc).__name__
 
 
 class Delivery:
@@ -112,6 +135,7 @@ class Delivery:
         self,
         store: EventStorePort,
         states: InterviewStatesPort,
+        index: CandidateIndexPort,
         bus: BusPort,
         payloads: PayloadStorePort,
         policy: DeliveryPolicy,
@@ -119,16 +143,27 @@ class Delivery:
     ) -> None:
         self._store = store
         self._states = states
+        self._index = index
         self._bus = bus
         self._payloads = payloads
         self._policy = policy
         self._clock = clock
 
-    def accept(self, event: Round0Event, body: bytes) -> Outcome:
+    def accept(
+        self, event: Round0Event, body: bytes, candidate_keys: tuple[str, ...] = ()
+    ) -> Outcome:
         """Store `event` once and publish it; raise RetryableError when it cannot be yet."""
         now = self._clock()
         try:
-            record = self._new_record(event, body, now)
+            record = StoredEvent(
+                event_id=event.id,
+                event_type=event.type,
+                created=event.created,
+                received_at=now,
+                payload_ref=self._payloads.put(event.id, body),
+                state=state_from_event(event),
+                candidate_keys=candidate_keys,
+            )
             claim = self._store.claim(
                 record,
                 expires_at=int(now) + self._policy.ttl_seconds,
@@ -136,10 +171,12 @@ class Delivery:
                 now=now,
             )
         except Exception as exc:
-            logger.warning("store failed", error=type(exc).__name__, detail=str(exc))
+            logger.warning("store failed", error=_error(exc))
             raise DeliveryFailed("store_failed", self._policy.retry_after_seconds) from exc
         match claim.outcome:
             case ClaimOutcome.PUBLISHED:
+                if claim.record.erased:
+                    self._forget_body(event.id)
                 return Outcome.DUPLICATE
             case ClaimOutcome.IN_FLIGHT:
                 raise EventInFlight("in_flight", claim.retry_after)
@@ -163,38 +200,45 @@ class Delivery:
             except Unpublishable:
                 report.quarantined.append(event_id)
             except Exception as exc:  # noqa: BLE001 - counted and alarmed; the next run retries
-                logger.warning("sweep failed", error=type(exc).__name__, swept_event=event_id)
+                logger.warning("sweep failed", error=_error(exc), swept_event=event_id)
                 report.failed.append(event_id)
             else:
                 report.published.append(event_id)
+        oldest = self._store.pending(limit=1)
+        if oldest:
+            report.oldest_pending_seconds = max(self._clock() - oldest[0][1], 0.0)
         return report
 
-    def _new_record(self, event: Round0Event, body: bytes, now: float) -> StoredEvent:
-        text = body.decode("utf-8")
-        inline = fits_on_bus(event.type, text)
-        return StoredEvent(
-            event_id=event.id,
-            event_type=event.type,
-            created=event.created,
-            received_at=now,
-            body=text if inline else None,
-            payload_ref=None if inline else self._payloads.put(event.id, body),
-            state=state_from_event(event),
-        )
+    def _forget_body(self, event_id: str) -> None:
+        """A redelivery of an erased event wrote its body again: delete it once more."""
+        try:
+            self._payloads.delete(event_id)
+        except Exception as exc:  # noqa: BLE001 - the payload bucket's lifecycle expires it
+            logger.warning("erased event's payload not deleted again", error=_error(exc))
+        else:
+            logger.info("redelivery of an erased event: its payload deleted again")
 
     def _publish(self, record: StoredEvent) -> None:
-        """Record the interview state the event reports (monotonic, so repeating is
-        harmless), then put the event on the bus; only then mark it published."""
+        """Record the interview state and the candidate index (both repeatable), then
+        put the event's reference on the bus; only then mark it published."""
         try:
+            now = self._clock()
             if record.state is not None:
-                self._states.record(record.state, self._clock())
+                self._states.record(record.state, now, record.candidate_keys)
+            if record.candidate_keys:
+                self._index.record(
+                    record.candidate_keys,
+                    record.state.interview_id if record.state is not None else None,
+                    record.event_id,
+                    int(now) + self._policy.index_ttl_seconds,
+                )
             self._bus.publish(record.event_type, detail_for(record))
         except PermanentFailure as refused:
             self._quarantine(record, refused.reason, refused)
         except Exception as exc:
-            logger.warning("publish failed", error=type(exc).__name__, detail=str(exc))
+            logger.warning("publish failed", error=_error(exc))
             if record.attempts >= self._policy.max_attempts:
-                reason = f"gave_up: {type(exc).__name__} after {record.attempts} attempts"
+                reason = f"gave_up: {_error(exc)} after {record.attempts} attempts"
                 self._quarantine(record, reason, exc)
             self._release(record.event_id)
             raise DeliveryFailed("publish_failed", self._policy.retry_after_seconds) from exc
@@ -202,7 +246,7 @@ class Delivery:
             self._store.mark_published(record.event_id, self._clock())
         except Exception as exc:  # noqa: BLE001 - the event is on the bus: acknowledge it
             # the record stays pending; the sweeper publishes it again (at least once)
-            logger.warning("published but not marked; sweeper will republish", error=str(exc))
+            logger.warning("published but not marked; sweeper will republish", error=_error(exc))
 
     def _quarantine(self, record: StoredEvent, reason: str, cause: Exception) -> NoReturn:
         """Set the record aside for good and raise Unpublishable. If even that fails,
@@ -210,7 +254,7 @@ class Delivery:
         try:
             self._store.quarantine(record.event_id, reason, self._clock())
         except Exception as exc:
-            logger.warning("quarantine failed", error=type(exc).__name__)
+            logger.warning("quarantine failed", error=_error(exc))
             self._release(record.event_id)
             raise DeliveryFailed("publish_failed", self._policy.retry_after_seconds) from exc
         logger.error("event quarantined: it can never be published", reason=reason)
@@ -220,4 +264,4 @@ class Delivery:
         try:
             self._store.release(event_id)
         except Exception as exc:  # noqa: BLE001 - the lease runs out on its own
-            logger.warning("lease not released; it expires on its own", error=str(exc))
+            logger.warning("lease not released; it expires on its own", error=_error(exc))

@@ -4,7 +4,13 @@ A record is `pending` from the moment it is claimed until its publish succeeded,
 `published`. While pending, the claimant holds a short lease (`lease_until`): a
 redelivery during the lease is told to retry, one after it (the claimant crashed or
 failed) takes the record over and publishes it. Pending records also carry the sparse
-`pending` attribute that the sweeper's index is built on.
+`pending` attribute that the sweeper's index is built on; published ones the
+`published_marker` and `published_at` of the index that finds the newest.
+
+A record never holds the event's body (that is in the payload bucket; `payload_ref`
+says where), so neither the table nor its point-in-time backups hold personal data.
+An erased event's record stays as a tombstone (`erased`), so a redelivery of it is a
+duplicate and does not bring the data back.
 """
 
 import math
@@ -28,6 +34,8 @@ if TYPE_CHECKING:
 
 EVENT_KEY_PREFIX = "event#"
 PENDING_INDEX = "pending-events"
+PUBLISHED_INDEX = "published-events"
+PUBLISHED_MARKER = "published_marker"
 
 
 def event_key(event_id: str) -> dict[str, "AttributeValueTypeDef"]:
@@ -47,8 +55,6 @@ def _to_item(record: StoredEvent, expires_at: int) -> dict[str, "AttributeValueT
         "attempts": {"N": "1"},
         "expires_at": {"N": str(expires_at)},
     }
-    if record.body is not None:
-        item["body"] = {"S": record.body}
     if record.payload_ref is not None:
         item["payload_ref"] = {
             "M": {
@@ -60,6 +66,8 @@ def _to_item(record: StoredEvent, expires_at: int) -> dict[str, "AttributeValueT
         }
     if record.state is not None:
         item["interview_state"] = {"M": state_attributes(record.state)}
+    if record.candidate_keys:
+        item["candidate_keys"] = {"SS": list(record.candidate_keys)}
     return item
 
 
@@ -68,10 +76,9 @@ def _from_item(item: dict[str, Any]) -> StoredEvent:
     state = item.get("interview_state", {}).get("M")
     return StoredEvent(
         event_id=item["event_id"]["S"],
-        event_type=item["event_type"]["S"],
-        created=int(item["created"]["N"]),
-        received_at=float(item["received_at"]["N"]),
-        body=item["body"]["S"] if "body" in item else None,
+        event_type=item.get("event_type", {}).get("S", ""),
+        created=int(item.get("created", {}).get("N", "0")),
+        received_at=float(item.get("received_at", {}).get("N", "0")),
         payload_ref=(
             PayloadRef(
                 s3_bucket=ref["s3_bucket"]["S"],
@@ -83,9 +90,11 @@ def _from_item(item: dict[str, Any]) -> StoredEvent:
             else None
         ),
         state=state_from_attributes(state) if state else None,
+        candidate_keys=tuple(item.get("candidate_keys", {}).get("SS", [])),
         status=item["status"]["S"],
-        lease_until=float(item["lease_until"]["N"]),
-        attempts=int(item["attempts"]["N"]),
+        lease_until=float(item.get("lease_until", {}).get("N", "0")),
+        attempts=int(item.get("attempts", {}).get("N", "0")),
+        erased="erased_at" in item,
         quarantine_reason=item.get("quarantine_reason", {}).get("S"),
     )
 
@@ -161,11 +170,18 @@ class EventStore:
         return Claim(ClaimOutcome.CLAIMED, _from_item(response["Attributes"]))
 
     def mark_published(self, event_id: str, now: float) -> None:
+        # `body`: records written before bodies moved to the payload bucket held it
         self._db.update_item(
             TableName=self._table,
             Key=event_key(event_id),
-            UpdateExpression="SET #status = :published, published_at = :now REMOVE #pending",
-            ExpressionAttributeNames={"#status": "status", "#pending": PENDING},
+            UpdateExpression="SET #status = :published, published_at = :now,"
+            " #marker = :published REMOVE #pending, body",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(erased_at)",
+            ExpressionAttributeNames={
+                "#status": "status",
+                "#pending": PENDING,
+                "#marker": PUBLISHED_MARKER,
+            },
             ExpressionAttributeValues={
                 ":published": {"S": PUBLISHED},
                 ":now": {"N": repr(now)},
@@ -214,6 +230,38 @@ class EventStore:
             return False
         return True
 
+    def get(self, event_id: str) -> StoredEvent | None:
+        """The record as it is now (for operators: republish, erase)."""
+        item = self._db.get_item(
+            TableName=self._table, Key=event_key(event_id), ConsistentRead=True
+        ).get("Item")
+        return _from_item(item) if item else None
+
+    def tombstone(self, event_id: str, now: float, expires_at: int) -> None:
+        """Keep only the id of an erased event: a redelivery of it is then a duplicate.
+
+        A record that expired already becomes a tombstone again, for `expires_at`.
+        """
+        self._db.update_item(
+            TableName=self._table,
+            Key=event_key(event_id),
+            UpdateExpression="SET event_id = :id, #status = :published, erased_at = :now,"
+            " expires_at = if_not_exists(expires_at, :expires)"
+            " REMOVE #pending, #marker, published_at, body, payload_ref, interview_state,"
+            " candidate_keys, lease_until",
+            ExpressionAttributeNames={
+                "#status": "status",
+                "#pending": PENDING,
+                "#marker": PUBLISHED_MARKER,
+            },
+            ExpressionAttributeValues={
+                ":id": {"S": event_id},
+                ":published": {"S": PUBLISHED},
+                ":now": {"N": repr(now)},
+                ":expires": {"N": str(expires_at)},
+            },
+        )
+
     def release(self, event_id: str) -> None:
         """Give the lease back after a failed publish, so the next retry need not wait."""
         try:
@@ -248,3 +296,38 @@ class EventStore:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return ids
+
+    def newest_published_at(self) -> float | None:
+        """When the newest event still on record was published; None if none is."""
+        page = self._db.query(
+            TableName=self._table,
+            IndexName=PUBLISHED_INDEX,
+            KeyConditionExpression="#marker = :published",
+            ExpressionAttributeNames={"#marker": PUBLISHED_MARKER},
+            ExpressionAttributeValues={":published": {"S": PUBLISHED}},
+            ScanIndexForward=False,
+            Limit=1,
+        )
+        items = page.get("Items", [])
+        return float(items[0]["published_at"]["N"]) if items else None
+
+    def pending(self, limit: int) -> list[tuple[str, float]]:
+        """Ids of pending records with when they were received, oldest first."""
+        found: list[tuple[str, float]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": PENDING_INDEX,
+            "KeyConditionExpression": "#pending = :pending",
+            "ExpressionAttributeNames": {"#pending": PENDING},
+            "ExpressionAttributeValues": {":pending": {"S": PENDING}},
+        }
+        while len(found) < limit:
+            page = self._db.query(**kwargs, Limit=limit - len(found))
+            found.extend(
+                (item["pk"]["S"].removeprefix(EVENT_KEY_PREFIX), float(item["received_at"]["N"]))
+                for item in page["Items"]
+            )
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return found

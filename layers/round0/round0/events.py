@@ -136,6 +136,9 @@ OpaqueId = Annotated[str, Field(min_length=1), AfterValidator(_opaque_id)]
 # an id that is one segment of an S3 key as it is (the archive's layout)
 KeySegmentId = Annotated[str, Field(min_length=1), AfterValidator(_key_segment)]
 DetailType = Annotated[str, Field(min_length=1), AfterValidator(_detail_type)]
+# What ROUND0's dashboard sends when someone clicks "send test event".
+TEST_EVENT_ID_PREFIX = "evt_test_"
+TEST_INTERVIEW_ID = "test-interview-id"
 
 
 def iso_utc(value: datetime | None) -> str | None:
@@ -236,6 +239,13 @@ class Round0Event(_Model):
     @property
     def created(self) -> int:
         return self.envelope.created
+
+    @property
+    def is_test(self) -> bool:
+        """A test event from ROUND0's dashboard (fake ids, no interview behind it)."""
+        return self.envelope.id.startswith(TEST_EVENT_ID_PREFIX) or (
+            self.data is not None and self.data.interview.id == TEST_INTERVIEW_ID
+        )
 
     @property
     def known_type(self) -> EventType | None:

@@ -1,5 +1,5 @@
-"""Whole event bodies in the project's private payload bucket, and the one helper
-consumers call to get a whole event from a bus `detail` (`resolve_event`)."""
+"""Whole event bodies in the project's private payload bucket (the one erasable store of
+events), and the one helper consumers call to get a whole event from a bus `detail`."""
 
 import hashlib
 import json
@@ -15,11 +15,17 @@ from round0.records import PayloadRef
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+_MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
+
 
 class PayloadIntegrityError(Exception):
-    """The pointer or the payload behind it cannot be trusted: malformed, naming another
-    bucket or another event's key, gone, or not the bytes it names. Retrying cannot help;
-    the message names the problem, never the payload."""
+    """The reference, or the payload behind it, cannot be trusted: malformed, naming
+    another bucket or another event's key, or not the bytes it names. Retrying cannot
+    help; the message names the problem, never the payload."""
+
+
+class PayloadGone(Exception):
+    """The payload is no longer kept: erased on request, or past its retention."""
 
 
 class PayloadStore:
@@ -29,9 +35,13 @@ class PayloadStore:
         self._bucket = bucket
         self._client = client
 
+    @property
+    def _s3(self) -> "S3Client":
+        return self._client or aws.s3()
+
     def put(self, event_id: str, body: bytes) -> PayloadRef:
         key = payload_key(event_id)
-        (self._client or aws.s3()).put_object(
+        self._s3.put_object(
             Bucket=self._bucket,
             Key=key,
             Body=body,
@@ -45,35 +55,40 @@ class PayloadStore:
             sha256=hashlib.sha256(body).hexdigest(),
         )
 
+    def delete(self, event_id: str) -> None:
+        self._s3.delete_object(Bucket=self._bucket, Key=payload_key(event_id))
+
 
 def resolve_event(
     detail: dict[str, Any], expected_bucket: str, s3_client: "S3Client | None" = None
 ) -> dict[str, Any]:
-    """The full ROUND0 event for a bus event's `detail`, inline or by pointer.
+    """The full ROUND0 event for a bus event's `detail` (a reference, or an event inline).
 
-    A pointer is followed only into `expected_bucket` (the stack's payload bucket) and
+    A reference is followed only into `expected_bucket` (the stack's payload bucket) and
     only to the key of the event it names: the bus is not trusted to say where to read.
+    Raises PayloadGone when the payload was erased or expired, PayloadIntegrityError
+    when the reference or the payload cannot be trusted.
     """
     if POINTER_FIELD not in detail:
         return detail
     try:
         ref = PayloadRef.model_validate(detail[POINTER_FIELD])
     except ValidationError as exc:
-        raise PayloadIntegrityError("the payload pointer is malformed") from exc
+        raise PayloadIntegrityError("the payload reference is malformed") from exc
     if ref.s3_bucket != expected_bucket:
-        raise PayloadIntegrityError("the payload pointer names another bucket")
+        raise PayloadIntegrityError("the payload reference names another bucket")
     event_id = detail.get("id")
     if not isinstance(event_id, str) or ref.s3_key != payload_key(event_id):
-        raise PayloadIntegrityError("the payload pointer names another event's key")
+        raise PayloadIntegrityError("the payload reference names another event's key")
     try:
         response = (s3_client or aws.s3()).get_object(Bucket=ref.s3_bucket, Key=ref.s3_key)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
-            raise PayloadIntegrityError("the payload is gone (expired or erased)") from exc
+        if exc.response.get("Error", {}).get("Code") in _MISSING:
+            raise PayloadGone(f"no payload at {ref.s3_key}") from exc
         raise
     body = response["Body"].read()
     if hashlib.sha256(body).hexdigest() != ref.sha256:
-        raise PayloadIntegrityError(f"payload at {ref.s3_key} does not match its pointer")
+        raise PayloadIntegrityError(f"payload at {ref.s3_key} does not match its reference")
     try:
         event = json.loads(body)
     except ValueError as exc:  # not UTF-8, not JSON

@@ -40,6 +40,7 @@ class Metric(StrEnum):
     ANSWER_MISSING = "AnswerMissing"  # archive, by reason
     CALL_FAILED = "CallFailed"  # an outbound HTTP call that failed, by outcome
     TAG_SKIPPED = "TagSkipped"  # ats: a tag the ATS refused (the note was written)
+    OLDEST_PENDING_SECONDS = "OldestPendingSeconds"  # sweeper: age of the oldest pending event
 
 
 logger = Logger()
@@ -48,6 +49,10 @@ metrics = Metrics(namespace=NAMESPACE)
 
 def count(name: Metric, value: int = 1) -> None:
     metrics.add_metric(name=name.value, unit=MetricUnit.Count, value=value)
+
+
+def gauge(name: Metric, value: float, unit: MetricUnit = MetricUnit.Seconds) -> None:
+    metrics.add_metric(name=name.value, unit=unit, value=value)
 
 
 def count_by(name: Metric, dimension: str, value: str) -> None:

@@ -51,20 +51,24 @@ class InterviewState(BaseModel):
 
 @dataclass(frozen=True)
 class StoredEvent:
-    """What the store keeps of one event: enough to publish it again."""
+    """What the store keeps of one event: enough to publish it again, and no personal
+    data: the body is in the payload bucket, `payload_ref` says where."""
 
     event_id: str
     event_type: str
     created: int
     received_at: float
-    body: str | None = None
     payload_ref: PayloadRef | None = None
     # the interview state the event reports, so whoever publishes it records it
     state: InterviewState | None = None
+    # the candidate index keys (keyed hashes) the event is filed under
+    candidate_keys: tuple[str, ...] = ()
     status: str = PENDING
     lease_until: float = 0.0
     attempts: int = 1
     quarantine_reason: str | None = None
+    # erased on a candidate's request: a tombstone that only remembers the id
+    erased: bool = False
 
 
 class ClaimOutcome(StrEnum):

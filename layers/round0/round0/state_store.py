@@ -40,20 +40,27 @@ class InterviewStates:
     def _db(self) -> "DynamoDBClient":
         return self._client or aws.dynamodb()
 
-    def record(self, state: InterviewState, now: float) -> bool:
+    def record(
+        self, state: InterviewState, now: float, candidate_keys: tuple[str, ...] = ()
+    ) -> bool:
         """Apply `state` if it is newer than the stored one. Returns whether it advanced.
 
-        PermanentFailure when DynamoDB refuses the item itself (a key too long, say):
-        the same write would be refused every time."""
+        Either way the item collects the event's id and its candidate index keys, so an
+        erasure by interview finds every event of it. PermanentFailure when DynamoDB
+        refuses the item itself (a key too long, say): the same write would be refused
+        every time.
+        """
         try:
-            return self._record(state, now)
+            return self._record(state, now, candidate_keys)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code == "ValidationException":
                 raise PermanentFailure(f"state_refused: {code}") from exc
             raise
 
-    def _record(self, state: InterviewState, now: float) -> bool:
+    def _record(
+        self, state: InterviewState, now: float, candidate_keys: tuple[str, ...] = ()
+    ) -> bool:
         timestamps = {
             name: value
             for name, value in (
@@ -66,6 +73,12 @@ class InterviewStates:
         values: dict[str, AttributeValueTypeDef] = {
             f":{name}": {"S": value} for name, value in timestamps.items()
         }
+        values[":eid"] = {"S": state.latest_event_id}
+        values[":eids"] = {"SS": [state.latest_event_id]}
+        collect = "ADD event_ids :eids"
+        if candidate_keys:
+            values[":keys"] = {"SS": list(candidate_keys)}
+            collect += ", candidate_keys :keys"
         try:
             self._db.update_item(
                 TableName=self._table,
@@ -82,7 +95,9 @@ class InterviewStates:
                         "expires_at = :expires",
                         *fill_in,
                     ]
-                ),
+                )
+                + " "
+                + collect,
                 ConditionExpression="attribute_not_exists(pk) OR status_rank < :rank"
                 " OR (status_rank = :rank AND latest_event_created < :created)",
                 ExpressionAttributeNames={"#status": "status"},
@@ -90,7 +105,6 @@ class InterviewStates:
                     ":iid": {"S": state.interview_id},
                     ":status": {"S": state.status.name.lower()},
                     ":rank": {"N": str(state.status.value)},
-                    ":eid": {"S": state.latest_event_id},
                     ":created": {"N": str(state.latest_event_created)},
                     ":now": {"N": repr(now)},
                     ":expires": {"N": str(int(now) + STATE_TTL_SECONDS)},
@@ -101,15 +115,31 @@ class InterviewStates:
             pass
         else:
             return True
-        if fill_in:  # an older event still knows timestamps the newer one may lack
-            self._db.update_item(
-                TableName=self._table,
-                Key=interview_key(state.interview_id),
-                UpdateExpression="SET " + ", ".join(fill_in),
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues=values,
-            )
+        # an older event: it still knows timestamps the newer one may lack, and its id
+        values.pop(":eid")
+        self._db.update_item(
+            TableName=self._table,
+            Key=interview_key(state.interview_id),
+            UpdateExpression=("SET " + ", ".join(fill_in) + " " if fill_in else "") + collect,
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues=values,
+        )
         return False
+
+    def event_ids(self, interview_id: str) -> tuple[set[str], set[str]] | None:
+        """The ids of an interview's events and its candidate index keys; None if unknown."""
+        item = self._db.get_item(
+            TableName=self._table, Key=interview_key(interview_id), ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            return None
+        return (
+            set(item.get("event_ids", {}).get("SS", [])),
+            set(item.get("candidate_keys", {}).get("SS", [])),
+        )
+
+    def delete(self, interview_id: str) -> None:
+        self._db.delete_item(TableName=self._table, Key=interview_key(interview_id))
 
     def get(self, interview_id: str) -> InterviewState | None:
         item = self._db.get_item(

@@ -12,10 +12,10 @@ import boto3
 import pytest
 
 from round0 import aws
-from round0_local.bus_events import load_bus_event
-from round0_local.faults import FaultyClient
-from round0_local.standins.round0_api import LOCAL_API_KEY, Round0ApiStandIn
-from round0_local.template import LocalStack
+from round0_testkit.events import load_bus_event
+from round0_testkit.faults import FaultyClient
+from round0_testkit.standins.round0_api import LOCAL_API_KEY, Round0ApiStandIn
+from round0_testkit.template import TemplateStack
 
 MIB = 1024 * 1024
 # the ids in events/bus/interview_ended.json, and where its archive goes
@@ -80,7 +80,7 @@ class ArchiveHarness:
 
 @pytest.fixture
 def archive(
-    stack: LocalStack,
+    stack: TemplateStack,
     function_env: Callable[[str], dict[str, str]],
     lambda_context: Any,
     round0: Round0ApiStandIn,

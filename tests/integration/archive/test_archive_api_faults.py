@@ -10,8 +10,8 @@ import pytest
 
 from round0.failures import TransientFailure
 from round0_archive.api import NotCompletedYet
-from round0_local.bus_events import bus_event, load_bus_event
-from round0_local.standins.round0_api import SHAPES, Fault, Round0ApiStandIn
+from round0_testkit.events import bus_event, load_bus_event
+from round0_testkit.standins.round0_api import SHAPES, Fault, Round0ApiStandIn
 
 from .conftest import INTERVIEW, ArchiveHarness
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from round0.failures import TransientFailure
-from round0_local.faults import FaultyClient
-from round0_local.standins.round0_api import Fault, Round0ApiStandIn
+from round0_testkit.faults import FaultyClient
+from round0_testkit.standins.round0_api import Fault, Round0ApiStandIn
 
 from .conftest import INTERVIEW, MIB, PREFIX, Q1, Q2, ArchiveHarness, ended_event
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from typing import Any
 
-from round0_local.bus_events import bus_event, load_bus_event
-from round0_local.faults import FaultyClient
-from round0_local.standins.round0_api import LOCAL_API_KEY, Round0ApiStandIn
+from round0_testkit.events import bus_event, load_bus_event
+from round0_testkit.faults import FaultyClient
+from round0_testkit.standins.round0_api import LOCAL_API_KEY, Round0ApiStandIn
 
 from .conftest import INTERVIEW, MIB, PREFIX, Q1, Q2, ArchiveHarness, ended_event
 
@@ -97,8 +98,8 @@ def test_answers_and_fields_that_are_missing_or_null(
     archive: ArchiveHarness, round0: Round0ApiStandIn
 ) -> None:
     # Given API results where one answer has no audio and others hold nulls (even
-    # where the documents promise a value), and the dashboard's test event (no
-    # audio_url, score or feedback at all)
+    # where the documents promise a value), and an interview shaped like the dashboard's
+    # test event (no audio_url, score or feedback at all) but a real one
     event = ended_event()
     results = copy.deepcopy(event["detail"])
     first, second = results["data"]["responses"]
@@ -107,6 +108,8 @@ def test_answers_and_fields_that_are_missing_or_null(
     results["data"]["job"]["department"] = None
     round0.register_interview(results)
     test_event = load_bus_event("dashboard_test_event.json")
+    test_event["detail"]["id"] = "evt_real_123456789"
+    test_event["detail"]["data"]["interview"]["id"] = "sparse-interview-id"
     round0.register_interview(test_event["detail"])
 
     # When both are archived
@@ -128,11 +131,27 @@ def test_answers_and_fields_that_are_missing_or_null(
     stored = json.loads(objects[f"{PREFIX}transcript.json"])
     assert stored["responses"][1]["score"] is None
     assert stored["job"]["department"] is None
-    assert sorted(key for key in objects if key.startswith("interviews/test-interview-id/")) == [
-        "interviews/test-interview-id/transcript.json",
-        "interviews/test-interview-id/transcript.md",
+    assert sorted(key for key in objects if key.startswith("interviews/sparse-interview-id/")) == [
+        "interviews/sparse-interview-id/transcript.json",
+        "interviews/sparse-interview-id/transcript.md",
     ]
     assert archive.dead_letters() == []
+
+
+def test_a_test_event_from_the_dashboard_is_skipped_with_one_log_line(
+    archive: ArchiveHarness, round0: Round0ApiStandIn, log_output: Any
+) -> None:
+    # ROUND0's API does not know the dashboard's test interview: archiving it would
+    # only dead-letter it and wake someone for nothing
+    archive.invoke(load_bus_event("dashboard_test_event.json"))
+    assert archive.objects() == {}
+    assert archive.dead_letters() == []
+    assert round0.requests == []
+    lines = [json.loads(line) for line in log_output.getvalue().splitlines()]
+    assert [line["message"] for line in lines if "test event" in line["message"]] == [
+        "test event from ROUND0's dashboard: not archived"
+        " (ROUND0's API does not know the test interview)"
+    ]
 
 
 def test_a_redelivered_event_costs_nothing(

@@ -14,11 +14,10 @@ from typing import Any
 import boto3
 import pytest
 
-from round0_local.api_events import LOCAL_SIGNING_SECRET
-from round0_local.bus_events import load_bus_event
-from round0_local.standins import ats as standin
-from round0_local.standins.ats import AtsStandIn
-from round0_local.template import LocalStack, load_template
+from round0_testkit.events import LOCAL_SIGNING_SECRET, load_bus_event
+from round0_testkit.standins import ats as standin
+from round0_testkit.standins.ats import AtsStandIn
+from round0_testkit.template import TemplateStack, load_template
 
 # the secret the webhook adapter signs with (the template generates one when deployed)
 WEBHOOK_SIGNING_SECRET = "ats_webhook_local_only_0123456789abcdef"
@@ -44,9 +43,9 @@ def ats_standin() -> Iterator[AtsStandIn]:
 
 
 @pytest.fixture
-def stack(aws: None, ats_adapter: str, ats_standin: AtsStandIn) -> LocalStack:
+def stack(aws: None, ats_adapter: str, ats_standin: AtsStandIn) -> TemplateStack:
     """The template's stack (overrides the shared fixture) with the ATS wired to the stand-in."""
-    local = LocalStack(
+    local = TemplateStack(
         load_template(),
         parameters={
             "AtsAdapter": ats_adapter,
@@ -102,7 +101,7 @@ def sync_ats(
 
 @pytest.fixture
 def dead_letters(
-    stack: LocalStack, drain_queue: Callable[[str], list[dict[str, Any]]]
+    stack: TemplateStack, drain_queue: Callable[[str], list[dict[str, Any]]]
 ) -> Callable[[], list[dict[str, Any]]]:
     """The records in the ATS sync's dead-letter queue (drained as read)."""
     queue_url = stack.physical["AtsSyncDeadLetterQueue.QueueUrl"]
@@ -130,7 +129,7 @@ def ended() -> dict[str, Any]:
 
 
 @pytest.fixture
-def set_secret(stack: LocalStack) -> Callable[[str, str], None]:
+def set_secret(stack: TemplateStack) -> Callable[[str, str], None]:
     """Replace one secret's value (e.g. back to the template's placeholder)."""
     secrets = boto3.client("secretsmanager")
 

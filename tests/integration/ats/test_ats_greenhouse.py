@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from round0.failures import TransientFailure
-from round0_local.standins import ats as standin
-from round0_local.standins.ats import AtsStandIn, RecordedRequest, form
-from round0_local.standins.recording import Fault
+from round0_testkit.standins import ats as standin
+from round0_testkit.standins.ats import AtsStandIn, RecordedRequest, form
+from round0_testkit.standins.recording import Fault
 
 Event = dict[str, Any]
 Invoke = Callable[[Event], None]

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from round0.failures import TransientFailure
-from round0_local.standins import ats as standin
-from round0_local.standins.ats import AtsStandIn
+from round0_testkit.standins import ats as standin
+from round0_testkit.standins.ats import AtsStandIn
 
 Event = dict[str, Any]
 Invoke = Callable[[Event], None]
@@ -204,3 +204,30 @@ def test_transcripts_over_the_note_limit_are_split_and_all_kept(
     assert all(len(value) <= 10_000 for value in notes)
     assert "".join(value.split("\n", 1)[1] for value in notes).count("lorem ipsum") == 4_000
     assert len(ats_standin.lever_tags[next(iter(ats_standin.lever_tags))]) == 1
+
+
+def test_an_erasure_deletes_the_screening_notes_this_sync_wrote_and_no_other(
+    sync_ats: Invoke, ats_standin: AtsStandIn, started: Event, ended: Event, stack: Any
+) -> None:
+    from round0.secrets import secret_value
+    from round0_ats.credentials import lever_credentials
+    from round0_ats.lever import LeverAts
+    from round0_ats.transport import Transport
+
+    opportunity = ats_standin.add_lever_opportunity(EMAIL)
+    sync_ats(started)
+    sync_ats(ended)
+    ats_standin.lever_notes.append(
+        {"noteId": "recruiter-1", "opportunity": opportunity, "value": "Great call, hire."}
+    )
+    lever = LeverAts(
+        lever_credentials(secret_value(stack.arns["LeverApiSecret"], max_age=60)),
+        Transport("lever"),
+        api_base=ats_standin.base_url,
+    )
+    assert lever.erase_notes(EMAIL, lambda: 60.0, dry_run=True) == 2
+    assert len(ats_standin.lever_notes) == 3
+    assert lever.erase_notes(EMAIL, lambda: 60.0) == 2
+    assert [note["noteId"] for note in ats_standin.lever_notes] == ["recruiter-1"]
+    assert lever.erase_notes(EMAIL, lambda: 60.0) == 0
+    assert lever.erase_notes("nobody@example.com", lambda: 60.0) == 0

@@ -8,13 +8,13 @@ from typing import Any
 
 import boto3
 
-from round0_local.standins.ats import AtsStandIn
-from round0_local.template import LocalStack
+from round0_testkit.standins.ats import AtsStandIn
+from round0_testkit.template import TemplateStack
 
 Event = dict[str, Any]
 
 
-def test_the_template_default_is_none(stack: LocalStack) -> None:
+def test_the_template_default_is_none(stack: TemplateStack) -> None:
     assert stack.template["Parameters"]["AtsAdapter"]["Default"] == "none"
     assert stack.function_environment("AtsSyncFunction")["ATS_ADAPTER"] == "none"
 
@@ -22,7 +22,7 @@ def test_the_template_default_is_none(stack: LocalStack) -> None:
 def test_nothing_is_sent_stored_or_dead_lettered_and_it_is_said_once(
     sync_ats: Callable[[Event], None],
     ats_standin: AtsStandIn,
-    stack: LocalStack,
+    stack: TemplateStack,
     started: Event,
     ended: Event,
     dead_letters: Callable[[], list[Event]],

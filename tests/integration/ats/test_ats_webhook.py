@@ -10,13 +10,13 @@ from typing import Any
 import boto3
 import pytest
 
-from round0.contract import pointer_detail
+from round0.contract import reference_detail
 from round0.failures import TransientFailure
 from round0.large_events import PayloadStore
 from round0.signature import SignatureError, verify_signature
-from round0_local.bus_events import bus_event
-from round0_local.standins.ats import WEBHOOK_PATH, AtsStandIn, Fault, RecordedRequest
-from round0_local.template import LocalStack
+from round0_testkit.events import bus_event, load_bus_event
+from round0_testkit.standins.ats import WEBHOOK_PATH, AtsStandIn, Fault, RecordedRequest
+from round0_testkit.template import TemplateStack
 
 Event = dict[str, Any]
 Invoke = Callable[[Event], None]
@@ -89,6 +89,16 @@ def test_a_duplicate_event_is_posted_once(
     sync_ats(ended)
 
     assert len(ats_standin.webhook_deliveries) == 1
+
+
+def test_a_test_event_from_the_dashboard_is_skipped_not_dead_lettered(
+    sync_ats: Invoke, ats_standin: AtsStandIn, dead_letters: Callable[[], list[Any]]
+) -> None:
+    # the ATS knows no test candidate: posting it would only dead-letter it
+    sync_ats(load_bus_event("dashboard_test_event.json"))
+
+    assert ats_standin.requests == []
+    assert dead_letters() == []
 
 
 def test_a_late_start_after_completion_is_not_posted(
@@ -260,7 +270,7 @@ def test_a_webhook_secret_without_an_https_url_is_not_configured(
 
 
 def test_the_webhook_url_is_neither_a_parameter_nor_an_environment_variable(
-    stack: LocalStack,
+    stack: TemplateStack,
 ) -> None:
     assert "AtsWebhookUrl" not in stack.template["Parameters"]
     environment = stack.function_environment("AtsSyncFunction")
@@ -280,7 +290,7 @@ def test_a_non_ascii_event_id_travels_quoted_in_its_header(
 
 
 def test_a_large_event_travelling_as_a_pointer_is_resolved_and_posted(
-    sync_ats: Invoke, ats_standin: AtsStandIn, ended: Event, stack: LocalStack
+    sync_ats: Invoke, ats_standin: AtsStandIn, ended: Event, stack: TemplateStack
 ) -> None:
     # Given an interview_ended too large for EventBridge, kept in S3 behind a pointer
     detail = ended["detail"]
@@ -289,7 +299,7 @@ def test_a_large_event_travelling_as_a_pointer_is_resolved_and_posted(
     ref = PayloadStore(stack.physical_name("PayloadBucket"), boto3.client("s3")).put(
         detail["id"], body
     )
-    pointer = json.loads(pointer_detail(detail["id"], detail["type"], detail["created"], ref))
+    pointer = json.loads(reference_detail(detail["id"], detail["type"], detail["created"], ref))
 
     # When the pointer arrives
     sync_ats(bus_event(pointer))

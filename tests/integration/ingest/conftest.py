@@ -11,8 +11,8 @@ import boto3
 import pytest
 
 from round0 import aws
-from round0_local.faults import FaultyClient
-from round0_local.template import LocalStack
+from round0_testkit.faults import FaultyClient
+from round0_testkit.template import TemplateStack
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def ingest(
 
 @pytest.fixture
 def bus_messages(
-    stack: LocalStack, drain_queue: Callable[[str], list[dict[str, Any]]]
+    stack: TemplateStack, drain_queue: Callable[[str], list[dict[str, Any]]]
 ) -> Callable[[], list[dict[str, Any]]]:
     """Every event on the project's bus, captured by an EventBridge rule into SQS."""
     sqs = boto3.client("sqs")
@@ -65,7 +65,7 @@ def bus_messages(
 
 
 @pytest.fixture
-def table(stack: LocalStack) -> Callable[[], dict[str, dict[str, Any]]]:
+def table(stack: TemplateStack) -> Callable[[], dict[str, dict[str, Any]]]:
     """The events table's items, keyed by pk."""
     dynamodb = boto3.client("dynamodb")
 

@@ -3,7 +3,6 @@ nothing lost, every failure retryable."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -11,14 +10,18 @@ import boto3
 import pytest
 
 from round0.bus import EventBus
-from round0_local.api_events import load_api_event
-from round0_local.faults import client_error
-from round0_local.template import LocalStack
+from round0.event_store import event_key
+from round0_testkit.events import load_api_event
+from round0_testkit.faults import client_error
+from round0_testkit.template import TemplateStack
 
 Invoke = Callable[[dict[str, Any]], Any]
 Drain = Callable[[], list[dict[str, Any]]]
 Items = Callable[[], dict[str, dict[str, Any]]]
-KEY = "event#evt_550e8400e29b41d4a716446655440000"
+STARTED_ID = "evt_550e8400e29b41d4a716446655440000"
+ENDED_ID = "evt_660f9511f30c52e5b827557766551111"
+KEY = event_key(STARTED_ID)["pk"]["S"]
+ENDED_KEY = event_key(ENDED_ID)["pk"]["S"]
 
 
 class Crash(BaseException):
@@ -32,7 +35,7 @@ def crash(*_: Any) -> None:
     raise Crash
 
 
-def expire_lease(stack: LocalStack, key: str = KEY, received_ago: float = 0) -> None:
+def expire_lease(stack: TemplateStack, key: str = KEY, received_ago: float = 0) -> None:
     """Let time pass for one record: its lease runs out (and it was received earlier)."""
     dynamodb = boto3.client("dynamodb")
     table = stack.physical_name("EventsTable")
@@ -112,7 +115,7 @@ def test_failed_publish_is_a_503_and_the_retry_publishes_once(
 
 def test_crash_between_store_and_publish_then_in_flight_then_take_over(
     ingest: Invoke,
-    stack: LocalStack,
+    stack: TemplateStack,
     table: Items,
     bus_messages: Drain,
     monkeypatch: pytest.MonkeyPatch,
@@ -134,7 +137,7 @@ def test_crash_between_store_and_publish_then_in_flight_then_take_over(
     expire_lease(stack)
     taken_over = ingest(load_api_event("interview_started.json"))
     assert (taken_over.status, taken_over.body["status"]) == (200, "published")
-    assert [m["detail"]["id"] for m in bus_messages()] == [KEY.removeprefix("event#")]
+    assert [m["detail"]["id"] for m in bus_messages()] == [STARTED_ID]
     assert int(table()[KEY]["attempts"]["N"]) == 2
 
 
@@ -158,7 +161,7 @@ def test_published_but_not_marked_is_still_acknowledged(
 
 def test_sweeper_publishes_what_round0_gave_up_on(
     ingest: Invoke,
-    stack: LocalStack,
+    stack: TemplateStack,
     table: Items,
     bus_messages: Drain,
     function_env: Callable[[str], dict[str, str]],
@@ -174,7 +177,7 @@ def test_sweeper_publishes_what_round0_gave_up_on(
     monkeypatch.setattr(EventBus, "publish", original)
     expire_lease(stack, received_ago=600)
     # and one received just now (its delivery may still be in flight)
-    fresh_key = "event#evt_660f9511f30c52e5b827557766551111"
+    fresh_key = ENDED_KEY
     # When the scheduled sweeper runs
     function_env("SweeperFunction")
     from round0_sweeper.app import lambda_handler
@@ -182,7 +185,7 @@ def test_sweeper_publishes_what_round0_gave_up_on(
     report = lambda_handler({"source": "aws.scheduler"}, lambda_context)
     # Then the old record is published, the young one is left to its delivery
     assert report == {"published": 1, "failed": 0, "skipped": 0, "quarantined": 0}
-    assert [m["detail"]["id"] for m in bus_messages()] == [KEY.removeprefix("event#")]
+    assert [m["detail"]["id"] for m in bus_messages()] == [STARTED_ID]
     assert table()[KEY]["status"]["S"] == "published"
     assert "pending" not in table()[KEY]
     assert table()[fresh_key]["status"]["S"] == "pending"
@@ -192,7 +195,7 @@ def test_sweeper_publishes_what_round0_gave_up_on(
 
 def test_sweeper_counts_a_failed_publish_and_leaves_the_record_pending(
     ingest: Invoke,
-    stack: LocalStack,
+    stack: TemplateStack,
     table: Items,
     function_env: Callable[[str], dict[str, str]],
     lambda_context: Any,
@@ -218,13 +221,14 @@ def test_sweeper_counts_a_failed_publish_and_leaves_the_record_pending(
     }
     record = table()[KEY]
     assert record["status"]["S"] == "pending"
-    assert json.loads(record["body"]["S"])["type"] == "interview_started"
+    # with where its body is: the next sweep (or ROUND0's retry) publishes it
+    assert record["payload_ref"]["M"]["s3_key"]["S"] == f"events/{KEY.removeprefix('event#')}.json"
 
 
 def test_sweeper_records_the_state_a_failed_delivery_never_wrote(
     ingest: Invoke,
     faulty: Any,
-    stack: LocalStack,
+    stack: TemplateStack,
     table: Items,
     bus_messages: Drain,
     function_env: Callable[[str], dict[str, str]],
@@ -249,14 +253,14 @@ def test_sweeper_records_the_state_a_failed_delivery_never_wrote(
     state = table()["interview#660f9511-f30c-52e5-b827-557766551111"]
     assert (state["status"]["S"], state["latest_event_id"]["S"]) == (
         "in_progress",
-        KEY.removeprefix("event#"),
+        STARTED_ID,
     )
     assert len(bus_messages()) == 1
 
 
 def test_a_sweep_that_fails_on_one_record_goes_on_with_the_others(
     ingest: Invoke,
-    stack: LocalStack,
+    stack: TemplateStack,
     table: Items,
     function_env: Callable[[str], dict[str, str]],
     lambda_context: Any,
@@ -268,7 +272,7 @@ def test_a_sweep_that_fails_on_one_record_goes_on_with_the_others(
             ingest(load_api_event(sample))
     monkeypatch.setattr(EventBus, "publish", ORIGINAL_PUBLISH)
     expire_lease(stack, received_ago=600)
-    expire_lease(stack, key="event#evt_660f9511f30c52e5b827557766551111", received_ago=600)
+    expire_lease(stack, key=ENDED_KEY, received_ago=600)
     function_env("SweeperFunction")
     from round0.event_store import EventStore
     from round0_sweeper.app import lambda_handler
@@ -276,7 +280,7 @@ def test_a_sweep_that_fails_on_one_record_goes_on_with_the_others(
     real_take_over = EventStore.take_over
 
     def take_over(self: EventStore, event_id: str, lease: float, now: float) -> Any:
-        if event_id == KEY.removeprefix("event#"):
+        if event_id == STARTED_ID:
             raise RuntimeError("injected: table unavailable for this record")
         return real_take_over(self, event_id, lease, now)
 
@@ -288,7 +292,7 @@ def test_a_sweep_that_fails_on_one_record_goes_on_with_the_others(
         "quarantined": 0,
     }
     assert table()[KEY]["status"]["S"] == "pending"
-    assert table()["event#evt_660f9511f30c52e5b827557766551111"]["status"]["S"] == "published"
+    assert table()[ENDED_KEY]["status"]["S"] == "published"
 
 
 # ------------------------------------------------------------------ poison records
@@ -309,7 +313,7 @@ def sweep(function_env: Callable[[str], dict[str, str]], context: Any) -> dict[s
     return result
 
 
-def pending_index(stack: LocalStack) -> list[str]:
+def pending_index(stack: TemplateStack) -> list[str]:
     items = boto3.client("dynamodb").scan(
         TableName=stack.physical_name("EventsTable"), IndexName="pending-events"
     )["Items"]
@@ -338,7 +342,7 @@ def pending_index(stack: LocalStack) -> list[str]:
 def test_an_event_refused_for_good_is_quarantined_and_answered_422_never_503(
     ingest: Invoke,
     faulty: Any,
-    stack: LocalStack,
+    stack: TemplateStack,
     table: Items,
     bus_messages: Drain,
     function_env: Callable[[str], dict[str, str]],
@@ -366,7 +370,7 @@ def test_an_event_refused_for_good_is_quarantined_and_answered_422_never_503(
     record = table()[KEY]
     assert (record["status"]["S"], record["quarantine_reason"]["S"]) == ("quarantined", reason)
     assert "pending" not in record
-    assert json.loads(record["body"]["S"])["type"] == "interview_started"
+    assert record["payload_ref"]["M"]["s3_key"]["S"] == f"events/{STARTED_ID}.json"
     assert pending_index(stack) == []
     # and ROUND0's retry gets the same answer, without another attempt on the bus
     again = ingest(load_api_event("interview_started.json"))
@@ -385,7 +389,7 @@ def test_an_event_refused_for_good_is_quarantined_and_answered_422_never_503(
 def test_the_sweeper_quarantines_a_poison_record_instead_of_retrying_it_every_run(
     ingest: Invoke,
     faulty: Any,
-    stack: LocalStack,
+    stack: TemplateStack,
     table: Items,
     function_env: Callable[[str], dict[str, str]],
     lambda_context: Any,
@@ -410,7 +414,7 @@ def test_the_sweeper_quarantines_a_poison_record_instead_of_retrying_it_every_ru
 
 def test_a_failure_that_never_passes_is_quarantined_after_max_attempts(
     ingest: Invoke,
-    stack: LocalStack,
+    stack: TemplateStack,
     table: Items,
     function_env: Callable[[str], dict[str, str]],
     lambda_context: Any,

@@ -11,15 +11,16 @@ from typing import Any
 import boto3
 import pytest
 
+from round0.large_events import resolve_event
 from round0.signature import SIGNATURE_HEADER, sign
-from round0_local.api_events import (
+from round0_testkit.events import (
     LOCAL_SIGNING_SECRET,
     http_api_event,
     load_api_event,
     payload_bytes,
     signed_request,
 )
-from round0_local.template import LocalStack
+from round0_testkit.template import TemplateStack
 
 Invoke = Callable[[dict[str, Any]], Any]  # returns conftest.HttpResult
 Drain = Callable[[], list[dict[str, Any]]]
@@ -37,26 +38,39 @@ INTERVIEW = "interview#660f9511-f30c-52e5-b827-557766551111"
         ("dashboard_test_event.json", "evt_test_123456789", "completed"),
     ],
 )
-def test_each_sample_is_stored_once_published_verbatim_and_recorded(
-    ingest: Invoke, bus_messages: Drain, table: Items, sample: str, event_id: str, status: str
+def test_each_sample_is_stored_once_published_by_reference_and_recorded(
+    ingest: Invoke,
+    bus_messages: Drain,
+    table: Items,
+    stack: TemplateStack,
+    sample: str,
+    event_id: str,
+    status: str,
 ) -> None:
     # Given a sample request as API Gateway delivers it, freshly signed
     request = load_api_event(sample)
+    sent = json.loads(request["body"])
     # When the handler receives it
     result = ingest(request)
-    # Then it answers 200 only once the event is on the bus, unchanged
+    # Then it answers 200 only once the event is on the bus, as a reference to its body
     assert (result.status, result.body) == (200, {"status": "published", "event_id": event_id})
     [message] = bus_messages()
-    assert (message["source"], message["detail-type"]) == (
-        "round0",
-        json.loads(request["body"])["type"],
-    )
-    assert message["detail"] == json.loads(request["body"])
-    # and the record is stored, published, with its body and an expiry
+    assert (message["source"], message["detail-type"]) == ("round0", sent["type"])
+    detail = message["detail"]
+    assert {key: detail[key] for key in ("id", "type", "created")} == {
+        key: sent[key] for key in ("id", "type", "created")
+    }
+    assert "data" not in detail
+    assert detail["payload_ref"]["s3_bucket"] == stack.physical_name("PayloadBucket")
+    # which the one helper resolves to the event exactly as ROUND0 sent it
+    assert resolve_event(detail, stack.physical_name("PayloadBucket")) == sent
+    # and the record is stored, published, with where the body is, never the body
     record = table()[f"event#{event_id}"]
     assert record["status"]["S"] == "published"
     assert "pending" not in record
-    assert json.loads(record["body"]["S"]) == json.loads(request["body"])
+    assert "body" not in record
+    assert "Jane" not in json.dumps(record)
+    assert record["payload_ref"]["M"]["s3_key"]["S"] == detail["payload_ref"]["s3_key"]
     # and the interview's state is recorded, with no personal data in it
     interview_id = json.loads(request["body"])["data"]["interview"]["id"]
     state = table()[f"interview#{interview_id}"]
@@ -110,13 +124,15 @@ def test_a_base64_encoded_body_is_verified_on_its_raw_bytes(
 
 
 def test_non_ascii_bodies_are_signed_and_published_as_sent(
-    ingest: Invoke, bus_messages: Drain
+    ingest: Invoke, bus_messages: Drain, stack: TemplateStack
 ) -> None:
     document = json.loads(payload_bytes("interview_started.json"))
     document["data"]["candidate"]["name"] = "Zoë Ñúñez 山田"
     body = json.dumps(document, ensure_ascii=False).encode("utf-8")
     assert ingest(signed_request(body)).status == 200
-    assert bus_messages()[0]["detail"]["data"]["candidate"]["name"] == "Zoë Ñúñez 山田"
+    bucket = stack.physical_name("PayloadBucket")
+    resolved = resolve_event(bus_messages()[0]["detail"], bucket)
+    assert resolved["data"]["candidate"]["name"] == "Zoë Ñúñez 山田"
 
 
 def test_unknown_event_type_is_stored_and_published_but_touches_no_state(
@@ -228,7 +244,7 @@ def test_other_routes_are_not_found(ingest: Invoke) -> None:
 
 
 def test_rotation_keeps_the_previous_secret_valid_and_secrets_are_cached(
-    stack: LocalStack, ingest: Invoke, monkeypatch: pytest.MonkeyPatch
+    stack: TemplateStack, ingest: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a rotation in progress: a new current secret, the old one as previous
     boto3.client("secretsmanager").put_secret_value(
@@ -250,12 +266,13 @@ def test_rotation_keeps_the_previous_secret_valid_and_secrets_are_cached(
     # When ROUND0 signs with either
     assert ingest(old).status == 200
     assert ingest(new).status == 200
-    # Then both are accepted, and the secret was fetched once for both requests
-    assert calls.count("GetSecretValue") == 1
+    # Then both are accepted, and each secret (the signing secret, the candidate index's
+    # key) was fetched once for both requests
+    assert calls.count("GetSecretValue") == 2
 
 
 def test_a_secret_rotated_since_it_was_cached_is_fetched_again_once(
-    stack: LocalStack, ingest: Invoke, monkeypatch: pytest.MonkeyPatch
+    stack: TemplateStack, ingest: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SECRET_REFRESH_AFTER_SECONDS", "0")
     from round0.settings import forget_settings
@@ -272,7 +289,7 @@ def test_a_secret_rotated_since_it_was_cached_is_fetched_again_once(
 
 
 def test_unreadable_secret_is_a_retryable_503_not_a_401_or_500(
-    stack: LocalStack, ingest: Invoke, table: Items
+    stack: TemplateStack, ingest: Invoke, table: Items
 ) -> None:
     boto3.client("secretsmanager").delete_secret(
         SecretId=stack.arns["SigningSecret"], ForceDeleteWithoutRecovery=True

@@ -9,7 +9,7 @@ import boto3
 from round0.events import InterviewStatus
 from round0.records import InterviewState
 from round0.state_store import InterviewStates
-from round0_local.template import LocalStack
+from round0_testkit.template import TemplateStack
 
 
 def state(status: InterviewStatus, created: int, event_id: str) -> InterviewState:
@@ -23,7 +23,7 @@ def state(status: InterviewStatus, created: int, event_id: str) -> InterviewStat
     )
 
 
-def test_every_arrival_order_stores_the_newest_state(stack: LocalStack) -> None:
+def test_every_arrival_order_stores_the_newest_state(stack: TemplateStack) -> None:
     events = [
         state(InterviewStatus.IN_PROGRESS, 10, "started"),
         state(InterviewStatus.IN_PROGRESS, 12, "started-again"),

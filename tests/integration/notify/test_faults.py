@@ -18,10 +18,10 @@ from botocore.exceptions import ReadTimeoutError
 
 from round0 import aws
 from round0.failures import TransientFailure
-from round0_local.bus_events import load_bus_event
-from round0_local.faults import FaultyClient, client_error
-from round0_local.standins.slack import SlackStandIn
-from round0_local.template import LocalStack
+from round0_testkit.events import load_bus_event
+from round0_testkit.faults import FaultyClient, client_error
+from round0_testkit.standins.slack import SlackStandIn
+from round0_testkit.template import TemplateStack
 
 from .conftest import SentEmail
 
@@ -35,7 +35,7 @@ def reasons(records: list[dict[str, Any]]) -> list[str]:
     return [record["responsePayload"]["errorMessage"] for record in records]
 
 
-def set_slack_secret(stack: LocalStack, value: str) -> None:
+def set_slack_secret(stack: TemplateStack, value: str) -> None:
     boto3.client("secretsmanager").put_secret_value(
         SecretId=stack.function_environment("NotifyFunction")["SLACK_WEBHOOK_SECRET_ID"],
         SecretString=value,
@@ -69,8 +69,9 @@ def test_slack_5xx_is_retried_with_backoff(
 
 
 def test_a_hung_slack_is_given_up_on_and_retried(
-    notify: Invoke, slack: SlackStandIn, sleeps: list[float]
+    notify: Invoke, slack: SlackStandIn, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("SLACK_TIMEOUT_SECONDS", "0.3")
     slack.hang(times=1)
     notify(load_bus_event("interview_ended.json"))
     assert len(slack.requests) == 2  # the hung post, then the one that was answered
@@ -154,7 +155,7 @@ def test_a_permanent_slack_error_goes_to_the_dead_letter_queue_at_once(
 def test_an_invalid_webhook_url_goes_to_the_dead_letter_queue_unposted(
     notify: Invoke,
     slack: SlackStandIn,
-    stack: LocalStack,
+    stack: TemplateStack,
     dead_letters: Drain,
     log_output: Any,
     secret: str,
@@ -236,7 +237,7 @@ def test_a_rejected_sender_goes_to_the_dead_letter_queue_at_once(
 
 
 def test_an_invalid_routing_map_goes_to_the_dead_letter_queue(
-    notify: Invoke, sent_emails: Emails, stack: LocalStack, dead_letters: Drain
+    notify: Invoke, sent_emails: Emails, stack: TemplateStack, dead_letters: Drain
 ) -> None:
     boto3.client("ssm").put_parameter(
         Name=stack.physical_name("NotifyRecipientRouting"),
@@ -302,7 +303,7 @@ def crash(*_: Any) -> None:
 
 
 def test_a_crash_between_the_send_and_its_record_is_sent_again_by_lambdas_retry(
-    notify: Invoke, slack: SlackStandIn, stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+    notify: Invoke, slack: SlackStandIn, stack: TemplateStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given the process dies right after Slack took the message, before the mark is completed
     dynamodb = FaultyClient(boto3.client("dynamodb"))
@@ -332,7 +333,7 @@ def test_a_crash_between_the_send_and_its_record_is_sent_again_by_lambdas_retry(
 
 
 def test_a_mark_whose_owner_ran_out_of_time_is_taken_over_by_anyone(
-    notify: Invoke, slack: SlackStandIn, stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+    notify: Invoke, slack: SlackStandIn, stack: TemplateStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dynamodb = FaultyClient(boto3.client("dynamodb"))
     monkeypatch.setattr(aws, "dynamodb", lambda: dynamodb)

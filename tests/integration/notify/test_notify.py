@@ -10,11 +10,11 @@ from typing import Any
 import boto3
 import pytest
 
-from round0.contract import pointer_detail
+from round0.contract import reference_detail
 from round0.large_events import PayloadStore
-from round0_local.bus_events import bus_event, load_bus_event
-from round0_local.standins.slack import SlackStandIn
-from round0_local.template import LocalStack
+from round0_testkit.events import bus_event, load_bus_event
+from round0_testkit.standins.slack import SlackStandIn
+from round0_testkit.template import TemplateStack
 
 from .conftest import HIRING_MANAGERS, SENDER, SentEmail
 
@@ -57,7 +57,7 @@ def test_started_emails_the_default_hiring_managers_once(
 
 
 def test_started_follows_the_routing_map_in_ssm_without_a_redeploy(
-    notify: Invoke, sent_emails: Emails, stack: LocalStack
+    notify: Invoke, sent_emails: Emails, stack: TemplateStack
 ) -> None:
     # Given a route for the sample's job in the SSM parameter
     job_id = "550e8400-e29b-41d4-a716-446655440000"
@@ -73,7 +73,7 @@ def test_started_follows_the_routing_map_in_ssm_without_a_redeploy(
 
 
 def test_a_job_routed_to_nobody_gets_no_email_and_no_error(
-    notify: Invoke, sent_emails: Emails, stack: LocalStack, dead_letters: Drain, log_output: Any
+    notify: Invoke, sent_emails: Emails, stack: TemplateStack, dead_letters: Drain, log_output: Any
 ) -> None:
     job_id = "550e8400-e29b-41d4-a716-446655440000"
     boto3.client("ssm").put_parameter(
@@ -125,7 +125,7 @@ def test_started_in_order_is_not_mistaken_for_a_late_one(
 
 
 def test_a_large_event_travelling_as_an_s3_pointer_is_resolved(
-    notify: Invoke, sent_emails: Emails, stack: LocalStack
+    notify: Invoke, sent_emails: Emails, stack: TemplateStack
 ) -> None:
     # Given the sample offloaded to the payload bucket, a pointer on the bus
     detail = load_bus_event("interview_started.json")["detail"]
@@ -133,7 +133,7 @@ def test_a_large_event_travelling_as_an_s3_pointer_is_resolved(
     ref = PayloadStore(stack.physical_name("PayloadBucket"), boto3.client("s3")).put(
         detail["id"], body
     )
-    pointer = json.loads(pointer_detail(detail["id"], detail["type"], detail["created"], ref))
+    pointer = json.loads(reference_detail(detail["id"], detail["type"], detail["created"], ref))
     # When it is delivered
     notify(bus_event(pointer))
     # Then the email carries the full event's content
@@ -203,6 +203,9 @@ def test_the_dashboard_test_event_without_scores_posts_no_average(
     assert "Average AI score" not in blocks
     assert "*Answers*\\n1" in blocks
     assert "/interviews/test-interview-id|" in blocks
+    # and it says it is a test, so nobody goes looking for the candidate
+    assert message["text"] == "[TEST] Test Candidate completed screening for Test Job Title"
+    assert message["blocks"][0]["elements"][0]["text"].startswith("A test event sent from ROUND0")
 
 
 def test_ended_also_emails_when_the_stack_asks_for_it(
@@ -227,7 +230,7 @@ def test_unconfigured_channels_are_skipped_with_one_log_line_each(
     slack: SlackStandIn,
     sent_emails: Emails,
     dead_letters: Drain,
-    stack: LocalStack,
+    stack: TemplateStack,
     monkeypatch: pytest.MonkeyPatch,
     log_output: Any,
 ) -> None:

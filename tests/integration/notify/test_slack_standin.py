@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from round0_local.standins.slack import SlackStandIn
+from round0_testkit.standins.slack import SlackStandIn
 
 
 def test_it_answers_like_slack(slack: SlackStandIn) -> None:

@@ -7,7 +7,7 @@ import json
 from round0.events import parse_event
 from round0.transcripts import format_transcripts
 from round0_ats.screening import ScreeningStatus, candidate_update
-from round0_local.bus_events import load_bus_event
+from round0_testkit.events import load_bus_event
 
 
 def detail(name: str) -> dict[str, object]:

@@ -13,7 +13,7 @@ from round0.records import InterviewState
 from round0_ats.ports import StepLog
 from round0_ats.screening import CandidateUpdate
 from round0_ats.service import AtsSync
-from round0_local.bus_events import load_bus_event
+from round0_testkit.events import load_bus_event
 
 if TYPE_CHECKING:
     from round0.consumer import TimeLeft

@@ -13,7 +13,7 @@ from round0.events import (
     decode_event,
     parse_event,
 )
-from round0_local.api_events import PAYLOADS_DIR, payload_bytes
+from round0_testkit.events import PAYLOADS_DIR, payload_bytes
 
 SEED_PAYLOADS = sorted(path.name for path in PAYLOADS_DIR.glob("*.json"))
 

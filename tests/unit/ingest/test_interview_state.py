@@ -6,7 +6,7 @@ from itertools import permutations
 from round0.events import InterviewStatus, parse_event
 from round0.interview_state import state_from_event
 from round0.records import InterviewState
-from round0_local.api_events import PAYLOADS_DIR
+from round0_testkit.events import PAYLOADS_DIR
 
 
 def state(status: InterviewStatus, created: int, event_id: str = "evt") -> InterviewState:

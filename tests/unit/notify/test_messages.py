@@ -10,7 +10,6 @@ import pytest
 
 from round0.events import InterviewData, parse_event
 from round0.links import interview_page_url
-from round0_local.bus_events import load_bus_event
 from round0_notify.messages import (
     ended_email,
     ended_slack_message,
@@ -21,6 +20,7 @@ from round0_notify.messages import (
     started_email,
     summarize,
 )
+from round0_testkit.events import load_bus_event
 
 CREATED = 1640000000
 

@@ -12,9 +12,9 @@ from round0.events import InterviewStatus, Round0Event, parse_event
 from round0.failures import PermanentFailure, TransientFailure
 from round0.records import InterviewState
 from round0.retry import RetryPolicy
-from round0_local.bus_events import load_bus_event
 from round0_notify.messages import EmailContent
 from round0_notify.service import Notifier, NotifyPolicy
+from round0_testkit.events import load_bus_event
 
 STARTED = "interview_started.json"
 ENDED = "interview_ended.json"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from round0_local.template import load_template
+from round0_testkit.template import load_template
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,12 @@ def test_failed_invocations_end_in_the_watched_dead_letter_queue(
         "Ref": "NotifyDeadLetterQueue"
     }
     queue = template["Resources"]["NotifyDeadLetterQueue"]["Properties"]
-    assert queue == {"SqsManagedSseEnabled": True, "MessageRetentionPeriod": 1209600}
+    assert queue == {
+        "SqsManagedSseEnabled": True,
+        "MessageRetentionPeriod": {
+            "Fn::FindInMap": ["DaysInSeconds", {"Ref": "DeadLetterRetentionDays"}, "Seconds"]
+        },
+    }
     alarm = template["Resources"]["NotifyDeadLetterAlarm"]["Properties"]
     assert (alarm["Namespace"], alarm["MetricName"]) == (
         "AWS/SQS",

@@ -1,7 +1,11 @@
-"""API Gateway HTTP API (payload format 2.0) events, as the webhook route receives them.
+"""Sample events: what the functions receive, built in one place.
 
-One home for the request shape: the `events/api/*.json` files for `sam local invoke`,
-the tests and the local runner's HTTP front door all build events here.
+- API Gateway HTTP API (payload format 2.0) events, as the webhook route receives them:
+  the `events/api/*.json` files for `sam local invoke`, the tests and the local
+  runner's front door all build them with `http_api_event`.
+- Events as EventBridge delivers them to a Lambda target (`bus_event`): the
+  `events/bus/*.json` samples for `sam local invoke -e`, the consumers' tests and the
+  local runner's bus.
 """
 
 from __future__ import annotations
@@ -9,15 +13,19 @@ from __future__ import annotations
 import base64
 import json
 import time
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from round0.contract import SOURCE
 from round0.signature import SIGNATURE_HEADER, sign
-from round0_local.template import REPO_ROOT
+from round0_testkit.template import ACCOUNT, REGION, REPO_ROOT
 
 EVENTS_DIR = REPO_ROOT / "events"
 PAYLOADS_DIR = EVENTS_DIR / "payloads"
 API_EVENTS_DIR = EVENTS_DIR / "api"
+BUS_EVENTS_DIR = EVENTS_DIR / "bus"
 # The signing secret of every local stack and of the sample events. Not a real secret.
 LOCAL_SIGNING_SECRET = "whsec_local_development_only_0123456789abcdef"  # noqa: S105
 ROUTE_PATH = "/webhooks/round0"
@@ -49,7 +57,7 @@ def http_api_event(
         "rawQueryString": "",
         "headers": lowered,
         "requestContext": {
-            "accountId": "123456789012",
+            "accountId": ACCOUNT,
             "apiId": "local",
             "domainName": "localhost",
             "domainPrefix": "localhost",
@@ -127,3 +135,38 @@ def load_api_event(name: str, fresh: bool = True) -> dict[str, Any]:
     if not fresh:
         return event
     return resign(event, _secret_for(SAMPLE_API_EVENTS[name][1]))
+
+
+# ---------------------------------------------------------------- EventBridge deliveries
+def bus_event(detail: dict[str, Any], detail_type: str | None = None) -> dict[str, Any]:
+    """The event EventBridge hands to a Lambda target for a ROUND0 event's `detail`."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type or str(detail.get("type", "")),
+        "source": SOURCE,
+        "account": ACCOUNT,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": [],
+        "detail": detail,
+    }
+
+
+def write_sample_bus_events(directory: Path = BUS_EVENTS_DIR) -> list[Path]:
+    """(Re)write `events/bus/<payload>.json` for every sample payload."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for payload in sorted(PAYLOADS_DIR.glob("*.json")):
+        event = bus_event(json.loads(payload.read_text(encoding="utf-8")))
+        event["id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, payload.name))  # stable samples
+        event["time"] = "2024-01-16T14:52:01Z"
+        path = directory / payload.name
+        path.write_text(json.dumps(event, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def load_bus_event(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((BUS_EVENTS_DIR / name).read_text(encoding="utf-8"))
+    return event

@@ -19,7 +19,7 @@ import json
 from http import HTTPStatus
 from typing import Any
 
-from round0_local.standins.recording import Fault, RecordedRequest, RecordingStandIn, Responder
+from round0_testkit.standins.recording import Fault, RecordedRequest, RecordingStandIn, Responder
 
 __all__ = ["PERMANENT_ERRORS", "WEBHOOK_PATH", "Fault", "RecordedRequest", "SlackStandIn"]
 

@@ -4,7 +4,8 @@ Tests and the local runner create tables, buses, buckets, queues, secrets and
 parameters from the template itself, so the local stack cannot drift from the
 deployed one. Intrinsic functions are resolved to local physical names and ARNs;
 an intrinsic this module does not know raises, so a template change cannot be
-silently mis-read.
+silently mis-read. The same goes for the template's Outputs (`outputs`), which the
+local runner registers as a CloudFormation stack of its own.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +25,32 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-# `{"Ref": "AWS::NoValue"}`: the property or list item is left out
-_NO_VALUE = object()
+URL_SUFFIX = "amazonaws.com"
+HTTP_API_TYPES = {"AWS::Serverless::HttpApi", "AWS::ApiGatewayV2::Api"}
+# SAM's implicit HTTP API, when an HttpApi event names no ApiId
+IMPLICIT_HTTP_API = "ServerlessHttpApi"
+
+
+class UnresolvableOutput(Exception):
+    """An Output of the template that has no local value: the local stack cannot stand in."""
+
+    def __init__(self, key: str, why: str) -> None:
+        super().__init__(f"Output {key} cannot be resolved locally: {why}")
+        self.key = key
+
+
+@dataclass(frozen=True)
+class Output:
+    key: str
+    value: str
+    description: str = ""
+
+
+class _NoValue:
+    """`AWS::NoValue`: the property it stands for is left out."""
+
+
+NO_VALUE = _NoValue()
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -55,7 +81,7 @@ def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
 
 
 @dataclass
-class LocalStack:
+class TemplateStack:
     """The template's resources, named for one local stack, and how to build them."""
 
     template: dict[str, Any]
@@ -72,8 +98,12 @@ class LocalStack:
         return resources
 
     def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        """The template's resources of one type that exist with these parameters."""
         return {
-            name: body for name, body in self.resources.items() if body["Type"] == resource_type
+            name: body
+            for name, body in self.resources.items()
+            if body["Type"] == resource_type
+            and ("Condition" not in body or self.condition(body["Condition"]))
         }
 
     def parameter(self, name: str) -> str:
@@ -83,13 +113,9 @@ class LocalStack:
 
     # ------------------------------------------------------------ intrinsics
     def resolve(self, value: Any) -> Any:
-        resolved = self._resolve(value)
-        return None if resolved is _NO_VALUE else resolved
-
-    def _resolve(self, value: Any) -> Any:
         if isinstance(value, list):
-            items = (self._resolve(item) for item in value)
-            return [item for item in items if item is not _NO_VALUE]
+            items = [self.resolve(item) for item in value]
+            return [item for item in items if item is not NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
@@ -99,62 +125,79 @@ class LocalStack:
                 "Fn::GetAtt": lambda name_and_attribute: self._get_att(*name_and_attribute),
                 "Fn::Sub": self._sub,
                 "Fn::Join": self._join,
+                "Fn::FindInMap": self._find_in_map,
                 "Fn::If": self._if,
             }
+            if key == "Ref" and argument == "AWS::NoValue":
+                return NO_VALUE
             if key in intrinsics:
                 return intrinsics[key](argument)
             if key.startswith("Fn::"):
                 raise NotImplementedError(f"intrinsic {key} is not supported locally")
-        resolved = {key: self._resolve(item) for key, item in value.items()}
-        return {key: item for key, item in resolved.items() if item is not _NO_VALUE}
-
-    def condition(self, name: str) -> bool:
-        """The value of one of the template's Conditions for this stack's parameters."""
-        return self._evaluate(self.template.get("Conditions", {})[name])
-
-    def _evaluate(self, expression: Any) -> bool:
-        ((key, argument),) = expression.items()
-        if key == "Condition":
-            return self.condition(argument)
-        if key == "Fn::Equals":
-            left, right = (self.resolve(item) for item in argument)
-            return str(left) == str(right)
-        if key == "Fn::Not":
-            return not self._evaluate(argument[0])
-        if key == "Fn::And":
-            return all(self._evaluate(item) for item in argument)
-        if key == "Fn::Or":
-            return any(self._evaluate(item) for item in argument)
-        raise NotImplementedError(f"condition function {key} is not supported locally")
+        resolved = {key: self.resolve(item) for key, item in value.items()}
+        return {key: item for key, item in resolved.items() if item is not NO_VALUE}
 
     def _if(self, argument: list[Any]) -> Any:
-        name, when_true, when_false = argument
-        return self._resolve(when_true if self.condition(name) else when_false)
+        condition, when_true, when_false = argument
+        return self.resolve(when_true if self.condition(condition) else when_false)
+
+    # ------------------------------------------------------------ conditions
+    def condition(self, name: str) -> bool:
+        """The value of the template's condition `name` for this stack's parameters."""
+        return self._holds(self.template.get("Conditions", {})[name])
+
+    def _holds(self, expression: Any) -> bool:
+        if isinstance(expression, dict) and len(expression) == 1:
+            ((key, argument),) = expression.items()
+            match key:
+                case "Fn::Equals":
+                    left, right = argument
+                    return str(self.resolve(left)) == str(self.resolve(right))
+                case "Fn::Not":
+                    return not self._holds(argument[0])
+                case "Fn::And":
+                    return all(self._holds(item) for item in argument)
+                case "Fn::Or":
+                    return any(self._holds(item) for item in argument)
+                case "Condition" | "Fn::Condition":
+                    return self.condition(argument)
+        raise NotImplementedError(f"condition {expression!r} is not supported locally")
+
+    def _find_in_map(self, argument: list[Any]) -> Any:
+        name, top, second = (str(self.resolve(part)) for part in argument)
+        return self.template["Mappings"][name][top][second]
 
     def _join(self, argument: list[Any]) -> str:
         separator, items = argument
         return str(separator).join(str(self.resolve(item)) for item in items)
 
-    def _ref(self, name: str) -> Any:
-        if name == "AWS::NoValue":
-            return _NO_VALUE
+    def _ref(self, name: str) -> str:
         pseudo = {
             "AWS::Region": REGION,
             "AWS::AccountId": ACCOUNT,
             "AWS::StackName": self.stack_name,
-            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::URLSuffix": URL_SUFFIX,
             "AWS::Partition": "aws",
         }
         if name in pseudo:
             return pseudo[name]
         if name in self.template.get("Parameters", {}):
             return self.parameter(name)
-        kind = self.resources[name]["Type"]
-        if kind == "AWS::SecretsManager::Secret":
-            return self._created(name, self.arns)
-        if kind == "AWS::SQS::Queue":
-            return self._created(f"{name}.QueueUrl", self.physical)
-        return self.physical_name(name)
+        return self._ref_resource(name)
+
+    def _ref_resource(self, name: str) -> str:
+        # what `Ref` gives for each kind: an ARN, an id or URL known once created, a name
+        match self.resources[name]["Type"]:
+            case "AWS::SecretsManager::Secret":
+                return self._created(name, self.arns)
+            case "AWS::KMS::Key":
+                return self._created(f"{name}.KeyId", self.physical)
+            case "AWS::SQS::Queue":
+                return self._created(f"{name}.QueueUrl", self.physical)
+            case "AWS::SNS::Topic":
+                return self.arn(name)
+            case _:
+                return self.physical_name(name)
 
     @staticmethod
     def _created(key: str, known: Mapping[str, str]) -> str:
@@ -199,12 +242,15 @@ class LocalStack:
             "AWS::SQS::Queue": "QueueName",
             "AWS::DynamoDB::Table": "TableName",
             "AWS::S3::Bucket": "BucketName",
+            "AWS::SNS::Topic": "TopicName",
+            "AWS::CloudWatch::Dashboard": "DashboardName",
+            "AWS::CloudWatch::Alarm": "AlarmName",
         }.get(body["Type"])
         if explicit and explicit in properties:
             value = str(self.resolve(properties[explicit]))
         elif body["Type"] == "AWS::S3::Bucket":
             value = f"{self.stack_name}-{name}".lower()
-        elif body["Type"] == "AWS::SSM::Parameter":
+        elif body["Type"] in {"AWS::SSM::Parameter", "AWS::Logs::LogGroup"}:
             value = f"/{self.stack_name}/{name}"
         else:
             value = f"{self.stack_name}-{name}"
@@ -223,6 +269,10 @@ class LocalStack:
             "AWS::SQS::Queue": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{physical}",
             "AWS::SSM::Parameter": f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{physical}",
             "AWS::Serverless::Function": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{physical}",
+            "AWS::Events::Archive": f"arn:aws:events:{REGION}:{ACCOUNT}:archive/{physical}",
+            "AWS::Logs::LogGroup": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{physical}",
+            "AWS::SNS::Topic": f"arn:aws:sns:{REGION}:{ACCOUNT}:{physical}",
+            "AWS::CloudWatch::Alarm": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{physical}",
         }.get(kind)
         if arn is None:
             raise NotImplementedError(f"no local ARN for {kind}")
@@ -248,6 +298,33 @@ class LocalStack:
         handler: str = self.functions()[name]["Properties"]["Handler"]
         return handler
 
+    # ------------------------------------------------------------ outputs
+    def http_api_origin(self, api: str) -> str:
+        """The origin the template's URLs give HTTP API `api` (its execute-api host)."""
+        return f"https://{self._ref(api)}.execute-api.{REGION}.{URL_SUFFIX}"
+
+    def outputs(self, api_origins: Mapping[str, str]) -> list[Output]:
+        """The template's Outputs for this stack; `api_origins` gives where each HTTP API
+        (logical id) is served locally. Raises `UnresolvableOutput` for any Output that
+        has no local value, rather than registering something that is not true."""
+        resolved = []
+        for key, body in self.template.get("Outputs", {}).items():
+            try:
+                if "Condition" in body and not self.condition(body["Condition"]):
+                    continue
+                value = self.resolve(body["Value"])
+            except (NotImplementedError, LookupError) as exc:
+                raise UnresolvableOutput(key, str(exc)) from exc
+            if not isinstance(value, str | int | float):
+                raise UnresolvableOutput(key, f"its value is not a string: {value!r}")
+            text = str(value)
+            for api, origin in api_origins.items():
+                text = text.replace(self.http_api_origin(api), origin)
+            if ".execute-api." in text:
+                raise UnresolvableOutput(key, f"no local address for the API in {text}")
+            resolved.append(Output(key, text, str(body.get("Description", "")).strip()))
+        return resolved
+
     # ------------------------------------------------------------ building
     def create(self, session: Any, endpoint_url: str | None = None) -> None:
         """Create every emulated resource the template declares, in dependency order."""
@@ -255,6 +332,11 @@ class LocalStack:
         def client(service: str) -> Any:
             return session.client(service, region_name=REGION, endpoint_url=endpoint_url)
 
+        self._create_storage(client)
+        self._create_secrets_and_archives(client)
+        self._create_monitoring_and_parameters(client)
+
+    def _create_storage(self, client: Callable[[str], Any]) -> None:
         for name, body in self.of_type("AWS::DynamoDB::Table").items():
             self._create_table(client("dynamodb"), name, body["Properties"])
         for name in self.of_type("AWS::S3::Bucket"):
@@ -267,13 +349,21 @@ class LocalStack:
             queues, key=lambda item: "RedrivePolicy" in item[1].get("Properties", {})
         ):
             self._create_queue(client("sqs"), name, body.get("Properties", {}))
+
+    def _create_secrets_and_archives(self, client: Callable[[str], Any]) -> None:
         for name, body in self.of_type("AWS::SecretsManager::Secret").items():
+            # as a deployment: created with the template's value (a placeholder or a
+            # generated one), then the value given for this stack is put in, as a
+            # deployer does after `sam deploy` (so "never set" reads the same here)
             created = client("secretsmanager").create_secret(
                 Name=f"{self.stack_name}/{name}",
-                SecretString=self.secret_values.get(name)
-                or self._secret_string(body.get("Properties", {})),
+                SecretString=self._secret_string(body.get("Properties", {})),
             )
             self.arns[name] = created["ARN"]
+            if name in self.secret_values:
+                client("secretsmanager").put_secret_value(
+                    SecretId=created["ARN"], SecretString=self.secret_values[name]
+                )
         for name, body in self.of_type("AWS::Events::Archive").items():
             properties = self.resolve(body["Properties"])
             client("events").create_archive(
@@ -282,18 +372,49 @@ class LocalStack:
                 RetentionDays=int(properties.get("RetentionDays", 0)),
                 EventPattern=json.dumps(properties.get("EventPattern", {})),
             )
+
+    def _create_monitoring_and_parameters(self, client: Callable[[str], Any]) -> None:
         for name, body in self.of_type("AWS::Logs::LogGroup").items():
             retention = self.resolve(body.get("Properties", {})).get("RetentionInDays")
-            group = f"/{self.stack_name}/{name}"
+            group = self.physical_name(name)
             client("logs").create_log_group(logGroupName=group)
             if retention:
                 client("logs").put_retention_policy(
                     logGroupName=group, retentionInDays=int(retention)
                 )
+        for name, body in self.of_type("AWS::KMS::Key").items():
+            key = client("kms").create_key(
+                Description=str(body["Properties"].get("Description", ""))
+            )
+            self.physical[f"{name}.KeyId"] = key["KeyMetadata"]["KeyId"]
+        for name, body in self.of_type("AWS::SNS::Topic").items():
+            attributes = {
+                key: str(self.resolve(value))
+                for key, value in body.get("Properties", {}).items()
+                if key in {"DisplayName", "KmsMasterKeyId"}
+            }
+            created = client("sns").create_topic(
+                Name=self.physical_name(name), Attributes=attributes
+            )
+            self.arns[name] = created["TopicArn"]
+        for body in self.of_type("AWS::SNS::Subscription").values():
+            properties = self.resolve(body["Properties"])
+            client("sns").subscribe(
+                TopicArn=properties["TopicArn"],
+                Protocol=properties["Protocol"],
+                Endpoint=properties["Endpoint"],
+            )
         for name, body in self.of_type("AWS::CloudWatch::Alarm").items():
             properties = self.resolve(body["Properties"])
+            optional = {
+                key: properties[key]
+                for key in ("AlarmActions", "OKActions", "InsufficientDataActions")
+                if key in properties
+            }
+            if "DatapointsToAlarm" in properties:
+                optional["DatapointsToAlarm"] = int(properties["DatapointsToAlarm"])
             client("cloudwatch").put_metric_alarm(
-                AlarmName=f"{self.stack_name}-{name}",
+                AlarmName=self.physical_name(name),
                 AlarmDescription=properties.get("AlarmDescription", ""),
                 Namespace=properties["Namespace"],
                 MetricName=properties["MetricName"],
@@ -304,6 +425,12 @@ class LocalStack:
                 Threshold=float(properties["Threshold"]),
                 ComparisonOperator=properties["ComparisonOperator"],
                 TreatMissingData=properties.get("TreatMissingData", "missing"),
+                **optional,
+            )
+        for name, body in self.of_type("AWS::CloudWatch::Dashboard").items():
+            client("cloudwatch").put_dashboard(
+                DashboardName=self.physical_name(name),
+                DashboardBody=str(self.resolve(body["Properties"]["DashboardBody"])),
             )
         for name, body in self.of_type("AWS::SSM::Parameter").items():
             properties = self.resolve(body["Properties"])
@@ -312,6 +439,27 @@ class LocalStack:
                 Value=self.secret_values.get(name, properties["Value"]),
                 Type=properties.get("Type", "String"),
                 Overwrite=True,
+            )
+
+    def register(self, cloudformation: Any, api_origins: Mapping[str, str]) -> None:
+        """Register this stack in the emulator's CloudFormation with the template's Outputs
+        (`outputs`), so tools that find resources through DescribeStacks (round0-ops)
+        work as against a deployed stack. Its template holds one resource that creates
+        nothing (CloudFormation needs one)."""
+        template = {
+            "AWSTemplateFormatVersion": "2010-09-09",
+            "Description": f"{self.stack_name}: the Outputs of the local stack",
+            "Resources": {"LocalStack": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+            "Outputs": {
+                output.key: {"Value": output.value}
+                | ({"Description": output.description} if output.description else {})
+                for output in self.outputs(api_origins)
+            },
+        }
+        with warnings.catch_warnings():  # moto: the placeholder type is not one it builds
+            warnings.simplefilter("ignore", UserWarning)
+            cloudformation.create_stack(
+                StackName=self.stack_name, TemplateBody=json.dumps(template)
             )
 
     def _secret_string(self, properties: Mapping[str, Any]) -> str:

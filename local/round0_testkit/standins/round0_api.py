@@ -35,7 +35,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote, unquote
 
-from round0_local.standins.recording import Fault, RecordedRequest, RecordingStandIn, Responder
+from round0_testkit.standins.recording import Fault, RecordedRequest, RecordingStandIn, Responder
 
 __all__ = [
     "DEFAULT_AUDIO_SIZE",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import boto3
 
-from round0_local.template import LocalStack
+from round0_testkit.template import TemplateStack
 
 
-def test_every_emulated_resource_of_the_template_exists(stack: LocalStack) -> None:
+def test_every_emulated_resource_of_the_template_exists(stack: TemplateStack) -> None:
     dynamodb = boto3.client("dynamodb")
     for name, body in stack.of_type("AWS::DynamoDB::Table").items():
         table = stack.physical_name(name)
@@ -43,7 +43,7 @@ def test_every_emulated_resource_of_the_template_exists(stack: LocalStack) -> No
     assert len(groups) == len(stack.of_type("AWS::Logs::LogGroup")) > 0
 
 
-def test_function_environments_resolve_to_the_created_resources(stack: LocalStack) -> None:
+def test_function_environments_resolve_to_the_created_resources(stack: TemplateStack) -> None:
     for name in stack.functions():
         environment = stack.function_environment(name)
         assert environment["EVENTS_TABLE_NAME"] == stack.physical_name("EventsTable")

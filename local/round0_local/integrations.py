@@ -2,8 +2,9 @@
 points the stack at them.
 
 Everything here reaches the functions the way a deployment would: as template
-parameter values and secret values (`LocalStack.parameters`, `.secret_values`),
-never as code paths of their own.
+parameter values and secret values (`TemplateStack.parameters`, `.secret_values`),
+never as code paths of their own. The observers of the stand-ins come from here
+(`observers_for`); the pipeline adds them to those of `round0_local.observers`.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from round0_local.observers import StandInObserver
-from round0_local.standins.ats import AtsStandIn
-from round0_local.standins.round0_api import Round0ApiStandIn
-from round0_local.standins.slack import SlackStandIn
+from round0_testkit.standins.ats import AtsStandIn
+from round0_testkit.standins.round0_api import Round0ApiStandIn
+from round0_testkit.standins.slack import SlackStandIn
 
 if TYPE_CHECKING:
     from round0_local.emulator import AwsEmulator
     from round0_local.observers import Observer
-    from round0_local.template import LocalStack
+    from round0_testkit.template import TemplateStack
 
 LOCAL_SENDER = "round0-local@example.com"
 LOCAL_HIRING_MANAGERS = "hiring-manager@example.com"
@@ -73,7 +74,7 @@ class LocalIntegrations:
             ),
         }
 
-    def prepare_aws(self, emulator: AwsEmulator, stack: LocalStack) -> None:
+    def prepare_aws(self, emulator: AwsEmulator, stack: TemplateStack) -> None:
         """What a deployer does by hand: verify the SES sender identity."""
         emulator.client("ses").verify_email_identity(EmailAddress=LOCAL_SENDER)
 
@@ -85,14 +86,17 @@ class LocalIntegrations:
         if interview_id and self.round0.results_document(interview_id) is None:
             self.round0.register_interview(event)
 
-    def observers_for(self, environment: dict[str, str], stack: LocalStack) -> list[Observer]:
+    def observers_for(self, environment: dict[str, str], stack: TemplateStack) -> list[Observer]:
         """The HTTP stand-ins a function's configuration points at."""
         secret_arns = {stack.arns[name]: name for name in self.secret_values("")}
         configured = " ".join(environment.values())
-        reachable = configured + " ".join(
-            self.secret_values("")[secret_arns[value]]
-            for value in environment.values()
-            if value in secret_arns
+        reachable = " ".join(
+            [configured]
+            + [
+                self.secret_values("")[secret_arns[value]]
+                for value in environment.values()
+                if value in secret_arns
+            ]
         )
         observers: list[Observer] = []
         if self.slack.base_url in reachable:

@@ -10,6 +10,7 @@ One server plays three parts, each answering the way its documentation says:
   `POST /v3/candidate_tags`, `POST /v3/applied_candidate_tags`, `POST /v3/notes`;
 - Lever v1, HTTP Basic with the API key: `GET /v1/opportunities?email=&limit=&offset=`
   (`{"data", "hasNext", "next"}`), `POST /v1/opportunities/{id}/notes?perform_as=`,
+  `GET /v1/opportunities/{id}/notes`, `DELETE /v1/opportunities/{id}/notes/{note id}`,
   `POST /v1/opportunities/{id}/addTags?perform_as=`.
 
 A note longer than `note_max_chars` is refused with `422`, like an API enforcing a
@@ -35,7 +36,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from round0_local.standins.recording import Fault, RecordedRequest, RecordingStandIn, Responder
+from round0_testkit.standins.recording import Fault, RecordedRequest, RecordingStandIn, Responder
 
 __all__ = ["WEBHOOK_PATH", "AtsStandIn", "Fault", "RecordedRequest", "basic_auth", "form"]
 
@@ -92,7 +93,10 @@ class AtsStandIn(RecordingStandIn):
 
     def handle(self, request: RecordedRequest, reply: Responder) -> None:
         answer = self.answer(request)
-        reply.json(answer.status, answer.body, answer.headers)
+        if answer.status == HTTPStatus.NO_CONTENT:
+            reply.send(answer.status, b"", answer.headers)
+        else:
+            reply.json(answer.status, answer.body, answer.headers)
 
     @property
     def webhook_url(self) -> str:
@@ -246,7 +250,7 @@ class AtsStandIn(RecordingStandIn):
         return _Answer(HTTPStatus.OK, page, headers)
 
     # Lever ----------------------------------------------------------------------
-    def _lever(self, request: RecordedRequest) -> _Answer:
+    def _lever(self, request: RecordedRequest) -> _Answer:  # noqa: PLR0911 - one per route
         if basic_auth(request) != (LEVER_API_KEY, ""):
             return _Answer(HTTPStatus.UNAUTHORIZED, {"code": "Unauthorized"})
         parts = request.route.strip("/").split("/")
@@ -255,6 +259,10 @@ class AtsStandIn(RecordingStandIn):
                 return self._lever_opportunities(request)
             case "POST", ["v1", "opportunities", opportunity_id, "notes"]:
                 return self._lever_note(request, opportunity_id)
+            case "GET", ["v1", "opportunities", opportunity_id, "notes"]:
+                return self._lever_list_notes(request, opportunity_id)
+            case "DELETE", ["v1", "opportunities", opportunity_id, "notes", note_id]:
+                return self._lever_delete_note(opportunity_id, note_id)
             case "POST", ["v1", "opportunities", opportunity_id, "addTags"]:
                 return self._lever_tags(request, opportunity_id)
         return _Answer(HTTPStatus.NOT_FOUND, {"code": "ResourceNotFound"})
@@ -283,6 +291,33 @@ class AtsStandIn(RecordingStandIn):
         if has_next:
             document["next"] = str(offset + limit)
         return _Answer(HTTPStatus.OK, document)
+
+    def _lever_list_notes(self, request: RecordedRequest, opportunity_id: str) -> _Answer:
+        if opportunity_id not in self.lever_opportunities:
+            return _Answer(HTTPStatus.NOT_FOUND, {"code": "ResourceNotFound"})
+        notes = [n for n in self.lever_notes if n["opportunity"] == opportunity_id]
+        limit = self.page_size or min(int(request.query.get("limit", ["100"])[-1]), 100)
+        offset = int(request.query.get("offset", ["0"])[-1] or 0)
+        page = [
+            {"id": n["noteId"], "text": n["value"], "user": "perform-as-user"}
+            for n in notes[offset : offset + limit]
+        ]
+        has_next = offset + limit < len(notes)
+        document: dict[str, Any] = {"data": page, "hasNext": has_next}
+        if has_next:
+            document["next"] = str(offset + limit)
+        return _Answer(HTTPStatus.OK, document)
+
+    def _lever_delete_note(self, opportunity_id: str, note_id: str) -> _Answer:
+        kept = [
+            n
+            for n in self.lever_notes
+            if not (n["opportunity"] == opportunity_id and n["noteId"] == note_id)
+        ]
+        if len(kept) == len(self.lever_notes):
+            return _Answer(HTTPStatus.NOT_FOUND, {"code": "ResourceNotFound"})
+        self.lever_notes[:] = kept
+        return _Answer(HTTPStatus.NO_CONTENT)
 
     def _lever_note(self, request: RecordedRequest, opportunity_id: str) -> _Answer:
         if opportunity_id not in self.lever_opportunities:

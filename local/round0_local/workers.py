@@ -1,12 +1,20 @@
 """Lambda functions run locally: a warm pool of worker processes per function.
 
-Each worker is a separate process (`round0_local.lambda_worker`) with the function's
+Each worker is a separate process (this module run as `python -m
+round0_local.workers HANDLER`: one Lambda execution environment) with the function's
 own environment, so handlers run unmodified. An invocation that outlives the
 function's Timeout is killed with its worker, which is replaced, as Lambda does.
+
+The worker imports the handler once (the cold start) and runs one invocation at a
+time. Protocol: one JSON request per line on stdin (`{"request_id", "event",
+"deadline", "function_arn"}`), one JSON answer per line on the original stdout
+(`{"ok": true, "result"}` or `{"ok": false, "errorType", "errorMessage"}`).
+Everything the handler prints or logs goes to stderr, which the pool keeps.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import queue
@@ -15,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,12 +36,17 @@ class Invocation:
     result: Any = None
     error_type: str = ""
     error_message: str = ""
+    request_id: str = ""
+
+    def error_document(self) -> dict[str, Any]:
+        """Lambda's answer for a function error."""
+        return {"errorType": self.error_type, "errorMessage": self.error_message}
 
 
 class _Worker:
     def __init__(self, handler: str, env: dict[str, str], log: IO[str] | None) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "round0_local.lambda_worker", handler],
+            [sys.executable, "-m", "round0_local.workers", handler],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=log if log is not None else subprocess.DEVNULL,
@@ -80,8 +94,10 @@ class FunctionPool:
         timeout_seconds: float,
         size: int = 1,
         log_path: Path | None = None,
+        function_arn: str = "",
     ) -> None:
         self.name = name
+        self._function_arn = function_arn
         self._handler = handler
         self._env = env
         self._timeout = timeout_seconds
@@ -100,11 +116,20 @@ class FunctionPool:
             self._all.append(worker)
         return worker
 
-    def invoke(self, event: Any) -> Invocation:
+    def invoke(self, event: Any, request_id: str | None = None) -> Invocation:
+        """One invocation (Lambda's request id given: a retry of the same invocation)."""
+        request_id = request_id or str(uuid.uuid4())
         worker = self._idle.get()
         deadline = time.time() + self._timeout
         try:
-            worker.send({"request_id": str(uuid.uuid4()), "event": event, "deadline": deadline})
+            worker.send(
+                {
+                    "request_id": request_id,
+                    "event": event,
+                    "deadline": deadline,
+                    "function_arn": self._function_arn,
+                }
+            )
             line = worker.read_line(deadline - time.time() + 1.0)
         except (BrokenPipeError, OSError):
             line = None
@@ -117,13 +142,17 @@ class FunctionPool:
                 ok=False,
                 error_type="Sandbox.Timedout",
                 error_message=f"{self.name} did not finish within {self._timeout:g} s",
+                request_id=request_id,
             )
         self._idle.put(worker)
         answer = json.loads(line)
         if answer["ok"]:
-            return Invocation(ok=True, result=answer["result"])
+            return Invocation(ok=True, result=answer["result"], request_id=request_id)
         return Invocation(
-            ok=False, error_type=answer["errorType"], error_message=answer["errorMessage"]
+            ok=False,
+            error_type=answer["errorType"],
+            error_message=answer["errorMessage"],
+            request_id=request_id,
         )
 
     def stop(self) -> None:
@@ -136,7 +165,7 @@ class FunctionPool:
 
 
 def worker_environment(
-    function_env: dict[str, str], aws_endpoint: str, name: str
+    function_env: dict[str, str], aws_endpoint: str, name: str, region: str
 ) -> dict[str, str]:
     """What Lambda would give the function: its template environment and the runtime's."""
     inherited = {
@@ -150,8 +179,56 @@ def worker_environment(
         "AWS_ENDPOINT_URL": aws_endpoint,
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
         "AWS_LAMBDA_FUNCTION_NAME": name,
         "PYTHONUNBUFFERED": "1",
     }
+
+
+# ---------------------------------------------------------------- the worker process
+class LocalContext:
+    """The parts of Lambda's context object that handlers and Powertools use."""
+
+    def __init__(self, request_id: str, deadline: float, function_arn: str) -> None:
+        name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")
+        self.function_name = name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = function_arn
+        self.memory_limit_in_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512"))
+        self.aws_request_id = request_id
+        self.log_group_name = f"/aws/lambda/{name}"
+        self.log_stream_name = "local"
+        self._deadline = deadline
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.time()) * 1000))
+
+
+def worker_main() -> None:
+    """One execution environment: `python -m round0_local.workers HANDLER`."""
+    handler_path = sys.argv[1]
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8", buffering=1)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # the handler's prints go to stderr
+    module_name, _, attribute = handler_path.rpartition(".")
+    handler = getattr(importlib.import_module(module_name), attribute)
+    answers.write(json.dumps({"ready": True}) + "\n")
+    for line in sys.stdin:
+        request = json.loads(line)
+        context = LocalContext(request["request_id"], request["deadline"], request["function_arn"])
+        answer: dict[str, Any]
+        try:
+            answer = {"ok": True, "result": handler(request["event"], context)}
+        except Exception as error:  # noqa: BLE001 - reported to the caller, as Lambda does
+            answer = {
+                "ok": False,
+                "errorType": type(error).__name__,
+                "errorMessage": str(error),
+                "stackTrace": traceback.format_exception(error)[-3:],
+            }
+        sys.stdout.flush()
+        answers.write(json.dumps(answer, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    worker_main()

@@ -1,0 +1,297 @@
+"""The AWS endpoint of the local pipeline: a small HTTP proxy on 127.0.0.1 before moto.
+
+Every call is forwarded to moto's server unchanged (method, path, query, headers with
+the client's `Host`, body), so moto still checks each SigV4 signature against what the
+client signed. The gateway itself answers one API: Lambda's Invoke
+(`POST /2015-03-31/functions/{FunctionName or ARN}/invocations`) for the pipeline's
+own functions, by their local physical names (what the template's Outputs give);
+any other function name goes on to moto, which does not know it.
+
+- `RequestResponse` (the default): 200 and the function's JSON result; a function
+  error is a 200 too, with `X-Amz-Function-Error: Unhandled` and Lambda's error
+  document.
+- `Event`: 202 at once; the invocation is queued and delivered asynchronously as the
+  bus deliveries are: the template's `MaximumRetryAttempts`, then its `OnFailure`
+  destination in Lambda's record format.
+- `DryRun`: 204.
+Each answer carries `x-amzn-RequestId`, the invocation's Lambda request id.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Protocol
+from urllib.parse import unquote
+
+INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/?]+)/invocations(?:\?.*)?$")
+# headers that belong to one connection, not to the request (RFC 9110 7.6.1); `Expect`
+# is answered here (100 Continue) and, like the others, is not part of a SigV4 signature
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "expect",
+}
+UPSTREAM_TIMEOUT_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class Request:
+    """One call as the client sent it."""
+
+    method: str
+    path: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        lowered = name.lower()
+        return next((value for key, value in self.headers if key.lower() == lowered), None)
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    """What a local function's invocation gave: a result, or Lambda's error document."""
+
+    request_id: str
+    ok: bool
+    payload: Any
+
+
+class LocalFunctions(Protocol):
+    """The pipeline's functions, as the Invoke API reaches them."""
+
+    def function_named(self, name: str) -> str | None:
+        """The template's logical id of the function a name or ARN designates, if local."""
+
+    def invoke(self, function: str, payload: Any) -> InvokeResult:
+        """Run one invocation now and wait for it (RequestResponse)."""
+
+    def invoke_async(self, function: str, payload: Any) -> str:
+        """Queue one asynchronous invocation (Event); its request id."""
+
+
+def function_name_of(label: str) -> str:
+    """The bare function name in a FunctionName label: a name, `name:qualifier`, a full
+    ARN (`arn:aws:lambda:region:account:function:name[:qualifier]`) or a partial one
+    (`account:function:name`)."""
+    value = unquote(label)
+    parts = value.split(":")
+    if "function" in parts:
+        return parts[parts.index("function") + 1]
+    return parts[0]
+
+
+class Gateway:
+    """The proxy; `start` binds 127.0.0.1:`port` (0: a free port)."""
+
+    def __init__(self, upstream_port: int, port: int = 0) -> None:
+        self._upstream_port = upstream_port
+        self._port = port
+        self._functions: LocalFunctions | None = None
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self) -> Gateway:
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                gateway._serve(self)
+
+            def do_HEAD(self) -> None:
+                gateway._serve(self)
+
+            def do_POST(self) -> None:
+                gateway._serve(self)
+
+            def do_PUT(self) -> None:
+                gateway._serve(self)
+
+            def do_PATCH(self) -> None:
+                gateway._serve(self)
+
+            def do_DELETE(self) -> None:
+                gateway._serve(self)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
+        server.daemon_threads = True
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    @property
+    def endpoint(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the gateway is not running")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def serve_functions(self, functions: LocalFunctions) -> None:
+        """Answer Lambda's Invoke API for `functions` from now on."""
+        self._functions = functions
+
+    # ------------------------------------------------------------ one call
+    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
+        request = _read_request(handler)
+        if request is None:
+            handler.close_connection = True
+            return
+        answer = self._answer(request)
+        _write_answer(handler, request, answer)
+
+    def _answer(self, request: Request) -> Answer:
+        invoked = INVOKE_PATH.match(request.path) if request.method == "POST" else None
+        if invoked and self._functions is not None:
+            function = self._functions.function_named(function_name_of(invoked["name"]))
+            if function is not None:
+                return self._invoke(self._functions, function, request)
+        return self.forward(request)
+
+    def forward(self, request: Request) -> Answer:
+        """The call, sent to moto as it came; moto's answer."""
+        connection = http.client.HTTPConnection(
+            "127.0.0.1", self._upstream_port, timeout=UPSTREAM_TIMEOUT_SECONDS
+        )
+        try:
+            connection.putrequest(
+                request.method, request.path, skip_host=True, skip_accept_encoding=True
+            )
+            for name, value in request.headers:
+                if name.lower() not in HOP_BY_HOP and name.lower() != "content-length":
+                    connection.putheader(name, value)
+            if request.body or request.method in {"POST", "PUT", "PATCH"}:
+                connection.putheader("Content-Length", str(len(request.body)))
+            connection.endheaders(request.body or None)
+            response = connection.getresponse()
+            body = response.read()
+            headers = [
+                (name, value)
+                for name, value in response.getheaders()
+                if name.lower() not in HOP_BY_HOP
+                and (request.method == "HEAD" or name.lower() != "content-length")
+            ]
+            return Answer(response.status, headers, body)
+        finally:
+            connection.close()
+
+    # ------------------------------------------------------------ Lambda's Invoke API
+    @staticmethod
+    def _invoke(functions: LocalFunctions, function: str, request: Request) -> Answer:
+        kind = request.header("X-Amz-Invocation-Type") or "RequestResponse"
+        try:
+            payload = json.loads(request.body) if request.body.strip() else {}
+        except ValueError:
+            return _lambda_error(
+                400, "InvalidRequestContentException", "Could not parse request body into json"
+            )
+        match kind:
+            case "DryRun":
+                return Answer(204)
+            case "Event":
+                request_id = functions.invoke_async(function, payload)
+                return Answer(202, [("x-amzn-RequestId", request_id)])
+            case "RequestResponse":
+                result = functions.invoke(function, payload)
+                headers = [
+                    ("Content-Type", "application/json"),
+                    ("x-amzn-RequestId", result.request_id),
+                    ("X-Amz-Executed-Version", "$LATEST"),
+                ]
+                if not result.ok:
+                    headers.append(("X-Amz-Function-Error", "Unhandled"))
+                return Answer(200, headers, json.dumps(result.payload, default=str).encode())
+        return _lambda_error(
+            400,
+            "InvalidParameterValueException",
+            f"Invalid invocation type {kind!r}: RequestResponse, Event or DryRun",
+        )
+
+
+def _lambda_error(status: int, code: str, message: str) -> Answer:
+    return Answer(
+        status,
+        [("Content-Type", "application/json"), ("x-amzn-ErrorType", code)],
+        json.dumps({"Type": "User", "message": message}).encode(),
+    )
+
+
+def _read_request(handler: BaseHTTPRequestHandler) -> Request | None:
+    """The request's body as sent (a chunked one de-chunked); None if the client left."""
+    try:
+        if "chunked" in (handler.headers.get("Transfer-Encoding") or "").lower():
+            body = _read_chunked(handler)
+        else:
+            length = int(handler.headers.get("Content-Length") or 0)
+            body = handler.rfile.read(length) if length else b""
+    except (OSError, ValueError):
+        return None
+    return Request(handler.command, handler.path, list(handler.headers.items()), body)
+
+
+def _read_chunked(handler: BaseHTTPRequestHandler) -> bytes:
+    chunks = []
+    for _ in range(1_000_000):  # bounded: a chunk per iteration
+        size = int(handler.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+        if size == 0:
+            while handler.rfile.readline() not in {b"\r\n", b"\n", b""}:
+                pass  # trailers
+            break
+        chunks.append(handler.rfile.read(size))
+        handler.rfile.readline()
+    return b"".join(chunks)
+
+
+def _write_answer(handler: BaseHTTPRequestHandler, request: Request, answer: Answer) -> None:
+    try:
+        handler.send_response_only(answer.status)
+        if not any(name.lower() == "date" for name, _ in answer.headers):
+            handler.send_header("Date", handler.date_time_string())
+        for name, value in answer.headers:
+            handler.send_header(name, value)
+        if request.method != "HEAD" or not any(
+            name.lower() == "content-length" for name, _ in answer.headers
+        ):
+            handler.send_header("Content-Length", str(len(answer.body)))
+        handler.end_headers()
+        if request.method != "HEAD" and answer.body:
+            handler.wfile.write(answer.body)
+        handler.wfile.flush()
+    except OSError:  # the client gave up
+        handler.close_connection = True

@@ -1,0 +1,203 @@
+"""The whole pipeline on a laptop: no AWS account, no Docker.
+
+`LocalPipeline` starts moto's server behind its gateway (the AWS endpoint), creates
+every resource `template.yaml` declares, serves the webhook route as API Gateway would
+(`front_door`), and delivers each bus event to the functions whose rules match, with
+the retries and dead-letter queues the template declares (`bus_router`); the gateway
+answers Lambda's Invoke API for the same functions. It registers a CloudFormation
+stack named after the local stack (`round0-local`) whose Outputs are the template's,
+resolved locally, so tools that find resources through DescribeStacks work unchanged.
+Stand-ins play ROUND0's API and audio storage, Slack and the ATS
+(`round0_local.integrations`). Every outbound side effect is printed and appended to
+the outbox as one JSON line (`reporter`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from round0_local.emulator import AwsEmulator
+from round0_local.gateway import InvokeResult
+from round0_local.integrations import LocalIntegrations
+from round0_local.observers import observers_for
+from round0_local.pipeline.bus_router import BusRouter, Deliveries
+from round0_local.pipeline.front_door import FrontDoor, http_route
+from round0_local.pipeline.reporter import Printer, Reporter, short
+from round0_local.workers import FunctionPool, worker_environment
+from round0_testkit.events import LOCAL_SIGNING_SECRET
+from round0_testkit.template import REGION, TemplateStack, load_template
+
+__all__ = ["LocalPipeline", "PipelineConfig"]
+
+
+@dataclass
+class PipelineConfig:
+    port: int = 3000
+    aws_port: int = 5000
+    secret: str = LOCAL_SIGNING_SECRET
+    outbox: Path = Path(".local/outbox.jsonl")
+    log_dir: Path = Path(".local/logs")
+    ingest_concurrency: int = 4
+    # Lambda retries an async invocation after about 1 and 2 minutes; locally, seconds.
+    retry_delay_seconds: float = 1.0
+
+
+class LocalPipeline:
+    def __init__(self, config: PipelineConfig, printer: Printer = print) -> None:
+        self.config = config
+        self.reporter = Reporter(printer, config.outbox)
+        self.emulator = AwsEmulator(config.aws_port)
+        self.stack = TemplateStack(load_template())
+        self.integrations = LocalIntegrations()
+        self.pools: dict[str, FunctionPool] = {}
+        self.front_door = FrontDoor(
+            self.stack, self.emulator, self.pool, self.reporter, config.port
+        )
+        self.deliveries = Deliveries(
+            self.stack,
+            self.emulator,
+            self.pool,
+            self.reporter,
+            self.integrations,
+            self.front_door.wait_answered,
+            config.retry_delay_seconds,
+        )
+        self.bus = BusRouter(self.stack, self.emulator, self.deliveries)
+
+    def say(self, line: str) -> None:
+        self.reporter.say(line)
+
+    def pool(self, function: str) -> FunctionPool:
+        return self.pools[function]
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self) -> LocalPipeline:
+        self.emulator.start()
+        self.integrations.start()
+        self.stack.parameters.update(self.integrations.parameters())
+        self.stack.secret_values.update(self.integrations.secret_values(self.config.secret))
+        self.stack.create(self.emulator.session(), self.emulator.endpoint)
+        self.integrations.prepare_aws(self.emulator, self.stack)
+        self._start_functions()
+        for function in self.bus.subscribe():
+            self.reporter.watch(
+                function,
+                observers_for(function, self.stack, self.emulator)
+                + self.integrations.observers_for(
+                    self.stack.function_environment(function), self.stack
+                ),
+            )
+        self.bus.start()
+        self.front_door.start()
+        self._register_stack()
+        if self.emulator.gateway is not None:
+            self.emulator.gateway.serve_functions(self)
+        return self
+
+    def stop(self) -> None:
+        self.front_door.stop()
+        self.bus.stop()
+        self.deliveries.stop()
+        for pool in self.pools.values():
+            pool.stop()
+        self.integrations.stop()
+        self.emulator.stop()
+
+    @property
+    def webhook_url(self) -> str:
+        return self.front_door.url
+
+    # ------------------------------------------------------------ the local stack
+    def _register_stack(self) -> None:
+        """A CloudFormation stack whose Outputs are the template's, resolved locally."""
+        self.stack.register(
+            self.emulator.client("cloudformation"),
+            {self.front_door.route.api: self.front_door.origin},
+        )
+
+    # ------------------------------------------------------------ Lambda's Invoke API
+    def function_named(self, name: str) -> str | None:
+        """The logical id of the local function called `name` (its physical name)."""
+        return next(
+            (logical for logical in self.pools if self.stack.physical_name(logical) == name),
+            None,
+        )
+
+    def invoke(self, function: str, payload: Any) -> InvokeResult:
+        self.say(f"→ invoke     {function} (RequestResponse, through the Invoke API)")
+        invocation = self.deliveries.invoke(function, payload)
+        if invocation.ok:
+            self.say(f"✓ invoked    {function}")
+            return InvokeResult(invocation.request_id, ok=True, payload=invocation.result)
+        self.say(f"✗ invoked    {function}: {invocation.error_type}")
+        return InvokeResult(invocation.request_id, ok=False, payload=invocation.error_document())
+
+    def invoke_async(self, function: str, payload: Any) -> str:
+        request_id = self.deliveries.submit(function, payload)
+        self.say(f"→ queued     {function} (Event, through the Invoke API) {short(request_id)}")
+        return request_id
+
+    def idle(self) -> bool:
+        """True when no bus event is queued or being delivered."""
+        return self.bus.idle()
+
+    def wait_idle(self, timeout: float, settle: float = 1.5) -> bool:
+        """Wait (bounded) until every delivery is done and none arrived for `settle` s."""
+        deadline = time.monotonic() + timeout
+        quiet_since: float | None = None
+        while time.monotonic() < deadline:
+            if self.idle():
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since >= settle:
+                    return True
+            else:
+                quiet_since = None
+            time.sleep(0.1)
+        return False
+
+    # ------------------------------------------------------------ functions
+    def _start_functions(self) -> None:
+        self.config.log_dir.mkdir(parents=True, exist_ok=True)
+        route_function = http_route(self.stack).function
+        default_timeout = self.stack.template["Globals"]["Function"].get("Timeout", 3)
+        starters = []
+        for name, body in self.stack.functions().items():
+            timeout = float(body["Properties"].get("Timeout", default_timeout))
+            size = self.config.ingest_concurrency if name == route_function else 1
+            env = worker_environment(
+                self.stack.function_environment(name),
+                self.emulator.endpoint,
+                self.stack.physical_name(name),
+                REGION,
+            )
+
+            def start(
+                name: str = name,
+                env: dict[str, str] = env,
+                timeout: float = timeout,
+                size: int = size,
+            ) -> None:
+                self.pools[name] = FunctionPool(
+                    name,
+                    self.stack.function_handler(name),
+                    env,
+                    timeout_seconds=timeout,
+                    size=size,
+                    log_path=self.config.log_dir / f"{name}.log",
+                    function_arn=self.stack.arn(name),
+                )
+
+            starters.append(threading.Thread(target=start))
+        for thread in starters:
+            thread.start()
+        for thread in starters:
+            thread.join()
+        missing = set(self.stack.functions()) - set(self.pools)
+        if missing:
+            raise RuntimeError(
+                f"functions did not start: {sorted(missing)} (see {self.config.log_dir})"
+            )

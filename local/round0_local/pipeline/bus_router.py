@@ -1,0 +1,276 @@
+"""The bus and Lambda's asynchronous invocations.
+
+`BusRouter`: every `EventBridgeRule` of the template becomes a rule on the emulated
+bus with the template's pattern and an SQS queue as its target; the router takes each
+matching event from there and hands it to `Deliveries`.
+
+`Deliveries`: an asynchronous invocation as Lambda runs it (a bus event, or an
+`Event` invocation through the AWS endpoint's Invoke API): one Lambda request id for
+the invocation and all its retries, retried `MaximumRetryAttempts` times (seconds
+apart locally, not Lambda's minutes), then sent to the function's `OnFailure`
+destination in Lambda's own record format. Every invocation's side effects are
+reported as the event's.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from round0.large_events import resolve_event
+from round0_local.emulator import AwsEmulator
+from round0_local.integrations import LocalIntegrations
+from round0_local.pipeline.reporter import Reporter, short
+from round0_local.workers import FunctionPool, Invocation
+from round0_testkit.template import TemplateStack
+
+# how long a delivery waits for its event's webhook answer to be printed (readable order)
+ANSWER_WAIT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Rule:
+    function: str
+    name: str
+    bus: str
+    pattern: dict[str, Any]
+
+    @property
+    def queue_name(self) -> str:
+        return f"round0-local-deliver-{self.function}-{self.name}"[:80]
+
+
+class Deliveries:
+    """Invocations of the pipeline's functions: now (observed), or asynchronously."""
+
+    def __init__(
+        self,
+        stack: TemplateStack,
+        emulator: AwsEmulator,
+        pool: Callable[[str], FunctionPool],
+        reporter: Reporter,
+        integrations: LocalIntegrations,
+        wait_answered: Callable[[str, float], None],
+        retry_delay_seconds: float,
+    ) -> None:
+        self._stack = stack
+        self._emulator = emulator
+        self._pool = pool
+        self._reporter = reporter
+        self._integrations = integrations
+        self._wait_answered = wait_answered
+        self._retry_delay = retry_delay_seconds
+        self._executors: dict[str, ThreadPoolExecutor] = {}
+        self._executors_lock = threading.Lock()
+        self._running = threading.Event()
+        self._running.set()
+        self._in_flight = 0
+        self._in_flight_lock = threading.Lock()
+
+    def stop(self) -> None:
+        self._running.clear()
+        with self._executors_lock:
+            executors = list(self._executors.values())
+        for executor in executors:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    def busy(self) -> bool:
+        with self._in_flight_lock:
+            return self._in_flight > 0
+
+    def invoke(self, function: str, payload: Any, request_id: str | None = None) -> Invocation:
+        """One invocation now (RequestResponse), its side effects reported."""
+        event_id, event_type = _identity(payload)
+        self._saw(payload)
+        with self._reporter.observing(function, event_id, event_type):
+            return self._pool(function).invoke(payload, request_id)
+
+    def submit(self, function: str, payload: Any) -> str:
+        """Queue an asynchronous invocation; its Lambda request id."""
+        request_id = str(uuid.uuid4())
+        with self._in_flight_lock:
+            self._in_flight += 1
+        with self._executors_lock:
+            executor = self._executors.get(function)
+            if executor is None:
+                executor = self._executors[function] = ThreadPoolExecutor(max_workers=1)
+        executor.submit(self._deliver, function, payload, request_id)
+        return request_id
+
+    def _deliver(self, function: str, payload: Any, request_id: str) -> None:
+        try:
+            self._deliver_with_retries(function, payload, request_id)
+        finally:
+            with self._in_flight_lock:
+                self._in_flight -= 1
+
+    def _deliver_with_retries(self, function: str, payload: Any, request_id: str) -> None:
+        say = self._reporter.say
+        event_id, event_type = _identity(payload)
+        self._wait_answered(event_id, ANSWER_WAIT_SECONDS)
+        invoke_config = self._stack.functions()[function]["Properties"].get("EventInvokeConfig", {})
+        attempts = 1 + int(invoke_config.get("MaximumRetryAttempts", 2))
+        invocation = Invocation(ok=False)
+        for attempt in range(1, attempts + 1):
+            say(
+                f"→ deliver    {short(event_id)} {event_type} to {function}"
+                f" (attempt {attempt}/{attempts})"
+            )
+            invocation = self.invoke(function, payload, request_id)
+            if invocation.ok:
+                say(f"✓ handled    {short(event_id)} by {function}")
+                return
+            say(
+                f"✗ failed     {short(event_id)} in {function}:"
+                f" {invocation.error_type}: {invocation.error_message}"
+            )
+            if attempt < attempts and self._running.is_set():
+                time.sleep(self._retry_delay * attempt)
+        destination = (
+            invoke_config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        )
+        if destination is None:
+            say(f"✗ dropped    {short(event_id)}: {function} has no OnFailure destination")
+            return
+        with self._reporter.observing(function, event_id, event_type):
+            self._send_on_failure(
+                self._stack.resolve(destination), function, payload, invocation, attempts
+            )
+
+    def _saw(self, payload: Any) -> None:
+        """Let the stand-ins know the interview of a ROUND0 event (ROUND0's API would)."""
+        detail = payload.get("detail") if isinstance(payload, dict) else None
+        if isinstance(detail, dict) and "id" in detail:
+            bucket = self._stack.physical_name("PayloadBucket")
+            s3 = self._emulator.client("s3")
+            self._integrations.saw_event(resolve_event(detail, bucket, s3))
+
+    def _send_on_failure(
+        self,
+        queue_arn: str,
+        function: str,
+        payload: Any,
+        invocation: Invocation,
+        attempts: int,
+    ) -> None:
+        """Lambda's OnFailure destination record, sent where the template says."""
+        record = {
+            "version": "1.0",
+            "timestamp": datetime.now(UTC).isoformat(),
+            "requestContext": {
+                "requestId": invocation.request_id,
+                "functionArn": self._stack.arn(function),
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": attempts,
+            },
+            "requestPayload": payload,
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
+            "responsePayload": invocation.error_document(),
+        }
+        sqs = self._emulator.client("sqs")
+        url = sqs.get_queue_url(QueueName=queue_arn.rsplit(":", 1)[-1])["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record))
+
+
+def _identity(payload: Any) -> tuple[str, str]:
+    """The ROUND0 event id and type of a bus event (for the printed lines and outbox)."""
+    if not isinstance(payload, dict):
+        return "?", "?"
+    detail = payload.get("detail")
+    event_id = detail.get("id", "?") if isinstance(detail, dict) else "?"
+    return str(event_id), str(payload.get("detail-type", "?"))
+
+
+class BusRouter:
+    def __init__(self, stack: TemplateStack, emulator: AwsEmulator, deliveries: Deliveries) -> None:
+        self._stack = stack
+        self._emulator = emulator
+        self._deliveries = deliveries
+        self.rules: list[Rule] = []
+        self._queue_urls: dict[str, str] = {}
+        self._running = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # ------------------------------------------------------------ lifecycle
+    def subscribe(self) -> list[str]:
+        """Create a rule and a target queue per EventBridgeRule; the functions they feed."""
+        events = self._emulator.client("events")
+        sqs = self._emulator.client("sqs")
+        for function, body in self._stack.functions().items():
+            for name, event in body["Properties"].get("Events", {}).items():
+                if event["Type"] != "EventBridgeRule":
+                    continue
+                properties = self._stack.resolve(event["Properties"])
+                rule = Rule(
+                    function, name, properties.get("EventBusName", "default"), properties["Pattern"]
+                )
+                url = sqs.create_queue(QueueName=rule.queue_name)["QueueUrl"]
+                arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+                    "Attributes"
+                ]["QueueArn"]
+                rule_name = f"{function}-{name}"[:64]
+                events.put_rule(
+                    Name=rule_name, EventBusName=rule.bus, EventPattern=json.dumps(rule.pattern)
+                )
+                events.put_targets(
+                    Rule=rule_name, EventBusName=rule.bus, Targets=[{"Id": "local", "Arn": arn}]
+                )
+                self.rules.append(rule)
+                self._queue_urls[rule.queue_name] = url
+        return sorted({rule.function for rule in self.rules})
+
+    def start(self) -> None:
+        self._running.set()
+        for rule in self.rules:
+            thread = threading.Thread(target=self._poll, args=(rule,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._running.clear()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def idle(self) -> bool:
+        """True when no bus event is queued or being delivered."""
+        if self._deliveries.busy():
+            return False
+        sqs = self._emulator.client("sqs")
+        for url in self._queue_urls.values():
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=url,
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                ],
+            )["Attributes"]
+            if any(int(value) for value in attributes.values()):
+                return False
+        return True
+
+    def _poll(self, rule: Rule) -> None:
+        sqs = self._emulator.client("sqs")
+        url = self._queue_urls[rule.queue_name]
+        while self._running.is_set():
+            try:
+                messages = sqs.receive_message(
+                    QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+                ).get("Messages", [])
+            except Exception:  # noqa: BLE001 - the emulator is stopping
+                if self._running.is_set():
+                    time.sleep(0.2)
+                continue
+            for message in messages:
+                self._deliveries.submit(rule.function, json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])

@@ -1,0 +1,128 @@
+"""Dead-lettered events as operators see them: id, type, consumer, reason, attempts, age.
+
+Each message of a consumer's dead-letter queue is Lambda's destination record (Lambda's
+own OnFailure records and the consumer's records of permanent failures share the
+format): the bus event in `requestPayload` (a reference to the event, never the event),
+the reason in `responsePayload.errorMessage`. Nothing here prints a name, an email, a
+transcript or a URL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+MAX_REASON_CHARS = 300
+# how long messages stay hidden from other readers while one command handles them
+HOLD_SECONDS = 120
+MAX_RECEIVES = 200  # bounds one scan: 2,000 messages
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    consumer: str
+    event_id: str
+    event_type: str
+    reason: str
+    attempts: int
+    sent_at: float
+    receipt_handle: str
+    bus_event: dict[str, Any]
+
+    def age(self, now: float) -> float:
+        return now - self.sent_at
+
+    def row(self, now: float) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "type": self.event_type,
+            "consumer": self.consumer,
+            "reason": self.reason,
+            "attempts": self.attempts,
+            "age_seconds": round(self.age(now)),
+        }
+
+
+def read_record(consumer: str, message: dict[str, Any]) -> DeadLetter:
+    """One SQS message of a dead-letter queue; a message that is not a record still shows."""
+    try:
+        record = json.loads(message["Body"])
+    except ValueError:
+        record = {}
+    if not isinstance(record, dict):
+        record = {}
+    bus_event = record.get("requestPayload")
+    bus_event = bus_event if isinstance(bus_event, dict) else {}
+    detail = bus_event.get("detail")
+    detail = detail if isinstance(detail, dict) else {}
+    response = record.get("responsePayload")
+    response = response if isinstance(response, dict) else {}
+    context = record.get("requestContext")
+    context = context if isinstance(context, dict) else {}
+    reason = str(response.get("errorMessage") or response.get("errorType") or "unknown")
+    attributes = message.get("Attributes", {})
+    return DeadLetter(
+        consumer=consumer,
+        event_id=str(detail.get("id") or "?"),
+        event_type=str(bus_event.get("detail-type") or detail.get("type") or "?"),
+        reason=" ".join(reason.split())[:MAX_REASON_CHARS],
+        attempts=int(context.get("approximateInvokeCount") or 0),
+        sent_at=int(attributes.get("SentTimestamp", "0")) / 1000,
+        receipt_handle=message["ReceiptHandle"],
+        bus_event=bus_event,
+    )
+
+
+class DeadLetterQueue:
+    """One consumer's dead-letter queue: read every message, then delete or release each."""
+
+    def __init__(self, consumer: str, url: str, client: Any) -> None:
+        self.consumer = consumer
+        self._url = url
+        self._sqs = client
+        self._deleted: set[str] = set()
+
+    def depth(self) -> int:
+        attributes = self._sqs.get_queue_attributes(
+            QueueUrl=self._url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return sum(int(value) for value in attributes.values())
+
+    @contextmanager
+    def held(self) -> Iterator[list[DeadLetter]]:
+        """Every message, hidden while the block runs; those not deleted come back at once."""
+        letters: list[DeadLetter] = []
+        seen: set[str] = set()
+        for _ in range(MAX_RECEIVES):
+            batch = self._sqs.receive_message(
+                QueueUrl=self._url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=HOLD_SECONDS,
+                WaitTimeSeconds=0,
+                AttributeNames=["All"],
+            ).get("Messages", [])
+            if not batch:
+                break
+            for message in batch:
+                if message["MessageId"] not in seen:
+                    seen.add(message["MessageId"])
+                    letters.append(read_record(self.consumer, message))
+        self._deleted = set()
+        try:
+            yield letters
+        finally:
+            for letter in letters:
+                if letter.receipt_handle not in self._deleted:
+                    self._sqs.change_message_visibility(
+                        QueueUrl=self._url,
+                        ReceiptHandle=letter.receipt_handle,
+                        VisibilityTimeout=0,
+                    )
+
+    def delete(self, letter: DeadLetter) -> None:
+        self._sqs.delete_message(QueueUrl=self._url, ReceiptHandle=letter.receipt_handle)
+        self._deleted.add(letter.receipt_handle)

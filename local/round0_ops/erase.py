@@ -1,0 +1,379 @@
+"""`round0-ops erase`: delete every copy of one candidate's data the stack holds.
+
+Found through the candidate index (keyed hashes of the email and of ROUND0's candidate
+id) and the interview items (their event ids and candidate keys), so nothing is scanned
+and nothing personal is stored to find it. Deleted: the event bodies in the payload
+bucket, the archived audio, transcripts and results, dead-letter messages of those
+events, interview states and index entries; the event records become tombstones that
+keep only the id, so a redelivery of the same ROUND0 event is acknowledged as a
+duplicate and brings nothing back. Idempotent: a second run finds nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from round0.candidate_index import CandidateIndex, IndexEntry
+from round0.candidates import candidate_id_key, email_key
+from round0.contract import payload_key
+from round0.event_store import EventStore
+from round0.large_events import PayloadStore
+from round0.secrets import secret_field, secret_value
+from round0.state_store import InterviewStates
+from round0_archive.keys import UnsafeId, interview_prefix
+from round0_ats import lever
+from round0_ats.credentials import lever_credentials
+from round0_ats.transport import Transport
+from round0_ops.dead_letters import DeadLetterQueue
+from round0_ops.output import Printer, table
+from round0_ops.stack import CONSUMERS, OpsError, Stack, explained
+
+MAX_HOPS = 20  # bounds following a candidate across emails and interviews
+LEVER_SECONDS = 300.0  # the time the Lever calls of one erasure may take, retries included
+TOMBSTONE_SECONDS = 30 * 86_400  # for records that expired already (EventTtlDays' default)
+
+
+class By(StrEnum):
+    EMAIL = "email"
+    CANDIDATE_ID = "candidate_id"
+    INTERVIEW_ID = "interview_id"
+
+
+@dataclass
+class ErasurePlan:
+    """What one erasure covers. `subject` names it without personal data."""
+
+    by: By
+    subject: str
+    interview_ids: set[str] = field(default_factory=set)
+    event_ids: set[str] = field(default_factory=set)
+    delete_keys: set[str] = field(default_factory=set)  # index entries to delete
+    forget_keys: set[str] = field(default_factory=set)  # entries that keep other interviews
+
+    @property
+    def empty(self) -> bool:
+        return not (self.interview_ids or self.event_ids or self.delete_keys)
+
+
+type LookupIndex = Callable[[str], IndexEntry | None]
+type LookupInterview = Callable[[str], tuple[set[str], set[str]] | None]
+
+
+def plan_for_candidate(
+    by: By, start_key: str, lookup_index: LookupIndex, lookup_interview: LookupInterview
+) -> ErasurePlan:
+    """Everything filed under a candidate's key, following the keys their interviews carry
+    (the same person under another email, or by candidate id). Pure, given the lookups."""
+    plan = ErasurePlan(by, start_key)
+    keys: list[str] = [start_key]
+    interviews: list[str] = []
+    for _ in range(MAX_HOPS):
+        if not keys and not interviews:
+            break
+        for key in keys:
+            entry = lookup_index(key)
+            if entry is None or key in plan.delete_keys:
+                continue
+            plan.delete_keys.add(key)
+            plan.event_ids |= entry.event_ids
+            interviews += [i for i in entry.interview_ids if i not in plan.interview_ids]
+        keys = []
+        for interview_id in interviews:
+            plan.interview_ids.add(interview_id)
+            known = lookup_interview(interview_id)
+            if known is not None:
+                event_ids, candidate_keys = known
+                plan.event_ids |= event_ids
+                keys += [key for key in candidate_keys if key not in plan.delete_keys]
+        interviews = []
+    return plan
+
+
+def plan_for_interview(interview_id: str, lookup_interview: LookupInterview) -> ErasurePlan:
+    """One interview: its events, and its id taken out of the candidate's index entries."""
+    plan = ErasurePlan(By.INTERVIEW_ID, interview_id)
+    known = lookup_interview(interview_id)
+    if known is None:
+        return plan
+    event_ids, candidate_keys = known
+    plan.interview_ids.add(interview_id)
+    plan.event_ids |= event_ids
+    plan.forget_keys |= candidate_keys
+    return plan
+
+
+@dataclass
+class Erased:
+    """What an erasure deleted (or, dry, would delete), per store."""
+
+    payloads: int = 0
+    archive_objects: int = 0
+    dead_letters: int = 0
+    tombstones: int = 0
+    interview_states: int = 0
+    index_entries: int = 0
+    ats_notes: int | None = None  # None: not asked (--ats-notes)
+
+    def rows(self) -> list[tuple[str, int]]:
+        rows = [
+            ("payload bucket: event bodies", self.payloads),
+            ("archive bucket: audio, transcripts, results", self.archive_objects),
+            ("dead-letter queues: messages", self.dead_letters),
+            ("events table: records made tombstones", self.tombstones),
+            ("events table: interview states", self.interview_states),
+            ("events table: candidate index entries", self.index_entries),
+        ]
+        if self.ats_notes is not None:
+            rows.append(("ATS (Lever): screening notes", self.ats_notes))
+        return rows
+
+
+KEPT = [
+    "idempotency marks: ids and statuses only, no personal data; they expire within 7 days",
+    "bus archive: references only (no personal data); a replay finds the payloads gone",
+    "logs: ids only, never a name, email or transcript",
+]
+
+
+def outside(adapter: str, plan: ErasurePlan) -> list[str]:
+    """What the stack sent elsewhere, where this command cannot delete it."""
+    interviews = ", ".join(sorted(plan.interview_ids)) or "-"
+    lines = [
+        f"mailboxes: hiring-manager emails about interviews {interviews}"
+        " (subject '<candidate> started/completed screening for <job>'): ask the recipients"
+        " to delete them",
+        f"Slack: messages in the hiring channel about interviews {interviews}: delete them in"
+        " Slack (an incoming webhook cannot delete what it posted)",
+    ]
+    match adapter:
+        case "webhook":
+            lines.append(
+                "ATS (webhook): the receiver got updateCandidate payloads (email, transcripts)"
+                f" for events {', '.join(sorted(plan.event_ids)) or '-'}"
+                " (X-Round0-Event-Id): delete them there"
+            )
+        case "greenhouse":
+            lines.append(
+                "ATS (Greenhouse): notes and tags 'ROUND0 screening ...' on the candidate;"
+                " Greenhouse's API has no note deletion: anonymize the candidate in Greenhouse"
+                " (Candidate profile > Anonymize) or delete the notes there"
+            )
+        case "lever":
+            lines.append(
+                "ATS (Lever): the tags 'ROUND0 screening ...' on the candidate's"
+                " opportunities, and the notes unless --ats-notes deleted them here"
+            )
+        case _:
+            pass
+    return lines
+
+
+class Erasure:
+    """Carries out a plan against one stack's stores."""
+
+    def __init__(self, stack: Stack) -> None:
+        self._stack = stack
+        dynamodb = stack.client("dynamodb")
+        table_name = stack.output("EventsTableName")
+        self.index = CandidateIndex(table_name, dynamodb)
+        self.states = InterviewStates(table_name, dynamodb)
+        self.events = EventStore(table_name, dynamodb)
+        self._s3 = stack.client("s3")
+        self._payloads = PayloadStore(stack.output("PayloadBucketName"), self._s3)
+        self._archive = stack.output("ArchiveBucketName")
+        self._payload_bucket = stack.output("PayloadBucketName")
+
+    def index_key(self) -> bytes:
+        with explained("reading the candidate index key"):
+            secret = self._stack.client("secretsmanager").get_secret_value(
+                SecretId=self._stack.output("CandidateIndexKeyArn")
+            )["SecretString"]
+        key = secret_field(str(secret), "key")
+        if key is None:
+            raise OpsError("the candidate index key secret is empty", "redeploy the stack")
+        return key.encode()
+
+    def plan(self, by: By, value: str) -> ErasurePlan:
+        if by is By.INTERVIEW_ID:
+            return plan_for_interview(value, self.states.event_ids)
+        key = self.index_key()
+        start = email_key(value, key) if by is By.EMAIL else candidate_id_key(value, key)
+        return plan_for_candidate(by, start, self.index.lookup, self.states.event_ids)
+
+    def run(self, plan: ErasurePlan, dry_run: bool) -> Erased:
+        erased = Erased()
+        erased.payloads = self._payload_objects(plan, dry_run)
+        erased.archive_objects = self._archive_objects(plan, dry_run)
+        erased.dead_letters = self._dead_letters(plan, dry_run)
+        now = time.time()
+        for event_id in sorted(plan.event_ids):
+            if not dry_run:
+                self.events.tombstone(event_id, now, int(now) + TOMBSTONE_SECONDS)
+            erased.tombstones += 1
+        for interview_id in sorted(plan.interview_ids):
+            if not dry_run:
+                self.states.delete(interview_id)
+            erased.interview_states += 1
+        for key in sorted(plan.delete_keys):
+            if not dry_run:
+                self.index.delete(key)
+            erased.index_entries += 1
+        for key in sorted(plan.forget_keys - plan.delete_keys):
+            if not dry_run:
+                self.index.forget(key, plan.interview_ids, plan.event_ids)
+        return erased
+
+    def _payload_objects(self, plan: ErasurePlan, dry_run: bool) -> int:
+        count = 0
+        for event_id in sorted(plan.event_ids):
+            try:
+                self._s3.head_object(Bucket=self._payload_bucket, Key=payload_key(event_id))
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                    continue
+                raise
+            count += 1
+            if not dry_run:
+                self._payloads.delete(event_id)
+        return count
+
+    def _archive_objects(self, plan: ErasurePlan, dry_run: bool) -> int:
+        count = 0
+        for interview_id in sorted(plan.interview_ids):
+            try:
+                prefix = interview_prefix(interview_id)
+            except UnsafeId:
+                continue  # such an id was never archived (the archive refuses it)
+            paginator = self._s3.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self._archive, Prefix=prefix):
+                keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+                count += len(keys)
+                if keys and not dry_run:
+                    self._s3.delete_objects(
+                        Bucket=self._archive, Delete={"Objects": keys, "Quiet": True}
+                    )
+        return count
+
+    def _dead_letters(self, plan: ErasurePlan, dry_run: bool) -> int:
+        count = 0
+        sqs = self._stack.client("sqs")
+        for consumer in CONSUMERS.values():
+            queue = DeadLetterQueue(consumer.name, self._stack.output(consumer.queue_output), sqs)
+            with queue.held() as letters:
+                for letter in letters:
+                    if letter.event_id in plan.event_ids:
+                        count += 1
+                        if not dry_run:
+                            queue.delete(letter)
+        return count
+
+    def lever_notes(self, email: str, dry_run: bool) -> int:
+        """The screening notes the sync wrote in Lever, deleted through Lever's API."""
+        with explained("deleting the notes in Lever"):
+            secret = secret_value(
+                self._stack.output("LeverApiSecretArn"),
+                max_age=60,
+                client=self._stack.client("secretsmanager"),
+            )
+            ats = lever.LeverAts(
+                lever_credentials(secret),
+                Transport("lever"),
+                api_base=self._stack.outputs.get("AtsApiBaseUrl") or lever.API_BASE,
+            )
+            return ats.erase_notes(email, time_left=lambda: LEVER_SECONDS, dry_run=dry_run)
+
+    def audit(self, plan: ErasurePlan, erased: Erased) -> dict[str, Any]:
+        """One line in the stack's erasure audit log: who, when, whom (a keyed hash or
+        an interview id, never the email), and what was deleted."""
+        with explained("writing the audit line"):
+            operator = self._stack.client("sts").get_caller_identity().get("Arn", "unknown")
+            line = {
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "action": "erase",
+                "operator": operator,
+                "by": plan.by.value,
+                "subject": plan.subject,
+                "interviews": len(plan.interview_ids),
+                "events": len(plan.event_ids),
+                "deleted": dict(erased.rows()),
+            }
+            logs = self._stack.client("logs")
+            group = self._stack.output("AuditLogGroupName")
+            stream = "erasures"
+            with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+                logs.create_log_stream(logGroupName=group, logStreamName=stream)
+            logs.put_log_events(
+                logGroupName=group,
+                logStreamName=stream,
+                logEvents=[{"timestamp": int(time.time() * 1000), "message": json.dumps(line)}],
+            )
+        return line
+
+
+def run(
+    stack: Stack,
+    printer: Printer,
+    by: By,
+    value: str,
+    dry_run: bool,
+    confirmed: bool,
+    ask: Callable[[str], bool],
+    ats_notes: bool = False,
+) -> int:
+    if ats_notes and (by is not By.EMAIL or stack.output("AtsAdapter") != "lever"):
+        raise OpsError(
+            "--ats-notes deletes notes through Lever's API, found by email",
+            "use it with --email on a stack whose AtsAdapter is lever; for other ATSs"
+            " see what the erasure lists to delete by hand",
+        )
+    erasure = Erasure(stack)
+    with explained("finding the candidate's data"):
+        plan = erasure.plan(by, value)
+    describe = {
+        By.EMAIL: "the candidate with that email",
+        By.CANDIDATE_ID: "the candidate with that ROUND0 candidate id",
+        By.INTERVIEW_ID: f"interview {value}",
+    }[by]
+    if plan.empty and not ats_notes:
+        printer.text(f"nothing on record for {describe}: nothing to erase")
+        printer.document({"subject": plan.subject, "found": False, "deleted": {}})
+        return 0
+    summary = f"{len(plan.interview_ids)} interview(s), {len(plan.event_ids)} event(s)"
+    if not dry_run and not confirmed and not ask(f"Erase {describe}: {summary}?"):
+        printer.text("not erased")
+        return 2
+    with explained("erasing"):
+        erased = erasure.run(plan, dry_run)
+    if ats_notes:
+        erased.ats_notes = erasure.lever_notes(value, dry_run)
+    audit = None if dry_run else erasure.audit(plan, erased)
+    verb = "would delete" if dry_run else "deleted"
+    printer.text(
+        f"{'dry run: ' if dry_run else ''}erasure of {describe} ({plan.subject}): {summary}\n"
+        + table(["store", verb], erased.rows())
+        + "".join(f"kept: {line}\n" for line in KEPT)
+        + "\noutside this stack, delete by hand:\n"
+        + "".join(f"  - {line}\n" for line in outside(stack.output("AtsAdapter"), plan))
+    )
+    printer.document(
+        {
+            "subject": plan.subject,
+            "found": True,
+            "dry_run": dry_run,
+            "interview_ids": sorted(plan.interview_ids),
+            "event_ids": sorted(plan.event_ids),
+            verb.replace(" ", "_"): dict(erased.rows()),
+            "kept": KEPT,
+            "outside": outside(stack.output("AtsAdapter"), plan),
+            "audit": audit,
+        }
+    )
+    return 0

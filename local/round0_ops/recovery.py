@@ -1,0 +1,285 @@
+"""See and recover what failed: dead letters, redrive, republish, replay, pending events.
+
+Every recovery is safe to repeat: consumers do each side effect once per event and
+channel, so an event handed to them again that they already handled changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from round0.bus import EventBus
+from round0.delivery import detail_for
+from round0.event_store import EventStore
+from round0_ops.dead_letters import DeadLetter, DeadLetterQueue
+from round0_ops.output import Printer, age, table
+from round0_ops.stack import Consumer, OpsError, Stack, consumers, explained
+from round0_sweeper.wiring import SweeperSettings
+
+REPLAY_POLL_SECONDS = 2.0
+REPLAY_MAX_WAIT_SECONDS = 3600
+
+
+def _queue(stack: Stack, consumer: Consumer) -> DeadLetterQueue:
+    return DeadLetterQueue(consumer.name, stack.output(consumer.queue_output), stack.client("sqs"))
+
+
+# ---------------------------------------------------------------- dead-letters
+
+
+def list_dead_letters(stack: Stack, printer: Printer, chosen: list[str] | None) -> int:
+    now = time.time()
+    rows: list[dict[str, Any]] = []
+    for consumer in consumers(chosen):
+        queue = _queue(stack, consumer)
+        with explained(f"reading the {consumer.name} dead-letter queue"), queue.held() as letters:
+            rows.extend(letter.row(now) for letter in letters)
+    rows.sort(key=lambda row: -row["age_seconds"])
+    printer.document(rows)
+    if not rows:
+        printer.text("no dead-lettered events")
+        return 0
+    printer.text(
+        table(
+            ["event id", "type", "consumer", "attempts", "age", "reason"],
+            [
+                [
+                    row["event_id"],
+                    row["type"],
+                    row["consumer"],
+                    row["attempts"],
+                    age(row["age_seconds"]),
+                    row["reason"],
+                ]
+                for row in rows
+            ],
+        )
+    )
+    return 0
+
+
+# ---------------------------------------------------------------- redrive
+
+
+def _wanted(letter: DeadLetter, event_ids: Sequence[str], reason: str | None) -> bool:
+    if event_ids and letter.event_id not in event_ids:
+        return False
+    return reason is None or letter.reason.startswith(reason)
+
+
+def redrive(
+    stack: Stack,
+    printer: Printer,
+    chosen: list[str] | None,
+    event_ids: Sequence[str],
+    reason: str | None,
+    dry_run: bool,
+) -> int:
+    """Invoke each consumer again with the original event; delete each message only once
+    Lambda accepted the invocation."""
+    lambda_client = stack.client("lambda")
+    results: list[dict[str, Any]] = []
+    failures = 0
+    for consumer in consumers(chosen):
+        function = stack.output(consumer.function_output)
+        queue = _queue(stack, consumer)
+        with explained(f"redriving {consumer.name}"), queue.held() as letters:
+            picked = [letter for letter in letters if _wanted(letter, event_ids, reason)]
+            for done, letter in enumerate(picked, start=1):
+                outcome = "would redrive" if dry_run else _invoke(lambda_client, function, letter)
+                if outcome == "redriven":
+                    queue.delete(letter)
+                else:
+                    failures += outcome != "would redrive"
+                results.append(
+                    {"event_id": letter.event_id, "consumer": consumer.name, "outcome": outcome}
+                )
+                printer.progress(done, len(picked), f"redrive {consumer.name}")
+    printer.document(results)
+    if not results:
+        printer.text("nothing to redrive")
+    else:
+        printer.text(
+            table(
+                ["event id", "consumer", "outcome"],
+                [[r["event_id"], r["consumer"], r["outcome"]] for r in results],
+            )
+        )
+    return 1 if failures else 0
+
+
+def _invoke(lambda_client: Any, function: str, letter: DeadLetter) -> str:
+    try:
+        answer = lambda_client.invoke(
+            FunctionName=function,
+            InvocationType="Event",
+            Payload=json.dumps(letter.bus_event).encode(),
+        )
+    except ClientError as exc:
+        return f"failed: {exc.response.get('Error', {}).get('Code', 'error')} (kept in the queue)"
+    if answer.get("StatusCode") != 202:
+        return f"failed: HTTP {answer.get('StatusCode')} (kept in the queue)"
+    return "redriven"
+
+
+# ---------------------------------------------------------------- republish
+
+
+def republish(stack: Stack, printer: Printer, event_ids: Sequence[str]) -> int:
+    """Put stored events on the bus again; consumers that already acted skip them."""
+    store = EventStore(stack.output("EventsTableName"), stack.client("dynamodb"))
+    bus = EventBus(stack.output("EventBusName"), stack.client("events"))
+    s3 = stack.client("s3")
+    results: list[dict[str, str]] = []
+    for event_id in event_ids:
+        with explained(f"republishing {event_id}"):
+            outcome = _republish_one(store, bus, s3, event_id)
+        results.append({"event_id": event_id, "outcome": outcome})
+    printer.document(results)
+    printer.text(table(["event id", "outcome"], [[r["event_id"], r["outcome"]] for r in results]))
+    return 0 if all(r["outcome"] == "republished" for r in results) else 1
+
+
+def _republish_one(store: EventStore, bus: EventBus, s3: Any, event_id: str) -> str:
+    record = store.get(event_id)
+    if record is None:
+        return "not on record (never received, or past EventTtlDays)"
+    if record.erased:
+        return "erased on request: not republished"
+    if record.payload_ref is None:
+        return "no payload on record"
+    try:
+        s3.head_object(Bucket=record.payload_ref.s3_bucket, Key=record.payload_ref.s3_key)
+    except ClientError:
+        return "payload gone (past PayloadRetentionDays): cannot be republished"
+    bus.publish(record.event_type, detail_for(record))
+    return "republished"
+
+
+# ---------------------------------------------------------------- replay
+
+
+def _rule_arns(stack: Stack, chosen: list[Consumer]) -> list[str]:
+    """The bus rules of the chosen consumers: their names contain the function's logical
+    id (SAM names them `<stack>-<Function><Event>-<suffix>`; the local runner alike)."""
+    events = stack.client("events")
+    bus = stack.output("EventBusName")
+    rules = []
+    for page in events.get_paginator("list_rules").paginate(EventBusName=bus):
+        rules.extend(page.get("Rules", []))
+    return [
+        rule["Arn"]
+        for rule in rules
+        if any(consumer.function_logical_id in rule["Name"] for consumer in chosen)
+    ]
+
+
+def replay(
+    stack: Stack, printer: Printer, start: datetime, end: datetime, chosen: list[str] | None
+) -> int:
+    picked = consumers(chosen)
+    events = stack.client("events")
+    with explained("starting the replay"):
+        rules = _rule_arns(stack, picked)
+        if not rules:
+            raise OpsError("no bus rule of those consumers found", "is the stack deployed whole?")
+        bus_arn = stack.output("EventBusArn")
+        name = f"round0-ops-{int(time.time())}"
+        events.start_replay(
+            ReplayName=name,
+            EventSourceArn=stack.output("EventBusArchiveArn"),
+            EventStartTime=start,
+            EventEndTime=end,
+            Destination={"Arn": bus_arn, "FilterArns": rules},
+        )
+    waited = 0.0
+    state = "STARTING"
+    total = max(int((end - start).total_seconds()), 1)
+    while waited <= REPLAY_MAX_WAIT_SECONDS:
+        with explained("following the replay"):
+            described = events.describe_replay(ReplayName=name)
+        state = described.get("State", "?")
+        last = described.get("EventLastReplayedTime")
+        if last is not None:
+            printer.progress(int((last - start).total_seconds()), total, f"replay {name}")
+        if state in {"COMPLETED", "FAILED", "CANCELLED"}:
+            break
+        time.sleep(REPLAY_POLL_SECONDS)
+        waited += REPLAY_POLL_SECONDS
+    result = {
+        "replay": name,
+        "state": state,
+        "consumers": [consumer.name for consumer in picked],
+        "rules": rules,
+        "reason": described.get("StateReason", ""),
+    }
+    printer.document(result)
+    printer.text(
+        f"replay {name} of {', '.join(result['consumers'])} from {start.isoformat()} to"
+        f" {end.isoformat()}: {state}"
+        + (f" ({result['reason']})" if result["reason"] else "")
+        + "\nconsumers skip what they already did; events past PayloadRetentionDays are skipped"
+    )
+    return 0 if state == "COMPLETED" else 1
+
+
+# ---------------------------------------------------------------- pending
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    event_id: str
+    age_seconds: float
+
+
+def pending(stack: Stack, printer: Printer, publish: bool) -> int:
+    """Records pending longer than the sweeper's threshold; with `publish`, sweep now."""
+    threshold = SweeperSettings().sweep_after_seconds
+    store = EventStore(stack.output("EventsTableName"), stack.client("dynamodb"))
+    now = time.time()
+    with explained("reading pending events"):
+        found = [
+            PendingEvent(event_id, now - received)
+            for event_id, received in store.pending(limit=10_000)
+            if now - received > threshold
+        ]
+    document: dict[str, Any] = {
+        "threshold_seconds": threshold,
+        "pending": [{"event_id": p.event_id, "age_seconds": round(p.age_seconds)} for p in found],
+    }
+    printer.text(
+        f"events pending longer than {threshold}s: {len(found)}\n"
+        + (
+            table(["event id", "age"], [[p.event_id, age(p.age_seconds)] for p in found])
+            if found
+            else ""
+        )
+    )
+    status = 0
+    if publish:
+        with explained("invoking the sweeper"):
+            answer = stack.client("lambda").invoke(
+                FunctionName=stack.output("SweeperFunctionName"),
+                InvocationType="RequestResponse",
+                Payload=b"{}",
+            )
+        report = json.loads(answer["Payload"].read() or b"{}")
+        document["swept"] = report
+        if answer.get("FunctionError"):
+            printer.text(f"the sweeper failed: {report.get('errorMessage', report)}")
+            status = 1
+        else:
+            printer.text(
+                f"swept: {report.get('published', 0)} published, {report.get('failed', 0)}"
+                f" failed, {report.get('skipped', 0)} skipped (held by a delivery in flight)"
+            )
+            status = 1 if report.get("failed") else 0
+    printer.document(document)
+    return status

@@ -1,0 +1,240 @@
+"""`round0-ops status`: one screen of what waits, what is wrong, what is not set up yet.
+
+Attention (exit status 1): a dead-lettered event, an event pending longer than the
+sweeper allows, an alarm in ALARM, the signing secret never set, ROUND0's API key still
+the placeholder, an ATS adapter chosen but without credentials. Channels that are simply
+off (no email sender, no Slack webhook, AtsAdapter none) are shown, not counted: a
+stack may run without them on purpose.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from round0.event_store import EventStore
+from round0.secrets import secret_document, secret_field
+from round0_ops.dead_letters import DeadLetterQueue
+from round0_ops.output import Printer, age, table
+from round0_ops.stack import CONSUMERS, Stack, explained
+
+# as the template's PendingTooLongAlarm: the sweeper publishes within a few minutes
+PENDING_ATTENTION_SECONDS = 900
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the configuration: ok, off (a choice) or fix (needs a person)."""
+
+    state: str  # "ok" | "off" | "fix"
+    what: str
+    fix: str = ""
+
+
+@dataclass
+class Status:
+    stack: str
+    dead_letters: dict[str, tuple[int, float | None]] = field(default_factory=dict)
+    pending: int = 0
+    oldest_pending_seconds: float | None = None
+    alarms: list[str] = field(default_factory=list)
+    newest_published_at: float | None = None
+    checks: list[Check] = field(default_factory=list)
+
+    def attention(self) -> list[str]:
+        items = [
+            f"{count} dead-lettered {consumer} event(s): round0-ops dead-letters --consumer"
+            f" {consumer}, fix the cause, then round0-ops redrive --consumer {consumer}"
+            for consumer, (count, _) in self.dead_letters.items()
+            if count
+        ]
+        if (self.oldest_pending_seconds or 0) > PENDING_ATTENTION_SECONDS:
+            items.append("events pending too long: round0-ops pending --publish")
+        items += [f"alarm {name} is in ALARM (docs/operations.md)" for name in self.alarms]
+        items += [f"{check.what}: {check.fix}" for check in self.checks if check.state == "fix"]
+        return items
+
+    def document(self, now: float) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "dead_letters": {
+                consumer: {"count": count, "oldest_age_seconds": _rounded(oldest)}
+                for consumer, (count, oldest) in self.dead_letters.items()
+            },
+            "pending": {
+                "count": self.pending,
+                "oldest_age_seconds": _rounded(self.oldest_pending_seconds),
+            },
+            "alarms_in_alarm": self.alarms,
+            "newest_published_at": _iso(self.newest_published_at),
+            "newest_published_age_seconds": _rounded(
+                None if self.newest_published_at is None else now - self.newest_published_at
+            ),
+            "configuration": [check.__dict__ for check in self.checks],
+            "attention": self.attention(),
+        }
+
+    def render(self, now: float) -> str:
+        lines = [f"stack {self.stack}", ""]
+        rows = [
+            [consumer, count, age(oldest)]
+            for consumer, (count, oldest) in self.dead_letters.items()
+        ]
+        lines.append(table(["consumer", "dead letters", "oldest"], rows).rstrip())
+        lines.append("")
+        lines.append(f"pending events: {self.pending} (oldest {age(self.oldest_pending_seconds)})")
+        lines.append(f"alarms in ALARM: {', '.join(self.alarms) or 'none'}")
+        newest = self.newest_published_at
+        lines.append(
+            "newest published event: "
+            + ("none on record" if newest is None else f"{_iso(newest)} ({age(now - newest)} ago)")
+        )
+        lines.append("")
+        lines.append("configuration:")
+        lines.extend(
+            f"  {check.state:<4} {check.what}" + (f": {check.fix}" if check.fix else "")
+            for check in self.checks
+        )
+        lines.append("")
+        attention = self.attention()
+        if attention:
+            lines.append(f"needs attention ({len(attention)}):")
+            lines.extend(f"  - {item}" for item in attention)
+        else:
+            lines.append("all clear")
+        return "\n".join(lines) + "\n"
+
+
+def _rounded(value: float | None) -> int | None:
+    return None if value is None else round(value)
+
+
+def _iso(value: float | None) -> str | None:
+    if value is None:
+        return None
+    return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _secret(stack: Stack, output: str) -> str:
+    with explained(f"reading the secret of {output}"):
+        return str(
+            stack.client("secretsmanager").get_secret_value(SecretId=stack.output(output))[
+                "SecretString"
+            ]
+        )
+
+
+def configuration(stack: Stack) -> list[Check]:
+    checks: list[Check] = []
+    arn = stack.output("SigningSecretArn")
+    with explained("reading the signing secret's versions"):
+        versions = stack.client("secretsmanager").describe_secret(SecretId=arn)
+    if len(versions.get("VersionIdsToStages", {})) <= 1:
+        checks.append(
+            Check(
+                "fix",
+                "signing secret never set (every webhook is refused)",
+                f"aws secretsmanager put-secret-value --secret-id {arn} --secret-string"
+                """ '{"current": "<secret from ROUND0>", "previous": ""}'""",
+            )
+        )
+    else:
+        checks.append(Check("ok", "signing secret set"))
+    key_arn = stack.output("Round0ApiKeyArn")
+    if secret_field(_secret(stack, "Round0ApiKeyArn"), "api_key") is None:
+        checks.append(
+            Check(
+                "fix",
+                "ROUND0 API key still the placeholder (every archive is dead-lettered)",
+                f"aws secretsmanager put-secret-value --secret-id {key_arn} --secret-string"
+                """ '{"api_key": "rz_live_..."}'""",
+            )
+        )
+    else:
+        checks.append(Check("ok", "ROUND0 API key set"))
+    if stack.output("NotificationSender"):
+        checks.append(Check("ok", "email sender set"))
+    else:
+        checks.append(
+            Check(
+                "off",
+                "email: no sender",
+                "sam deploy --parameter-overrides NotificationSender=...,"
+                " NotificationSenderIdentity=... (docs/deploy.md)",
+            )
+        )
+    slack_arn = stack.output("NotifySlackWebhookSecretArn")
+    if secret_field(_secret(stack, "NotifySlackWebhookSecretArn"), "webhook_url") is None:
+        checks.append(
+            Check(
+                "off",
+                "Slack: no webhook URL",
+                f"aws secretsmanager put-secret-value --secret-id {slack_arn} --secret-string"
+                """ '{"webhook_url": "https://hooks.slack.com/services/..."}'""",
+            )
+        )
+    else:
+        checks.append(Check("ok", "Slack webhook set"))
+    checks.append(_ats_check(stack))
+    return checks
+
+
+ATS_SECRETS = {"greenhouse": "GreenhouseApiSecretArn", "lever": "LeverApiSecretArn"}
+
+
+def _ats_check(stack: Stack) -> Check:
+    adapter = stack.output("AtsAdapter")
+    if adapter == "none":
+        return Check(
+            "off", "ATS: AtsAdapter none", "sam deploy --parameter-overrides AtsAdapter=..."
+        )
+    output = ATS_SECRETS.get(adapter)
+    if output is not None:
+        document = secret_document(_secret(stack, output)) or {}
+        empty = sorted(
+            name for name, value in document.items() if isinstance(value, str) and not value
+        )
+        if empty or not document:
+            return Check(
+                "fix",
+                f"ATS {adapter}: credentials not set ({', '.join(empty) or 'secret empty'})",
+                f"put them in the secret {stack.output(output)} (docs/deploy.md)",
+            )
+    return Check("ok", f"ATS adapter {adapter}")
+
+
+def gather(stack: Stack, now: float | None = None) -> Status:
+    now = time.time() if now is None else now
+    status = Status(stack.name)
+    sqs = stack.client("sqs")
+    for consumer in CONSUMERS.values():
+        queue = DeadLetterQueue(consumer.name, stack.output(consumer.queue_output), sqs)
+        with explained(f"reading the {consumer.name} dead-letter queue"), queue.held() as letters:
+            oldest = max((letter.age(now) for letter in letters), default=None)
+            status.dead_letters[consumer.name] = (len(letters), oldest)
+    events = EventStore(stack.output("EventsTableName"), stack.client("dynamodb"))
+    with explained("reading pending events"):
+        pending = events.pending(limit=10_000)
+        status.pending = len(pending)
+        if pending:
+            status.oldest_pending_seconds = now - min(received for _, received in pending)
+        status.newest_published_at = events.newest_published_at()
+    with explained("reading alarms"):
+        alarms = stack.client("cloudwatch").describe_alarms(AlarmNamePrefix=stack.name)
+    status.alarms = sorted(
+        alarm["AlarmName"]
+        for alarm in alarms.get("MetricAlarms", [])
+        if alarm.get("StateValue") == "ALARM"
+    )
+    status.checks = configuration(stack)
+    return status
+
+
+def run(stack: Stack, printer: Printer) -> int:
+    now = time.time()
+    status = gather(stack, now)
+    printer.text(status.render(now))
+    printer.document(status.document(now))
+    return 1 if status.attention() else 0

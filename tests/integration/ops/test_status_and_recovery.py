@@ -1,0 +1,208 @@
+"""round0-ops status, dead-letters, redrive, republish and pending against the local stack."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+
+from round0.consumer import DeadLetterQueue
+from round0.event_store import event_key
+from round0_testkit.events import load_api_event
+from round0_testkit.template import TemplateStack, load_template
+
+from .conftest import FakeLambda, Ran
+
+Ops = Callable[..., Ran]
+Receive = Callable[[dict[str, Any]], dict[str, Any]]
+STARTED_ID = "evt_550e8400e29b41d4a716446655440000"
+ENDED_ID = "evt_660f9511f30c52e5b827557766551111"
+
+
+def configure_api_key(stack: TemplateStack) -> None:
+    boto3.client("secretsmanager").put_secret_value(
+        SecretId=stack.arns["Round0ApiKey"], SecretString='{"api_key": "rz_live_test"}'
+    )
+
+
+def dead_letter(stack: TemplateStack, consumer: str, event_id: str, reason: str) -> None:
+    """A record as the consumer shell writes it: the bus event (a reference) and the reason."""
+    bus_event = {
+        "id": "envelope-1",
+        "detail-type": "interview_ended",
+        "source": "round0",
+        "detail": {
+            "id": event_id,
+            "type": "interview_ended",
+            "created": 1,
+            "payload_ref": {"s3_bucket": "b", "s3_key": "k", "size": 1, "sha256": "x"},
+        },
+    }
+    queue = stack.physical[f"{consumer}DeadLetterQueue.QueueUrl"]
+    DeadLetterQueue(queue, boto3.client("sqs")).send(bus_event, reason, f"arn:{consumer}")
+
+
+def test_status_says_what_is_not_configured_and_exits_non_zero(
+    ops: Ops, stack: TemplateStack
+) -> None:
+    ran = ops("status")
+    assert ran.status == 1
+    assert "ROUND0 API key still the placeholder" in ran.out
+    assert f"--secret-id {stack.arns['Round0ApiKey']}" in ran.out
+    assert "ok   signing secret set" in ran.out
+    assert "off  email: no sender" in ran.out
+    assert "off  ATS: AtsAdapter none" in ran.out
+
+
+def test_status_is_all_clear_once_configured_and_json_says_the_same(
+    ops: Ops, stack: TemplateStack
+) -> None:
+    configure_api_key(stack)
+    ran = ops("status")
+    assert (ran.status, ran.out.rstrip().splitlines()[-1]) == (0, "all clear")
+    document = ops("--json", "status").json()
+    assert document["attention"] == []
+    assert document["dead_letters"]["notify"] == {"count": 0, "oldest_age_seconds": None}
+
+
+def test_a_signing_secret_never_set_needs_attention(ops: Ops) -> None:
+    # Given a stack as `sam deploy` leaves it: the generated signing secret, never replaced
+    fresh = TemplateStack(load_template(), stack_name="fresh")
+    fresh.create(boto3.Session())
+    fresh.register(boto3.client("cloudformation"), {"WebhookApi": "http://127.0.0.1:3000"})
+    # When the operator asks
+    ran = ops("--stack", "fresh", "status")
+    # Then the one thing that refuses every webhook is named, with the command that fixes it
+    assert ran.status == 1
+    assert "signing secret never set (every webhook is refused)" in ran.out
+    assert f"put-secret-value --secret-id {fresh.arns['SigningSecret']}" in ran.out
+
+
+def test_dead_letters_are_listed_without_personal_data_and_fail_status(
+    ops: Ops, stack: TemplateStack
+) -> None:
+    configure_api_key(stack)
+    dead_letter(stack, "Notify", ENDED_ID, "slack_rejected:404 no_service")
+    dead_letter(stack, "AtsSync", STARTED_ID, "candidate_unknown: no lever opportunity")
+    listed = ops("--json", "dead-letters").json()
+    assert {(row["event_id"], row["consumer"], row["reason"]) for row in listed} == {
+        (ENDED_ID, "notify", "slack_rejected:404 no_service"),
+        (STARTED_ID, "ats", "candidate_unknown: no lever opportunity"),
+    }
+    assert all(row["attempts"] == 1 and row["age_seconds"] >= 0 for row in listed)
+    only_notify = ops("dead-letters", "--consumer", "notify")
+    assert ENDED_ID in only_notify.out
+    assert STARTED_ID not in only_notify.out
+    status = ops("status")
+    assert status.status == 1
+    assert "round0-ops redrive --consumer notify" in status.out
+    # listing hides nothing: the messages are all still there
+    assert len(ops("--json", "dead-letters").json()) == 2
+
+
+def test_redrive_invokes_the_consumer_with_the_original_event_then_deletes_it(
+    ops: Ops, stack: TemplateStack, fake_lambda: FakeLambda
+) -> None:
+    dead_letter(stack, "Notify", ENDED_ID, "slack_rejected:404 no_service")
+    dead_letter(stack, "Notify", STARTED_ID, "ses_rejected:MessageRejected")
+    ran = ops("redrive", "--consumer", "notify", "--reason", "slack_")
+    assert ran.status == 0
+    [(function, kind, event)] = fake_lambda.invocations
+    assert (function, kind) == ("round0-local-NotifyFunction", "Event")
+    assert event["detail"]["id"] == ENDED_ID
+    # the other one is left, and a second redrive finds nothing to do
+    assert [row["event_id"] for row in ops("--json", "dead-letters").json()] == [STARTED_ID]
+    assert ops("redrive", "--consumer", "notify", "--reason", "slack_").out.strip() == (
+        "nothing to redrive"
+    )
+    assert len(fake_lambda.invocations) == 1
+
+
+def test_a_redrive_lambda_refuses_keeps_the_message(
+    ops: Ops, stack: TemplateStack, fake_lambda: FakeLambda
+) -> None:
+    dead_letter(stack, "Archive", ENDED_ID, "api_key_not_configured: put ROUND0's API key")
+    fake_lambda.answer = lambda function, event: {"StatusCode": 500}
+    ran = ops("redrive", "--event-id", ENDED_ID)
+    assert ran.status == 1
+    assert "kept in the queue" in ran.out
+    assert len(ops("--json", "dead-letters").json()) == 1
+    assert ops("redrive", "--dry-run").out.count("would redrive") == 1
+
+
+def test_republish_puts_a_stored_event_on_the_bus_again(
+    ops: Ops, stack: TemplateStack, received: Receive
+) -> None:
+    assert received(load_api_event("interview_started.json"))["statusCode"] == 200
+    sqs, events = boto3.client("sqs"), boto3.client("events")
+    queue = sqs.create_queue(QueueName="capture")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]
+    bus = stack.physical_name("EventBus")
+    events.put_rule(Name="capture", EventBusName=bus, EventPattern='{"source": ["round0"]}')
+    events.put_targets(
+        Rule="capture", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn["QueueArn"]}]
+    )
+    ran = ops("republish", STARTED_ID, "evt_unknown")
+    assert ran.status == 1  # one of them is not on record
+    assert "republished" in ran.out
+    assert "not on record" in ran.out
+    [message] = sqs.receive_message(QueueUrl=queue).get("Messages", [])
+    assert json.loads(message["Body"])["detail"]["id"] == STARTED_ID
+
+
+def test_pending_lists_what_the_sweeper_should_have_published_and_publishes_it(
+    ops: Ops,
+    stack: TemplateStack,
+    received: Receive,
+    fake_lambda: FakeLambda,
+    function_env: Callable[[str], dict[str, str]],
+    lambda_context: Any,
+) -> None:
+    received(load_api_event("interview_started.json"))
+    table = stack.physical_name("EventsTable")
+    dynamodb = boto3.client("dynamodb")
+    # as if the publish had failed ten minutes ago
+    dynamodb.update_item(
+        TableName=table,
+        Key=event_key(STARTED_ID),
+        UpdateExpression="SET #s = :p, pending = :p, received_at = :then, lease_until = :zero",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={
+            ":p": {"S": "pending"},
+            ":then": {"N": str(time.time() - 600)},
+            ":zero": {"N": "0"},
+        },
+    )
+    listed = ops("--json", "pending").json()
+    assert [row["event_id"] for row in listed["pending"]] == [STARTED_ID]
+
+    def sweep(function: str, event: dict[str, Any]) -> dict[str, Any]:
+        function_env("SweeperFunction")
+        from round0_sweeper.app import lambda_handler
+
+        report = lambda_handler(event, lambda_context)
+        return {"StatusCode": 200, "Payload": _Body(json.dumps(report).encode())}
+
+    fake_lambda.answer = sweep
+    ran = ops("pending", "--publish")
+    assert ran.status == 0
+    assert "swept: 1 published" in ran.out
+    assert ops("--json", "pending").json()["pending"] == []
+
+
+class _Body:
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def read(self) -> bytes:
+        return self._data
+
+
+def test_an_unknown_stack_says_so_and_how_to_fix_it(ops: Ops) -> None:
+    ran = ops("--stack", "no-such-stack", "status")
+    assert ran.status == 2
+    assert "stack no-such-stack not found" in ran.err
+    assert "fix: deploy it with `sam deploy`" in ran.err
