@@ -90,6 +90,8 @@ lock:
 	  --generate-hashes --quiet --custom-compile-command "make lock" $(UPGRADE) -o requirements.lock
 	cd "$(REPO)" && "$(UV)" pip compile --group sam --universal --python-version 3.13 \
 	  --generate-hashes --quiet --custom-compile-command "make lock" $(UPGRADE) -o .ci/sam-cli.lock
+	cd "$(REPO)" && "$(UV)" pip compile --group scan --universal --python-version 3.13 \
+	  --generate-hashes --quiet --custom-compile-command "make lock" $(UPGRADE) -o .ci/checkov.lock
 	$(MAKE) --no-print-directory -f "$(REPO)/Makefile" layer-requirements
 
 # layers/round0/requirements.txt: pyproject's dependencies but boto3 (the runtime's), with

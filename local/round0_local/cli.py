@@ -59,9 +59,15 @@ def _serve(arguments: argparse.Namespace) -> int:
     pipeline.start()
     try:
         endpoint = pipeline.emulator.endpoint
+        # a secret it was given is never printed; say only where it came from
+        source = (
+            "the local development secret"
+            if config.secret == LOCAL_SIGNING_SECRET
+            else "the one given with --secret"
+        )
         lines = [
             "round0-local: pipeline ready",
-            f"  webhook  POST {pipeline.webhook_url}  (signing secret: {config.secret})",
+            f"  webhook  POST {pipeline.webhook_url}  (signing secret: {source})",
             f"  AWS      {endpoint}  (export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=local"
             " AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1)",
             f"  stack    {pipeline.stack.stack_name}  (its Outputs: aws cloudformation"

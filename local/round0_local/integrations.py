@@ -10,6 +10,7 @@ never as code paths of their own. The observers of the stand-ins come from here
 from __future__ import annotations
 
 import json
+import secrets
 from typing import TYPE_CHECKING, Any
 
 from round0_local.observers import StandInObserver
@@ -31,6 +32,8 @@ class LocalIntegrations:
         self.slack = SlackStandIn()
         self.round0 = Round0ApiStandIn()
         self.ats = AtsStandIn()
+        # what the ATS webhook adapter signs with (the template generates it when deployed)
+        self.ats_webhook_secret = f"local-{secrets.token_hex(16)}"
 
     def start(self) -> None:
         self.slack.start()
@@ -58,7 +61,6 @@ class LocalIntegrations:
             "Round0ApiBaseUrl": self.round0.api_base_url,
             "AudioHostAllowlist": self.round0.origin,
             "AtsAdapter": "webhook",
-            "AtsWebhookUrl": self.ats.webhook_url,
         }
 
     def secret_values(self, signing_secret: str) -> dict[str, str]:
@@ -66,6 +68,10 @@ class LocalIntegrations:
             "SigningSecret": json.dumps({"current": signing_secret, "previous": ""}),
             "NotifySlackWebhook": json.dumps({"webhook_url": self.slack.webhook_url}),
             "Round0ApiKey": json.dumps({"api_key": self.round0.api_key}),
+            # the receiver's URL is kept with the signing secret, as when deployed
+            "AtsWebhookSigningSecret": json.dumps(
+                {"current": self.ats_webhook_secret, "previous": "", "url": self.ats.webhook_url}
+            ),
         }
 
     def prepare_aws(self, emulator: AwsEmulator, stack: TemplateStack) -> None:

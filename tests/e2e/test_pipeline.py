@@ -268,3 +268,24 @@ def test_a_permanent_failure_is_dead_lettered_at_once(served: Served) -> None:
         if r["event_id"] == payload["id"] and r["channel"] == "slack"
     ]
     assert [r["status"] for r in attempts] == [404]
+
+
+def test_serve_never_prints_the_signing_secret_it_was_given(served: Served) -> None:
+    # every line it printed, at start and since (the effects of the other tests)
+    printed = "".join(served.output)
+    assert "signing secret:" in printed
+    assert LOCAL_SIGNING_SECRET not in printed
+
+
+def test_a_signed_event_beyond_a_limit_is_a_422_and_reaches_no_consumer(served: Served) -> None:
+    payload = unique("interview_started.json")
+    payload["data"]["interview"]["id"] = "i" * 3000  # no DynamoDB key could hold it
+    sent = post(served, payload)
+    assert sent.status == 422
+    assert json.loads(sent.body) == {
+        "error": "unprocessable_event",
+        "field": "data.interview.id",
+        "message": "data.interview.id: one storage key segment: is longer than 255 bytes of UTF-8",
+    }
+    time.sleep(SETTLE_SECONDS)
+    assert effects_of(served, payload["id"]) == Counter()

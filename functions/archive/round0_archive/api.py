@@ -1,18 +1,19 @@
 """ROUND0's API: `GET /interviews/{id}` with the account's API key.
 
-Failures are classified for the consumer: 429, 5xx, timeouts and unreachable hosts
-are `TransientFailure`s (429 and 503 carry the server's Retry-After); 401, 403 and
-404 are `PermanentFailure`s with the reason; an interview the API does not report as
-completed yet raises `NotCompletedYet`, which no in-invocation retry waits for: the
-invocation fails and Lambda tries again later.
+Failures are classified for the consumer, by the one rule of `round0.http`: 408, 425,
+429, every 5xx, timeouts and unreachable hosts are `TransientFailure`s (with the
+server's Retry-After); 401, 403, 404 and every other 4xx are `PermanentFailure`s with
+the reason. An interview the API reports as `expired` is dead-lettered at once
+(`interview_expired`); one not completed yet raises `NotCompletedYet`, which no
+in-invocation retry waits for: the invocation fails and Lambda tries again later.
 """
 
-import json
 from typing import Protocol
 from urllib.parse import quote
 
 import requests
 
+from round0.events import InvalidEvent, UnprocessableEvent, check_document, load_json
 from round0.failures import PermanentFailure, TransientFailure
 from round0.http import USER_AGENT, Timeouts, check_base_url, failure_for_status
 from round0.observability import logger
@@ -64,8 +65,10 @@ class Round0Api:
         self._timeouts = timeouts
         self._session = session or requests.Session()
 
-    def fetch_results(self, interview_id: str) -> FullResults:
-        """The interview's full results, or a classified failure."""
+    def fetch_results(self, interview_id: str, reported_status: str | None = None) -> FullResults:
+        """The interview's full results, or a classified failure. `reported_status` is
+        what the event says (an `interview_ended`: completed), used when the answer
+        has no status of its own."""
         used = self._key.current()
         response = self._get(interview_id, used)
         if response.status_code == 401:
@@ -76,9 +79,14 @@ class Round0Api:
                 response = self._get(interview_id, fresh)
         with response:
             self._check_status(response)
-            results = self._read(response)
+            results = self._read(response, interview_id, reported_status)
         if results.interview_id != interview_id:
             raise PermanentFailure("api_mismatch: the results are for another interview")
+        if results.terminal:
+            raise PermanentFailure(
+                f"interview_{results.status}: the API reports status {results.status!r};"
+                " it will never have results"
+            )
         if not results.completed:
             raise NotCompletedYet(results.status)
         return results
@@ -125,7 +133,9 @@ class Round0Api:
                 )
 
     @staticmethod
-    def _read(response: requests.Response) -> FullResults:
+    def _read(
+        response: requests.Response, interview_id: str, reported_status: str | None
+    ) -> FullResults:
         body = bytearray()
         try:
             for chunk in response.iter_content(chunk_size=64 * 1024):
@@ -135,8 +145,13 @@ class Round0Api:
         except requests.RequestException as exc:
             raise TransientFailure(f"api_read_failed: {type(exc).__name__}") from exc
         try:
-            return read_results(json.loads(body))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            document = load_json(bytes(body))
+        except UnprocessableEvent as exc:  # nested deeper than any parser takes
+            raise PermanentFailure(f"api_invalid_results: {exc}") from exc
+        except InvalidEvent as exc:  # not UTF-8 JSON: maybe cut short, worth another try
             raise TransientFailure("api_invalid_json") from exc
-        except InvalidResults as exc:
+        try:
+            check_document(document)  # numbers, nesting, text the archive could not write
+            return read_results(document, interview_id, reported_status)
+        except (InvalidEvent, InvalidResults) as exc:
             raise PermanentFailure(f"api_invalid_results: {exc}") from exc

@@ -1,11 +1,11 @@
 """Audio downloads with guard rails: allowlisted origins, timeouts, a size ceiling.
 
 An allowlist entry is either a bare host (`storage.round0.io`: https on port 443
-only) or an explicit origin (`https://host:8443`, `http://127.0.0.1:8123`) for
-stand-ins and tests. Redirects are followed by hand, at most a few, and every hop is
-checked against the allowlist. The body is handed out in chunks as it arrives, so a
-large file is never held in memory; its length is checked against Content-Length and
-the ceiling as it streams.
+only) or an explicit origin (`https://host:8443`); plain http only to a loopback
+address (`http://127.0.0.1:8123`, the local stand-ins). Redirects are followed by
+hand, at most a few, and every hop is checked against the allowlist. The body is
+handed out in chunks as it arrives, so a large file is never held in memory; its length
+is checked against Content-Length and the ceiling as it streams.
 """
 
 import time
@@ -18,7 +18,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from round0.failures import PermanentFailure, TransientFailure
-from round0.http import USER_AGENT, Timeouts, failure_for_status
+from round0.http import LOOPBACK_HOSTS, USER_AGENT, Timeouts, failure_for_status
 
 DEFAULT_PORTS = {"https": 443, "http": 80}
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -54,6 +54,8 @@ def _allowlist_origin(entry: str) -> Origin:
         origin = _origin_of(f"https://{entry}")
     if origin is None:
         raise ValueError(f"audio allowlist entry {entry!r} is neither a host nor an origin")
+    if origin.scheme == "http" and origin.host not in LOOPBACK_HOSTS:
+        raise ValueError(f"audio allowlist entry {entry!r}: plain http only to a loopback address")
     return origin
 
 

@@ -3,13 +3,12 @@
 The layout is the seed's: `interviews/<interview id>/question_<question id>.mp3`, next
 to `transcript.json` and `transcript.md`. Ids are opaque strings from ROUND0; one that
 could leave its folder or hide in a listing (`/`, `\\`, `..`, control or format
-characters) is refused before it gets near a key.
+characters, more than 255 bytes) is refused before it gets near a key. The rule is the
+one the event model applies at the door (`round0.events.key_segment_problem`), so an
+event the ingest path accepted is never refused here.
 """
 
-import unicodedata
-
-MAX_ID_LENGTH = 200
-_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+from round0.events import key_segment_problem
 
 
 class UnsafeId(ValueError):
@@ -18,16 +17,9 @@ class UnsafeId(ValueError):
 
 def check_id(value: str, what: str) -> str:
     """Return `value` if it is safe as one key segment, else raise UnsafeId."""
-    if not value or value in {".", ".."}:
-        raise UnsafeId(f"{what} is empty or a dot segment")
-    if len(value) > MAX_ID_LENGTH:
-        raise UnsafeId(f"{what} is longer than {MAX_ID_LENGTH} characters")
-    if "/" in value or "\\" in value:
-        raise UnsafeId(f"{what} contains a path separator")
-    if ".." in value:
-        raise UnsafeId(f"{what} contains '..'")
-    if any(unicodedata.category(char) in _HIDDEN_CATEGORIES for char in value):
-        raise UnsafeId(f"{what} contains a control character")
+    problem = key_segment_problem(value)
+    if problem is not None:
+        raise UnsafeId(f"{what} {problem}")
     return value
 
 

@@ -2,8 +2,12 @@
 
 The API is documented only in outline: full results (job, candidate, `responses[]`
 with transcripts and fresh `audio_url`s) for a completed interview, limited
-information otherwise. The document is read as the webhook's `data` object (also when
-wrapped in a `data` field) and read leniently: a response that is not valid is
+information otherwise; the seed's own handler reads `fullResults.responses`. So every
+shape it may take is read: flat (top-level `id`, `status`, `job`, `candidate`,
+`responses`), nested (an `interview` object, as the webhook's `data`), or either one
+wrapped in `data`. `responses[]` is read at the top. The interview's id and status are
+the answer's when it has them, else the event's (an `interview_ended` says the
+interview is completed). Responses are read leniently: one that is not valid is
 reported on its own, without losing the others. Pure: no I/O.
 """
 
@@ -16,8 +20,13 @@ from pydantic import ValidationError
 
 from round0.events import InterviewResponse
 from round0.transcripts import Answer
+from round0_archive.keys import check_id
 
 COMPLETED = "completed"
+# statuses an interview never leaves: retrying cannot bring its results
+TERMINAL_STATUSES = frozenset({"expired"})
+# what a results document has at its top level, in any shape
+_RESULTS_FIELDS = frozenset({"interview", "responses", "id", "status", "job", "candidate"})
 
 
 class InvalidResults(ValueError):
@@ -39,36 +48,58 @@ class FullResults:
         return self.status == COMPLETED
 
     @property
+    def terminal(self) -> bool:
+        """The interview ended without results (expired): it never will have them."""
+        return self.status in TERMINAL_STATUSES
+
+    @property
     def raw_responses(self) -> list[Any]:
         responses = self.document.get("responses")
         return responses if isinstance(responses, list) else []
 
 
-def read_results(document: Any) -> FullResults:
-    """The results in an API answer, unwrapped from a `data` field if there is one."""
+def _field(document: dict[str, Any], interview: dict[str, Any], name: str) -> Any:
+    """`interview.<name>` (nested shape), else the top-level `<name>` (flat shape)."""
+    value = interview.get(name)
+    return value if value is not None else document.get(name)
+
+
+def read_results(
+    document: Any, interview_id: str, reported_status: str | None = None
+) -> FullResults:
+    """The results in an API answer, whatever its shape (see the module's docstring).
+
+    `interview_id` and `reported_status` are the event's: they stand in for what the
+    answer leaves out. An id the answer does give is kept, so a mismatch shows.
+    """
     if not isinstance(document, dict):
         raise InvalidResults("results are not a JSON object")
     inner = document.get("data")
-    if isinstance(inner, dict) and "interview" in inner:
+    if isinstance(inner, dict) and not _RESULTS_FIELDS & document.keys():
         document = inner
     interview = document.get("interview")
-    if not isinstance(interview, dict):
-        raise InvalidResults("results have no interview object")
-    interview_id = interview.get("id")
-    if not isinstance(interview_id, str) or not interview_id:
-        raise InvalidResults("results have no interview id")
-    status = interview.get("status", document.get("status"))
+    if interview is None:
+        interview = {}
+    elif not isinstance(interview, dict):
+        raise InvalidResults("results have an interview that is not an object")
+    answered_id = _field(document, interview, "id")
+    if answered_id is not None and (not isinstance(answered_id, str) or not answered_id):
+        raise InvalidResults("results have an interview id that is not a string")
+    status = _field(document, interview, "status")
     return FullResults(
         document=document,
-        interview_id=interview_id,
-        status=status if isinstance(status, str) else None,
+        interview_id=answered_id or interview_id,
+        status=status if isinstance(status, str) else reported_status,
     )
 
 
 def parse_response(raw: Any) -> InterviewResponse:
-    """One response; a null where the model has a default (e.g. transcript) is accepted."""
+    """One response; a null where the model has a default (e.g. transcript) is accepted.
+    A question id that cannot be a key raises UnsafeId (the archive says so on its own)."""
     if not isinstance(raw, dict):
         raise InvalidResponse("response is not a JSON object")
+    if isinstance(question_id := raw.get("question_id"), str):
+        check_id(question_id, "question id")
     try:
         return InterviewResponse.model_validate(raw)
     except ValidationError:

@@ -32,6 +32,7 @@ from round0_archive.keys import (
     transcript_markdown_key,
 )
 from round0_archive.results import (
+    COMPLETED,
     FullResults,
     InvalidResponse,
     parse_response,
@@ -45,7 +46,9 @@ DEFAULT_POLICY = RetryPolicy()
 
 
 class ResultsPort(Protocol):
-    def fetch_results(self, interview_id: str) -> FullResults: ...
+    def fetch_results(
+        self, interview_id: str, reported_status: str | None = None
+    ) -> FullResults: ...
 
 
 class AudioSourcePort(Protocol):
@@ -169,7 +172,8 @@ class Archiver:
             raise PermanentFailure(f"unsafe_interview_id: {exc}") from exc
         logger.append_keys(interview_id=interview_id)
         results = with_retries(
-            lambda: self._api.fetch_results(interview_id),
+            # an interview_ended says the interview is completed
+            lambda: self._api.fetch_results(interview_id, COMPLETED),
             self._policy,
             time_left=time_left,
             sleep=self._sleep,

@@ -10,7 +10,8 @@ documented API. What this adapter sends:
   shortly before `expires_in`, and fetched again once on a `401`.
 - candidates: `GET /v3/candidates?email=<email>&per_page=500`, `Authorization: Bearer`,
   following `Link: <...>; rel="next"` (the next URL carries its cursor and must be
-  requested as given, with no other parameter).
+  requested as given, with no other parameter). A next link to another origin is never
+  followed (the bearer token would go with it): the event is dead-lettered.
 - note: `POST /v3/notes` `{"candidate_id", "body", "note_type": "NOTE", "visibility"}`.
 - tag: the tag's id from `GET /v3/candidate_tags` (created with `POST /v3/candidate_tags`
   `{"name"}` if missing), then `POST /v3/applied_candidate_tags`
@@ -28,6 +29,7 @@ import requests
 
 from round0.consumer import TimeLeft
 from round0.failures import PermanentFailure
+from round0.http import same_origin
 from round0.observability import Metric, count, logger
 from round0_ats.credentials import GreenhouseCredentials
 from round0_ats.notes import NOTE_LIMIT, TAGS, NoteLimit, write_screening
@@ -125,6 +127,10 @@ class GreenhouseAts:
             items.extend(item for item in page if isinstance(item, dict))
             next_link = response.links.get("next", {}).get("url")
             url = urljoin(url, next_link) if next_link else None
+            if url is not None and not same_origin(url, self._api):
+                raise PermanentFailure(
+                    f"ats_rejected: greenhouse {what} pagination left the API's origin"
+                )
             query = None  # the next URL carries its cursor; v3 refuses other parameters
         else:
             if url is not None:

@@ -1,23 +1,25 @@
 """The `webhook` adapter: the seed's `updateCandidate` payload, POSTed and signed.
 
-For the user's own middleware or automation tool. The body is the seed's payload as
-JSON; `X-Webhook-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>` signs it exactly as
-ROUND0 signs its webhooks (`round0.signature.sign`), with the secret this stack
-generates, so the receiver verifies it the way it would verify ROUND0.
-`X-Round0-Event-Id` carries the ROUND0 event id for the receiver's own de-duplication.
+For the user's own middleware or automation tool. The URL and the signing secret come
+from the adapter's secret at run time (`credentials.webhook_target`). The body is the
+seed's payload as JSON; `X-Webhook-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>`
+signs it exactly as ROUND0 signs its webhooks (`round0.signature.sign`), with the
+secret this stack generates, so the receiver verifies it the way it would verify
+ROUND0. `X-Round0-Event-Id` carries the ROUND0 event id for the receiver's own
+de-duplication (%-quoted when it is not printable ASCII).
 """
 
 import json
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote
 
 from round0.consumer import TimeLeft
-from round0.http import is_https_or_loopback
 from round0.signature import SIGNATURE_HEADER, sign
+from round0_ats.credentials import WebhookTarget
 from round0_ats.notes import truncate
-from round0_ats.ports import CandidateNotFound, NotConfigured, StepLog
+from round0_ats.ports import CandidateNotFound, StepLog
 from round0_ats.screening import CandidateUpdate
 from round0_ats.transport import Call, RejectedRequest, Transport
 
@@ -28,11 +30,9 @@ EVENT_ID_HEADER = "X-Round0-Event-Id"
 NOTES_MAX_CHARS = 100_000
 
 
-def check_webhook_url(url: str) -> str:
-    """`url` if it is https (or http to this machine, for local runs); else NotConfigured."""
-    if not urlsplit(url).hostname or not is_https_or_loopback(url):
-        raise NotConfigured("ats_not_configured: AtsWebhookUrl must be an https URL")
-    return url
+def header_value(text: str) -> str:
+    """`text` as an HTTP header value: printable ASCII as it is, anything else %-quoted."""
+    return text if text.isascii() and text.isprintable() else quote(text, safe="")
 
 
 class WebhookAts:
@@ -40,14 +40,12 @@ class WebhookAts:
 
     def __init__(
         self,
-        url: str,
-        signing_secret: Callable[[], str],
+        target: Callable[[], WebhookTarget],
         transport: Transport,
         clock: Callable[[], float] = time.time,
         notes_max_chars: int = NOTES_MAX_CHARS,
     ) -> None:
-        self._url = url
-        self._signing_secret = signing_secret
+        self._target = target
         self._transport = transport
         self._clock = clock
         self._notes_max_chars = notes_max_chars
@@ -55,25 +53,27 @@ class WebhookAts:
     def update_candidate(
         self, update: CandidateUpdate, email: str, steps: StepLog, time_left: TimeLeft
     ) -> None:
-        url = check_webhook_url(self._url)
+        target = self._target()
         notes = truncate(update.notes or "", self._notes_max_chars, update.interview_url)
         body = json.dumps(
             update.payload(notes=notes if update.notes is not None else None),
             ensure_ascii=False,
             separators=(",", ":"),
         ).encode("utf-8")
-        steps.once("post", lambda: self._post(url, body, update.event_id, time_left))
+        steps.once("post", lambda: self._post(target, body, update.event_id, time_left))
 
-    def _post(self, url: str, body: bytes, event_id: str, time_left: TimeLeft) -> dict[str, Any]:
-        signature = sign(body, self._signing_secret(), int(self._clock()))
+    def _post(
+        self, target: WebhookTarget, body: bytes, event_id: str, time_left: TimeLeft
+    ) -> dict[str, Any]:
+        signature = sign(body, target.signing_secret, int(self._clock()))
         call = Call(
             "POST",
-            url,
+            target.url,
             "update candidate",
             headers={
                 "Content-Type": "application/json",
                 SIGNATURE_HEADER: signature,
-                EVENT_ID_HEADER: event_id,
+                EVENT_ID_HEADER: header_value(event_id),
             },
             data=body,
         )

@@ -4,6 +4,7 @@ from enum import StrEnum
 from functools import cache
 
 from round0.consumer import DeadLetterQueue
+from round0.http import check_base_url
 from round0.links import DEFAULT_APP_URL
 from round0.observability import logger
 from round0.secrets import CachedValue, secret_value
@@ -13,7 +14,7 @@ from round0_ats import greenhouse, lever
 from round0_ats.credentials import (
     greenhouse_credentials,
     lever_credentials,
-    webhook_signing_secret,
+    webhook_target,
 )
 from round0_ats.greenhouse import GreenhouseAts
 from round0_ats.lever import LeverAts
@@ -36,7 +37,7 @@ class AtsSettings(FunctionSettings):
     dead_letter_queue_url: str
     # "" (unset) = the adapter's public API; set for a sandbox or a local stand-in
     ats_api_base_url: str | None = None
-    ats_webhook_url: str = ""
+    # the webhook adapter's URL is in this secret, with its signing secret
     ats_webhook_secret_id: str = ""
     greenhouse_secret_id: str = ""
     lever_secret_id: str = ""
@@ -48,14 +49,18 @@ def _adapter(settings: AtsSettings) -> Ats | None:
     def secret(secret_id: str) -> CachedValue:
         return secret_value(secret_id, settings.secret_max_age_seconds)
 
-    base = settings.ats_api_base_url
+    # the credentials travel to this URL: https (or a loopback address), checked at start
+    base = (
+        check_base_url(settings.ats_api_base_url, "AtsApiBaseUrl")
+        if settings.ats_api_base_url
+        else None
+    )
     match settings.ats_adapter:
         case Adapter.NONE:
             return None
         case Adapter.WEBHOOK:
             return WebhookAts(
-                settings.ats_webhook_url,
-                webhook_signing_secret(secret(settings.ats_webhook_secret_id)),
+                webhook_target(secret(settings.ats_webhook_secret_id)),
                 Transport(Adapter.WEBHOOK),
             )
         case Adapter.GREENHOUSE:
@@ -63,7 +68,7 @@ def _adapter(settings: AtsSettings) -> Ats | None:
                 greenhouse_credentials(secret(settings.greenhouse_secret_id)),
                 Transport(Adapter.GREENHOUSE),
                 api_base=base or greenhouse.API_BASE,
-                token_url=f"{base.rstrip('/')}/token" if base else greenhouse.OAUTH_TOKEN_ENDPOINT,
+                token_url=f"{base}/token" if base else greenhouse.OAUTH_TOKEN_ENDPOINT,
             )
         case Adapter.LEVER:
             return LeverAts(

@@ -1,13 +1,22 @@
-"""Lambda handler behind `POST /webhooks/round0` (HTTP API, payload format 2.0)."""
+"""Lambda handler behind `POST /webhooks/round0` (HTTP API, payload format 2.0).
+
+Every request gets a deliberate answer, always a JSON body: 401 for a missing, malformed,
+stale or wrong signature; 400 for a body that is not a ROUND0 event; 422 for a signed
+event that no store or bus could ever take (a limit of `round0.events`, or refused for
+good when published: quarantined), so the sender stops retrying; 409 and 503, with
+`Retry-After`, only for what may pass (the same event in flight, a store, the bus or
+the secret unavailable).
+"""
 
 import base64
+import binascii
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from round0.delivery import DeliveryFailed, EventInFlight, Outcome, RetryableError
-from round0.events import InvalidEvent
+from round0.delivery import DeliveryFailed, EventInFlight, Outcome, RetryableError, Unpublishable
+from round0.events import InvalidEvent, UnprocessableEvent
 from round0.observability import Metric, count, count_with_reason, logger, metrics
 from round0.signature import SIGNATURE_HEADER, SignatureError
 from round0_ingest.service import SecretUnavailable
@@ -25,9 +34,8 @@ def _json(
 @app.post("/webhooks/round0")
 def receive_webhook() -> Response[dict[str, Any]]:
     request = app.current_event
-    body = request.body or ""
-    raw = base64.b64decode(body) if request.is_base64_encoded else body.encode("utf-8")
     count(Metric.RECEIVED)
+    raw = _raw_body(request.body or "", is_base64=bool(request.is_base64_encoded))
     receipt = ingest().receive(request.headers.get(SIGNATURE_HEADER.lower()), raw)
     match receipt.outcome:
         case Outcome.PUBLISHED:
@@ -36,6 +44,14 @@ def receive_webhook() -> Response[dict[str, Any]]:
             count(Metric.DUPLICATE)
     logger.info("event accepted", outcome=receipt.outcome.value)
     return _json(200, {"status": receipt.outcome.value, "event_id": receipt.event_id})
+
+
+def _raw_body(body: str, *, is_base64: bool) -> bytes:
+    """The bytes the sender signed (API Gateway base64-encodes what is not text)."""
+    try:
+        return base64.b64decode(body, validate=True) if is_base64 else body.encode("utf-8")
+    except (binascii.Error, ValueError) as exc:  # UnicodeEncodeError is a ValueError
+        raise InvalidEvent("body is not valid base64 or UTF-8 text") from exc
 
 
 @app.exception_handler(SignatureError)
@@ -50,6 +66,26 @@ def reject_event(error: InvalidEvent) -> Response[dict[str, Any]]:
     count_with_reason(Metric.REJECTED, "invalid_event")
     logger.warning("event rejected", problem=str(error))
     return _json(400, {"error": "invalid_event", "message": str(error)})
+
+
+@app.exception_handler(UnprocessableEvent)
+def refuse_event(error: UnprocessableEvent) -> Response[dict[str, Any]]:
+    count_with_reason(Metric.REJECTED, "unprocessable_event")
+    logger.warning("event refused: beyond a limit", field=error.field, problem=str(error))
+    return _json(422, {"error": "unprocessable_event", "field": error.field, "message": str(error)})
+
+
+@app.exception_handler(Unpublishable)
+def refuse_unpublishable(error: Unpublishable) -> Response[dict[str, Any]]:
+    count(Metric.QUARANTINED)
+    logger.warning("event refused: quarantined, it can never be published", reason=error.reason)
+    return _json(
+        422,
+        {
+            "error": "unprocessable_event",
+            "message": f"stored but never publishable (quarantined): {error.reason}",
+        },
+    )
 
 
 @app.exception_handler(RetryableError)

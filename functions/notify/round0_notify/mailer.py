@@ -1,6 +1,7 @@
 """Amazon SES adapter: sends one email and says whether a failure is worth retrying.
 
-Throttling, SES's own 5xx and network timeouts are `TransientFailure` (the consumer
+Throttling, SES's own 5xx (and 408/425/429: `round0.http.is_retryable`, the one rule
+for every consumer) and network timeouts are `TransientFailure` (the consumer
 retries them with backoff); everything else SES refuses (a rejected or unverified
 address, a paused account, a bad request) is `PermanentFailure`. Reasons hold the
 error code only, never an address.
@@ -19,6 +20,7 @@ from botocore.exceptions import (
 
 from round0 import aws
 from round0.failures import PermanentFailure, TransientFailure
+from round0.http import is_retryable
 from round0_notify.messages import EmailContent
 
 if TYPE_CHECKING:
@@ -71,6 +73,7 @@ def _classify(error: ClientError) -> TransientFailure | PermanentFailure:
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     if code in THROTTLING_CODES:
         return TransientFailure(f"ses_throttled:{code}")
-    if code in UNAVAILABLE_CODES or status >= 500:
+    # the one rule for HTTP statuses (round0.http): 408, 425, 429 and every 5xx
+    if code in UNAVAILABLE_CODES or is_retryable(status):
         return TransientFailure(f"ses_unavailable:{code}")
     return PermanentFailure(f"ses_rejected:{code}")

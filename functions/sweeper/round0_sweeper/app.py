@@ -17,16 +17,19 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, i
     report = delivery().sweep(settings.sweep_after_seconds, settings.sweep_batch_size)
     count(Metric.PUBLISHED, len(report.published))
     count(Metric.PUBLISH_FAILURES, len(report.failed))
+    count(Metric.QUARANTINED, len(report.quarantined))
     gauge(Metric.OLDEST_PENDING_SECONDS, report.oldest_pending_seconds)
-    if report.published or report.failed:
+    if report.published or report.failed or report.quarantined:
         logger.warning(
             "swept pending events",
             published=report.published,
             failed=report.failed,
+            quarantined=report.quarantined,
             skipped=len(report.skipped),
         )
     return {
         "published": len(report.published),
         "failed": len(report.failed),
         "skipped": len(report.skipped),
+        "quarantined": len(report.quarantined),
     }

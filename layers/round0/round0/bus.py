@@ -2,11 +2,21 @@
 
 from typing import TYPE_CHECKING
 
+from botocore.exceptions import ClientError
+
 from round0 import aws
 from round0.contract import SOURCE
+from round0.failures import PermanentFailure
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
+
+
+# PutEvents entry errors that say this entry will never be taken (botocore's model of
+# PutEventsResultEntry.ErrorCode). InternalFailure and ThrottlingException pass; the
+# access errors (AccessDeniedException, NotAuthorizedFor...) are the stack's
+# configuration, which an operator fixes for every event alike.
+REFUSED_ENTRY_CODES = frozenset({"MalformedDetail", "InvalidArgument", "RedactionFailure"})
 
 
 class PublishError(Exception):
@@ -25,17 +35,26 @@ class EventBus:
         self._client = client
 
     def publish(self, detail_type: str, detail: str) -> None:
+        """Put one event on the bus; PermanentFailure when the bus refuses it for good."""
         client = self._client or aws.events()
-        response = client.put_events(
-            Entries=[
-                {
-                    "EventBusName": self._bus_name,
-                    "Source": SOURCE,
-                    "DetailType": detail_type,
-                    "Detail": detail,
-                }
-            ]
-        )
+        try:
+            response = client.put_events(
+                Entries=[
+                    {
+                        "EventBusName": self._bus_name,
+                        "Source": SOURCE,
+                        "DetailType": detail_type,
+                        "Detail": detail,
+                    }
+                ]
+            )
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code == "ValidationException":  # the entry itself is not valid
+                raise PermanentFailure(f"bus_refused: {code}") from exc
+            raise
         if response.get("FailedEntryCount", 0) > 0:
-            entry = response["Entries"][0]
-            raise PublishError(f"entry rejected: {entry.get('ErrorCode', 'unknown error')}")
+            code = response["Entries"][0].get("ErrorCode", "unknown error")
+            if code in REFUSED_ENTRY_CODES:
+                raise PermanentFailure(f"bus_refused: {code}")
+            raise PublishError(f"entry rejected: {code}")

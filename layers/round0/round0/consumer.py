@@ -21,13 +21,19 @@ from round0 import aws
 from round0.events import InvalidEvent, Round0Event, parse_event
 from round0.failures import PermanentFailure, reason_code
 from round0.idempotency import InProgressElsewhere, register_context
-from round0.large_events import PayloadGone, resolve_event
+from round0.large_events import PayloadGone, PayloadIntegrityError, resolve_event
 from round0.observability import Metric, count, count_with_reason, logger
+from round0.settings import FunctionSettings, load_settings
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 type TimeLeft = Callable[[], float]
+
+
+class ConsumerSettings(FunctionSettings):
+    # the only bucket a payload pointer on the bus may be followed into
+    payload_bucket_name: str
 
 
 class Outcome(StrEnum):
@@ -88,6 +94,19 @@ class DeadLetterQueue:
         )
 
 
+def _read_event(detail: Any) -> Round0Event:
+    """The ROUND0 event a bus event carries; PermanentFailure (dead-lettered at once,
+    never retried) for anything that is not one: a malformed or forged pointer, an
+    event no model accepts."""
+    if not isinstance(detail, dict):
+        raise PermanentFailure("invalid_event: the bus event has no detail object")
+    bucket = load_settings(ConsumerSettings).payload_bucket_name
+    try:
+        return parse_event(resolve_event(detail, bucket))
+    except (InvalidEvent, PayloadIntegrityError) as exc:
+        raise PermanentFailure(f"invalid_event: {exc}") from exc
+
+
 def run_consumer(
     bus_event: dict[str, Any],
     context: LambdaContextLike,
@@ -100,16 +119,17 @@ def run_consumer(
     def time_left() -> float:
         return context.get_remaining_time_in_millis() / 1000
 
-    detail = bus_event.get("detail") or {}
+    detail = bus_event.get("detail") if isinstance(bus_event, dict) else None
     event_id = detail.get("id") if isinstance(detail, dict) else None
-    logger.set_correlation_id(event_id)
-    logger.append_keys(event_id=event_id, event_type=bus_event.get("detail-type"))
+    logger.set_correlation_id(event_id if isinstance(event_id, str) else None)
+    logger.append_keys(
+        event_id=event_id if isinstance(event_id, str) else None,
+        event_type=bus_event.get("detail-type") if isinstance(bus_event, dict) else None,
+    )
     count(Metric.RECEIVED)
     try:
         try:
-            event = parse_event(resolve_event(detail))
-        except InvalidEvent as exc:
-            raise PermanentFailure(f"invalid_event: {exc}") from exc
+            event = _read_event(detail)
         except PayloadGone:
             # erased on a candidate's request, or past its retention: nothing to do
             logger.info("the event's payload is gone (erased or expired); skipped")

@@ -8,16 +8,23 @@ acknowledged before its event is on the bus. A failure anywhere after the claim
 releases the lease and raises `DeliveryFailed`, so ROUND0's retry (or, once ROUND0
 gives up, the sweeper) publishes the stored record. Knows nothing of HTTP, Lambda or
 boto3: adapters come in through the constructor.
+
+A record that can never be published is not retried for ever: when the bus or a store
+refuses it for good (an adapter raises `PermanentFailure`), or after
+`DeliveryPolicy.max_attempts` failed attempts whatever the cause, it is quarantined
+(kept, out of the sweeper's index, with its reason) and `Unpublishable` tells the
+sender not to retry. An operator requeues it once the cause is fixed.
 """
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 from round0.contract import reference_detail
 from round0.events import Round0Event
+from round0.failures import PermanentFailure
 from round0.interview_state import state_from_event
 from round0.observability import logger
 from round0.records import Claim, ClaimOutcome, InterviewState, PayloadRef, StoredEvent
@@ -29,6 +36,7 @@ class EventStorePort(Protocol):
     ) -> Claim: ...
     def take_over(self, event_id: str, lease_seconds: float, now: float) -> Claim: ...
     def mark_published(self, event_id: str, now: float) -> None: ...
+    def quarantine(self, event_id: str, reason: str, now: float) -> None: ...
     def release(self, event_id: str) -> None: ...
     def pending_ids(self, received_before: float, limit: int) -> list[str]: ...
     def pending(self, limit: int) -> list[tuple[str, float]]: ...
@@ -72,6 +80,15 @@ class DeliveryFailed(RetryableError):
     """Storing or publishing failed; the stored record (if any) is left for a retry."""
 
 
+class Unpublishable(Exception):
+    """The event can never be published; its record is quarantined with `reason`
+    (a short code, safe to log). Retrying the delivery cannot help."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class Outcome(StrEnum):
     PUBLISHED = "published"
     DUPLICATE = "duplicate"
@@ -84,6 +101,9 @@ class DeliveryPolicy:
     index_ttl_seconds: int = 365 * 86_400
     lease_seconds: float = 30.0
     retry_after_seconds: int = 5
+    # failed attempts (ROUND0's retries and the sweeper's runs) before a record whose
+    # failure looked passing is quarantined anyway: about an hour of sweeps
+    max_attempts: int = 30
 
 
 @dataclass
@@ -91,6 +111,7 @@ class SweepReport:
     published: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    quarantined: list[str] = field(default_factory=list)
     # how long the oldest event still pending after the sweep has waited (0: none)
     oldest_pending_seconds: float = 0.0
 
@@ -98,7 +119,7 @@ class SweepReport:
 def detail_for(record: StoredEvent) -> str:
     """The bus `Detail` of a stored event: a reference to its body in the payload bucket."""
     if record.payload_ref is None:
-        raise ValueError(f"event record {record.event_id} has no payload reference")
+        raise PermanentFailure("record_incomplete: no payload reference")
     return reference_detail(record.event_id, record.event_type, record.created, record.payload_ref)
 
 
@@ -159,6 +180,8 @@ class Delivery:
                 return Outcome.DUPLICATE
             case ClaimOutcome.IN_FLIGHT:
                 raise EventInFlight("in_flight", claim.retry_after)
+            case ClaimOutcome.QUARANTINED:
+                raise Unpublishable(claim.record.quarantine_reason or "quarantined")
             case ClaimOutcome.CLAIMED:
                 self._publish(claim.record)
                 return Outcome.PUBLISHED
@@ -174,6 +197,8 @@ class Delivery:
                     report.skipped.append(event_id)
                     continue
                 self._publish(claim.record)
+            except Unpublishable:
+                report.quarantined.append(event_id)
             except Exception as exc:  # noqa: BLE001 - counted and alarmed; the next run retries
                 logger.warning("sweep failed", error=_error(exc), swept_event=event_id)
                 report.failed.append(event_id)
@@ -208,8 +233,13 @@ class Delivery:
                     int(now) + self._policy.index_ttl_seconds,
                 )
             self._bus.publish(record.event_type, detail_for(record))
+        except PermanentFailure as refused:
+            self._quarantine(record, refused.reason, refused)
         except Exception as exc:
             logger.warning("publish failed", error=_error(exc))
+            if record.attempts >= self._policy.max_attempts:
+                reason = f"gave_up: {_error(exc)} after {record.attempts} attempts"
+                self._quarantine(record, reason, exc)
             self._release(record.event_id)
             raise DeliveryFailed("publish_failed", self._policy.retry_after_seconds) from exc
         try:
@@ -217,6 +247,18 @@ class Delivery:
         except Exception as exc:  # noqa: BLE001 - the event is on the bus: acknowledge it
             # the record stays pending; the sweeper publishes it again (at least once)
             logger.warning("published but not marked; sweeper will republish", error=_error(exc))
+
+    def _quarantine(self, record: StoredEvent, reason: str, cause: Exception) -> NoReturn:
+        """Set the record aside for good and raise Unpublishable. If even that fails,
+        the record stays pending, like any failed attempt: the next one decides again."""
+        try:
+            self._store.quarantine(record.event_id, reason, self._clock())
+        except Exception as exc:
+            logger.warning("quarantine failed", error=_error(exc))
+            self._release(record.event_id)
+            raise DeliveryFailed("publish_failed", self._policy.retry_after_seconds) from exc
+        logger.error("event quarantined: it can never be published", reason=reason)
+        raise Unpublishable(reason) from cause
 
     def _release(self, event_id: str) -> None:
         try:

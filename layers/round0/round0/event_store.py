@@ -20,6 +20,7 @@ from round0 import aws
 from round0.records import (
     PENDING,
     PUBLISHED,
+    QUARANTINED,
     Claim,
     ClaimOutcome,
     PayloadRef,
@@ -94,6 +95,7 @@ def _from_item(item: dict[str, Any]) -> StoredEvent:
         lease_until=float(item.get("lease_until", {}).get("N", "0")),
         attempts=int(item.get("attempts", {}).get("N", "0")),
         erased="erased_at" in item,
+        quarantine_reason=item.get("quarantine_reason", {}).get("S"),
     )
 
 
@@ -130,6 +132,8 @@ class EventStore:
             return Claim(ClaimOutcome.CLAIMED, leased)
         if existing.status == PUBLISHED:
             return Claim(ClaimOutcome.PUBLISHED, existing)
+        if existing.status == QUARANTINED:
+            return Claim(ClaimOutcome.QUARANTINED, existing)
         if existing.lease_until > now:
             return Claim(ClaimOutcome.IN_FLIGHT, existing, _retry_after(existing.lease_until, now))
         return self.take_over(existing.event_id, lease_seconds, now)
@@ -160,6 +164,8 @@ class EventStore:
             existing = _from_item(current)  # type: ignore[arg-type]
             if existing.status == PUBLISHED:
                 return Claim(ClaimOutcome.PUBLISHED, existing)
+            if existing.status == QUARANTINED:
+                return Claim(ClaimOutcome.QUARANTINED, existing)
             return Claim(ClaimOutcome.IN_FLIGHT, existing, _retry_after(existing.lease_until, now))
         return Claim(ClaimOutcome.CLAIMED, _from_item(response["Attributes"]))
 
@@ -181,6 +187,48 @@ class EventStore:
                 ":now": {"N": repr(now)},
             },
         )
+
+    def quarantine(self, event_id: str, reason: str, now: float) -> None:
+        """Set a pending record aside for good: out of the sweeper's index (no `pending`
+        attribute), with the reason an operator reads. It keeps its body and expiry."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=event_key(event_id),
+                UpdateExpression="SET #status = :quarantined, quarantine_reason = :reason,"
+                " quarantined_at = :now REMOVE #pending",
+                ConditionExpression="#status = :pending",
+                ExpressionAttributeNames={"#status": "status", "#pending": PENDING},
+                ExpressionAttributeValues={
+                    ":quarantined": {"S": QUARANTINED},
+                    ":reason": {"S": reason},
+                    ":now": {"N": repr(now)},
+                    ":pending": {"S": PENDING},
+                },
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return  # published or quarantined meanwhile: nothing left to set aside
+
+    def requeue(self, event_id: str) -> bool:
+        """Put a quarantined record back in the sweeper's index with a fresh count of
+        attempts (an operator, once the cause is fixed). False if it was not quarantined."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=event_key(event_id),
+                UpdateExpression="SET #status = :pending, #pending = :pending, attempts = :zero,"
+                " lease_until = :zero REMOVE quarantine_reason, quarantined_at",
+                ConditionExpression="#status = :quarantined",
+                ExpressionAttributeNames={"#status": "status", "#pending": PENDING},
+                ExpressionAttributeValues={
+                    ":pending": {"S": PENDING},
+                    ":quarantined": {"S": QUARANTINED},
+                    ":zero": {"N": "0"},
+                },
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     def get(self, event_id: str) -> StoredEvent | None:
         """The record as it is now (for operators: republish, erase)."""

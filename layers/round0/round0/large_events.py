@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
+from pydantic import ValidationError
 
 from round0 import aws
 from round0.contract import POINTER_FIELD, payload_key
@@ -18,7 +19,9 @@ _MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
 
 
 class PayloadIntegrityError(Exception):
-    """The stored payload is not the one the reference names."""
+    """The reference, or the payload behind it, cannot be trusted: malformed, naming
+    another bucket or another event's key, or not the bytes it names. Retrying cannot
+    help; the message names the problem, never the payload."""
 
 
 class PayloadGone(Exception):
@@ -56,15 +59,27 @@ class PayloadStore:
         self._s3.delete_object(Bucket=self._bucket, Key=payload_key(event_id))
 
 
-def resolve_event(detail: dict[str, Any], s3_client: "S3Client | None" = None) -> dict[str, Any]:
+def resolve_event(
+    detail: dict[str, Any], expected_bucket: str, s3_client: "S3Client | None" = None
+) -> dict[str, Any]:
     """The full ROUND0 event for a bus event's `detail` (a reference, or an event inline).
 
+    A reference is followed only into `expected_bucket` (the stack's payload bucket) and
+    only to the key of the event it names: the bus is not trusted to say where to read.
     Raises PayloadGone when the payload was erased or expired, PayloadIntegrityError
-    when it is not the one the reference names.
+    when the reference or the payload cannot be trusted.
     """
     if POINTER_FIELD not in detail:
         return detail
-    ref = PayloadRef.model_validate(detail[POINTER_FIELD])
+    try:
+        ref = PayloadRef.model_validate(detail[POINTER_FIELD])
+    except ValidationError as exc:
+        raise PayloadIntegrityError("the payload reference is malformed") from exc
+    if ref.s3_bucket != expected_bucket:
+        raise PayloadIntegrityError("the payload reference names another bucket")
+    event_id = detail.get("id")
+    if not isinstance(event_id, str) or ref.s3_key != payload_key(event_id):
+        raise PayloadIntegrityError("the payload reference names another event's key")
     try:
         response = (s3_client or aws.s3()).get_object(Bucket=ref.s3_bucket, Key=ref.s3_key)
     except ClientError as exc:
@@ -74,5 +89,10 @@ def resolve_event(detail: dict[str, Any], s3_client: "S3Client | None" = None) -
     body = response["Body"].read()
     if hashlib.sha256(body).hexdigest() != ref.sha256:
         raise PayloadIntegrityError(f"payload at {ref.s3_key} does not match its reference")
-    event: dict[str, Any] = json.loads(body)
+    try:
+        event = json.loads(body)
+    except ValueError as exc:  # not UTF-8, not JSON
+        raise PayloadIntegrityError("the payload is not JSON") from exc
+    if not isinstance(event, dict):
+        raise PayloadIntegrityError("the payload is not a JSON object")
     return event

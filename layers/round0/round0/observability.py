@@ -23,11 +23,12 @@ class Metric(StrEnum):
     RECEIVED = "Received"  # a webhook request, or a bus event handed to a consumer
     DUPLICATE = "Duplicate"  # already done before: nothing done again
     # ingest and sweeper
-    REJECTED = "Rejected"  # by reason: signature_*, invalid_event, ...
+    REJECTED = "Rejected"  # by reason: signature_*, invalid_event, unprocessable_event, ...
     PUBLISHED = "Published"
     IN_FLIGHT = "InFlight"
     STORE_FAILURES = "StoreFailures"
     PUBLISH_FAILURES = "PublishFailures"
+    QUARANTINED = "Quarantined"  # stored, never publishable: set aside with its reason
     SECRET_UNAVAILABLE = "SecretUnavailable"  # noqa: S105 - a metric name (ingest, by reason)
     # consumers
     DONE = "Done"  # the event's side effects are done

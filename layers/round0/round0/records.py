@@ -14,6 +14,8 @@ from round0.events import InterviewStatus
 
 PENDING = "pending"
 PUBLISHED = "published"
+# kept, out of the sweeper's index, with the reason: it can never be published
+QUARANTINED = "quarantined"
 
 
 class PayloadRef(BaseModel):
@@ -64,6 +66,7 @@ class StoredEvent:
     status: str = PENDING
     lease_until: float = 0.0
     attempts: int = 1
+    quarantine_reason: str | None = None
     # erased on a candidate's request: a tombstone that only remembers the id
     erased: bool = False
 
@@ -72,6 +75,7 @@ class ClaimOutcome(StrEnum):
     CLAIMED = "claimed"  # this caller holds the lease and must publish
     PUBLISHED = "published"  # stored and published before: a duplicate
     IN_FLIGHT = "in_flight"  # another delivery holds the lease
+    QUARANTINED = "quarantined"  # stored, and refused for good by the bus or a store
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,10 @@ from collections.abc import Sequence
 
 SIGNATURE_HEADER = "X-Webhook-Signature"
 DEFAULT_TOLERANCE_SECONDS = 300
+# Unix seconds have 10 digits until the year 2286. A longer `t=` is refused as
+# malformed before it becomes a number: 400 digits overflow a float in the window
+# check, 5,000 exceed CPython's limit on converting digit strings.
+MAX_TIMESTAMP_DIGITS = 12
 
 
 class SignatureError(Exception):
@@ -51,7 +55,11 @@ def _parse_header(header: str) -> tuple[int, list[str]]:
     if not signatures:
         raise SignatureError("malformed", "signature header has no v1= signature")
     raw_timestamp = timestamps[0]
-    if not raw_timestamp.isascii() or not raw_timestamp.isdigit():
+    if (
+        not raw_timestamp.isascii()
+        or not raw_timestamp.isdigit()
+        or len(raw_timestamp) > MAX_TIMESTAMP_DIGITS
+    ):
         raise SignatureError("malformed", "signature timestamp is not a unix time in seconds")
     return int(raw_timestamp), signatures
 

@@ -8,8 +8,11 @@ in. The item holds no personal data: ids, statuses and timestamps only.
 
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+
 from round0 import aws
 from round0.events import InterviewStatus
+from round0.failures import PermanentFailure
 from round0.records import InterviewState
 
 if TYPE_CHECKING:
@@ -43,8 +46,21 @@ class InterviewStates:
         """Apply `state` if it is newer than the stored one. Returns whether it advanced.
 
         Either way the item collects the event's id and its candidate index keys, so an
-        erasure by interview finds every event of it.
+        erasure by interview finds every event of it. PermanentFailure when DynamoDB
+        refuses the item itself (a key too long, say): the same write would be refused
+        every time.
         """
+        try:
+            return self._record(state, now, candidate_keys)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code == "ValidationException":
+                raise PermanentFailure(f"state_refused: {code}") from exc
+            raise
+
+    def _record(
+        self, state: InterviewState, now: float, candidate_keys: tuple[str, ...] = ()
+    ) -> bool:
         timestamps = {
             name: value
             for name, value in (

@@ -20,6 +20,8 @@ class DeliverySettings(FunctionSettings):
     event_ttl_days: int = 30
     candidate_index_ttl_days: int = 365
     claim_lease_seconds: float = 30.0
+    # failed attempts before a record is quarantined whatever the failure (delivery.py)
+    delivery_max_attempts: int = 30
 
 
 @cache
@@ -35,5 +37,6 @@ def delivery() -> Delivery:
             ttl_seconds=settings.event_ttl_days * SECONDS_PER_DAY,
             index_ttl_seconds=settings.candidate_index_ttl_days * SECONDS_PER_DAY,
             lease_seconds=settings.claim_lease_seconds,
+            max_attempts=settings.delivery_max_attempts,
         ),
     )

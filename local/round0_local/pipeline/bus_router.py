@@ -148,7 +148,9 @@ class Deliveries:
         """Let the stand-ins know the interview of a ROUND0 event (ROUND0's API would)."""
         detail = payload.get("detail") if isinstance(payload, dict) else None
         if isinstance(detail, dict) and "id" in detail:
-            self._integrations.saw_event(resolve_event(detail, self._emulator.client("s3")))
+            bucket = self._stack.physical_name("PayloadBucket")
+            s3 = self._emulator.client("s3")
+            self._integrations.saw_event(resolve_event(detail, bucket, s3))
 
     def _send_on_failure(
         self,

@@ -8,6 +8,11 @@ does not know, the full results for a completed interview (each answer with a fr
 deterministic bytes generated block by block, so a 200 MB file needs no 200 MB
 buffer, with `Content-Length` and a strong `ETag` derived from the content.
 
+ROUND0 documents the answer only in outline, so its shape can be chosen (`shape`):
+`nested` (an `interview` object beside `job`, `candidate`, `responses`, as the
+webhook's `data`), `flat` (the interview's fields at the top), `wrapped` (nested, in
+`{"data": ...}`) or `bare` (only `job`, `candidate`, `responses`: no id, no status).
+
 Faults are queued per side (`fail_api`, `fail_audio`) and used by the next requests
 there: any status (429 with Retry-After, 5xx, 401, 403, 404), a hang, a download that
 breaks (or hangs) after some bytes, a body without Content-Length.
@@ -32,7 +37,14 @@ from urllib.parse import quote, unquote
 
 from round0_testkit.standins.recording import Fault, RecordedRequest, RecordingStandIn, Responder
 
-__all__ = ["DEFAULT_AUDIO_SIZE", "LOCAL_API_KEY", "Fault", "RecordedRequest", "Round0ApiStandIn"]
+__all__ = [
+    "DEFAULT_AUDIO_SIZE",
+    "LOCAL_API_KEY",
+    "SHAPES",
+    "Fault",
+    "RecordedRequest",
+    "Round0ApiStandIn",
+]
 
 # The API key of every local stack. Not a real key: the documented format only.
 LOCAL_API_KEY = "rz_live_" + "0123456789abcdef" * 4
@@ -40,6 +52,7 @@ API_PREFIX = "/api/v1"
 AUDIO_PREFIX = "/audio/"
 BLOCK_SIZE = 64 * 1024
 DEFAULT_AUDIO_SIZE = 256 * 1024
+SHAPES = ("nested", "flat", "wrapped", "bare")
 
 
 @dataclass(frozen=True)
@@ -82,6 +95,7 @@ class Round0ApiStandIn(RecordingStandIn):
     def __init__(self, api_key: str = LOCAL_API_KEY, hang_seconds: float = 30.0) -> None:
         super().__init__(hang_seconds)
         self.api_key = api_key
+        self.shape = "nested"  # how the answer is laid out (SHAPES)
         self._interviews: dict[str, _Interview] = {}
         self._issued = itertools.count(1)
 
@@ -178,7 +192,8 @@ class Round0ApiStandIn(RecordingStandIn):
             data = copy.deepcopy(interview.data)
             data["interview"]["status"] = interview.status
             if interview.status != "completed":
-                return {"interview": {"id": interview_id, "status": interview.status}}
+                data = {"interview": {"id": interview_id, "status": interview.status}}
+                return self._shaped(data)
             for response in data.get("responses") or []:
                 if not isinstance(response, dict):
                     continue
@@ -190,7 +205,19 @@ class Round0ApiStandIn(RecordingStandIn):
                         f"{self.base_url}{AUDIO_PREFIX}{quote(interview_id, safe='')}/"
                         f"{quote(question_id, safe='')}.mp3?issued={next(self._issued)}"
                     )
-            return data
+            return self._shaped(data)
+
+    def _shaped(self, data: dict[str, Any]) -> dict[str, Any]:
+        rest = {key: value for key, value in data.items() if key != "interview"}
+        match self.shape:
+            case "flat":
+                return {**data["interview"], **rest}
+            case "wrapped":
+                return {"data": data}
+            case "bare":
+                return rest
+            case _:
+                return data
 
     def audio_of(self, interview_id: str, question_id: str) -> _Audio | None:
         with self._lock:

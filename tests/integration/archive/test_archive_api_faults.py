@@ -11,7 +11,7 @@ import pytest
 from round0.failures import TransientFailure
 from round0_archive.api import NotCompletedYet
 from round0_testkit.events import bus_event, load_bus_event
-from round0_testkit.standins.round0_api import Fault, Round0ApiStandIn
+from round0_testkit.standins.round0_api import SHAPES, Fault, Round0ApiStandIn
 
 from .conftest import INTERVIEW, ArchiveHarness
 
@@ -170,11 +170,14 @@ def test_an_unsafe_interview_id_is_dead_lettered_before_any_call(
     # When it is archived
     archive.invoke(bus_event(detail))
 
-    # Then nothing is called or written, and the reason says why
+    # Then nothing is called or written, and the reason says why (the event model
+    # refuses such an id, as the ingest path does at the door)
     assert round0.requests == []
     assert archive.objects() == {}
     (record,) = archive.dead_letters()
-    assert record["responsePayload"]["errorMessage"].startswith("unsafe_interview_id")
+    assert record["responsePayload"]["errorMessage"] == (
+        "invalid_event: data.interview.id: one storage key segment: contains a path separator"
+    )
 
 
 def test_a_rotated_key_is_picked_up_after_one_401(
@@ -195,3 +198,81 @@ def test_a_rotated_key_is_picked_up_after_one_401(
     assert stale.headers["Authorization"] == first.headers["Authorization"]
     assert fresh.headers["Authorization"] == f"Bearer {rotated}"
     assert archive.dead_letters() == []
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_every_shape_of_the_apis_answer_is_archived(
+    archive: ArchiveHarness, round0: Round0ApiStandIn, event: dict[str, Any], shape: str
+) -> None:
+    # Given ROUND0's API lays its answer out flat, nested, wrapped in data, or bare
+    # (only job, candidate and responses: the id and status come from the event)
+    round0.shape = shape
+
+    # When the event is archived
+    archive.invoke(event)
+
+    # Then every answer's audio and the transcripts are there, nothing dead-lettered
+    assert set(archive.objects()) >= AUDIO_KEYS | {
+        f"interviews/{INTERVIEW}/transcript.json",
+        f"interviews/{INTERVIEW}/transcript.md",
+    }
+    assert archive.dead_letters() == []
+
+
+@pytest.mark.parametrize("shape", ["nested", "flat", "wrapped"])
+def test_an_expired_interview_is_dead_lettered_at_once_with_its_reason(
+    archive: ArchiveHarness, round0: Round0ApiStandIn, event: dict[str, Any], shape: str
+) -> None:
+    # Given the API says the interview expired: it will never have results
+    round0.shape = shape
+    round0.set_status(INTERVIEW, "expired")
+
+    # When the event is archived
+    archive.invoke(event)
+
+    # Then it is not retried (one call, no pause) but dead-lettered with the reason
+    assert len(round0.api_requests()) == 1
+    assert archive.pauses == []
+    assert archive.objects() == {}
+    (record,) = archive.dead_letters()
+    assert record["responsePayload"]["errorMessage"].startswith(
+        "interview_expired: the API reports status 'expired'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (
+            '{"interview": {"id": "'
+            + INTERVIEW
+            + '", "status": "completed"}, "x": '
+            + "[" * 70
+            + "]" * 70
+            + "}",
+            "api_invalid_results: (nesting)",
+        ),
+        (
+            '{"status": "completed", "x": ' + "[" * 5000 + "]" * 5000 + "}",
+            "api_invalid_results: (nesting)",
+        ),
+        (
+            '{"status": "completed", "responses": [{"score": NaN}]}',
+            "api_invalid_results: responses.0.score",
+        ),
+        ('{"status": "completed", "n": ' + "9" * 5000 + "}", "api_invalid_results: n"),
+        ('{"status": "completed", "t": "\\ud800"}', "api_invalid_results: t: not valid Unicode"),
+        ('{"id": "another-interview", "status": "completed"}', "api_mismatch"),
+        ("[1, 2]", "api_invalid_results: results are not a JSON object"),
+    ],
+)
+def test_an_answer_no_archive_could_hold_is_dead_lettered_not_a_crash(
+    archive: ArchiveHarness, round0: Round0ApiStandIn, event: dict[str, Any], body: str, reason: str
+) -> None:
+    round0.fail_api(Fault(200, body=body, headers={"Content-Type": "application/json"}))
+
+    archive.invoke(event)
+
+    assert archive.objects() == {}
+    (record,) = archive.dead_letters()
+    assert record["responsePayload"]["errorMessage"].startswith(reason)

@@ -1,8 +1,8 @@
 """Fixtures for the ATS sync: the real handler over moto, the ATS stand-in on 127.0.0.1.
 
 Each test module picks its adapter by defining an `ats_adapter` fixture; the stack is
-built from template.yaml with that `AtsAdapter`, the stand-in's URLs as
-`AtsApiBaseUrl` / `AtsWebhookUrl`, and the stand-in's credentials in the secrets.
+built from template.yaml with that `AtsAdapter`, the stand-in's URL as `AtsApiBaseUrl`,
+and the stand-in's credentials (and webhook URL) in the secrets.
 """
 
 from __future__ import annotations
@@ -50,12 +50,11 @@ def stack(aws: None, ats_adapter: str, ats_standin: AtsStandIn) -> TemplateStack
         parameters={
             "AtsAdapter": ats_adapter,
             "AtsApiBaseUrl": ats_standin.base_url,
-            "AtsWebhookUrl": ats_standin.webhook_url,
         },
         secret_values={
             "SigningSecret": json.dumps({"current": LOCAL_SIGNING_SECRET}),
             "AtsWebhookSigningSecret": json.dumps(
-                {"current": WEBHOOK_SIGNING_SECRET, "previous": ""}
+                {"current": WEBHOOK_SIGNING_SECRET, "previous": "", "url": ats_standin.webhook_url}
             ),
             "GreenhouseApiSecret": json.dumps(
                 {

@@ -12,6 +12,7 @@ import pytest
 from round0.failures import TransientFailure
 from round0_testkit.standins import ats as standin
 from round0_testkit.standins.ats import AtsStandIn, RecordedRequest, form
+from round0_testkit.standins.recording import Fault
 
 Event = dict[str, Any]
 Invoke = Callable[[Event], None]
@@ -343,4 +344,42 @@ def test_placeholder_credentials_dead_letter_the_event_as_not_configured(
     [record] = dead_letters()
     assert record["responsePayload"]["errorMessage"] == (
         "ats_not_configured: the greenhouse secret has no valid client_id, client_secret, user_id"
+    )
+
+
+@pytest.mark.parametrize(
+    "next_link",
+    [
+        "https://elsewhere.example/v3/candidates?cursor=abc",
+        "//elsewhere.example/v3/candidates?cursor=abc",
+        "http://127.0.0.2:1/v3/candidates?cursor=abc",
+    ],
+)
+def test_pagination_never_follows_a_next_link_off_the_apis_origin(
+    sync_ats: Invoke,
+    ats_standin: AtsStandIn,
+    ended: Event,
+    dead_letters: Callable[[], list[Event]],
+    next_link: str,
+) -> None:
+    # Given Greenhouse answers the candidate search with a next page on another host
+    ats_standin.fail(
+        Fault(
+            status=200,
+            body=json.dumps([{"id": 1, "email_addresses": [{"value": EMAIL}]}]),
+            headers={"Link": f'<{next_link}>; rel="next"', "Content-Type": "application/json"},
+            path="/v3/candidates",
+        )
+    )
+
+    # When the interview ends
+    sync_ats(ended)
+
+    # Then the bearer token goes nowhere else, nothing is written, and the event is
+    # dead-lettered with the reason
+    assert [route for _, route in calls(ats_standin)] == ["/token", "/v3/candidates"]
+    assert ats_standin.greenhouse_notes == []
+    [record] = dead_letters()
+    assert record["responsePayload"]["errorMessage"] == (
+        "ats_rejected: greenhouse find candidate pagination left the API's origin"
     )

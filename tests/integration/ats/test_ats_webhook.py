@@ -229,22 +229,64 @@ def test_transcripts_over_the_limit_are_truncated_with_a_visible_marker(
     assert_signed(ats_standin.webhook_deliveries[0], webhook_secret)
 
 
-def test_a_webhook_url_that_is_not_https_is_not_configured(
+@pytest.mark.parametrize(
+    ("secret", "reason"),
+    [
+        (
+            {"current": "s", "url": "http://hooks.example.com/round0"},
+            "ats_not_configured: the webhook secret's url must be an https URL",
+        ),
+        (
+            {"current": "s", "url": "https://[::1"},
+            "ats_not_configured: the webhook secret's url must be an https URL",
+        ),
+        (
+            {"current": "s", "previous": "", "url": ""},
+            "ats_not_configured: put the receiver's https URL in the secret's url",
+        ),
+        (
+            {"current": "", "url": "https://hooks.example.com/round0"},
+            "ats_not_configured: the webhook signing secret is empty",
+        ),
+    ],
+    ids=["plain-http", "not-a-url", "no-url", "no-signing-secret"],
+)
+def test_a_webhook_secret_without_an_https_url_is_not_configured(
     sync_ats: Invoke,
     ats_standin: AtsStandIn,
     ended: Event,
-    monkeypatch: pytest.MonkeyPatch,
+    set_secret: Callable[[str, str], None],
     dead_letters: Callable[[], list[Event]],
+    secret: dict[str, str],
+    reason: str,
 ) -> None:
-    monkeypatch.setenv("ATS_WEBHOOK_URL", "http://hooks.example.com/round0")
+    set_secret("AtsWebhookSigningSecret", json.dumps(secret))
 
     sync_ats(ended)
 
     assert ats_standin.requests == []
     [record] = dead_letters()
-    assert record["responsePayload"]["errorMessage"] == (
-        "ats_not_configured: AtsWebhookUrl must be an https URL"
-    )
+    assert record["responsePayload"]["errorMessage"] == reason
+
+
+def test_the_webhook_url_is_neither_a_parameter_nor_an_environment_variable(
+    stack: TemplateStack,
+) -> None:
+    assert "AtsWebhookUrl" not in stack.template["Parameters"]
+    environment = stack.function_environment("AtsSyncFunction")
+    assert not any("webhook" in value and "://" in value for value in environment.values())
+    assert "ATS_WEBHOOK_URL" not in environment
+
+
+def test_a_non_ascii_event_id_travels_quoted_in_its_header(
+    sync_ats: Invoke, ats_standin: AtsStandIn, ended: Event
+) -> None:
+    ended["detail"]["id"] = "evt_\u00e9\u2603 1"
+
+    sync_ats(ended)
+
+    [delivery] = ats_standin.webhook_deliveries
+    assert delivery.header("X-Round0-Event-Id") == "evt_%C3%A9%E2%98%83%201"
 
 
 def test_a_large_event_travelling_as_a_pointer_is_resolved_and_posted(

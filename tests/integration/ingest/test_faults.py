@@ -184,7 +184,7 @@ def test_sweeper_publishes_what_round0_gave_up_on(
 
     report = lambda_handler({"source": "aws.scheduler"}, lambda_context)
     # Then the old record is published, the young one is left to its delivery
-    assert report == {"published": 1, "failed": 0, "skipped": 0}
+    assert report == {"published": 1, "failed": 0, "skipped": 0, "quarantined": 0}
     assert [m["detail"]["id"] for m in bus_messages()] == [STARTED_ID]
     assert table()[KEY]["status"]["S"] == "published"
     assert "pending" not in table()[KEY]
@@ -213,7 +213,12 @@ def test_sweeper_counts_a_failed_publish_and_leaves_the_record_pending(
     function_env("SweeperFunction")
     from round0_sweeper.app import lambda_handler
 
-    assert lambda_handler({}, lambda_context) == {"published": 0, "failed": 1, "skipped": 0}
+    assert lambda_handler({}, lambda_context) == {
+        "published": 0,
+        "failed": 1,
+        "skipped": 0,
+        "quarantined": 0,
+    }
     record = table()[KEY]
     assert record["status"]["S"] == "pending"
     # with where its body is: the next sweep (or ROUND0's retry) publishes it
@@ -280,6 +285,175 @@ def test_a_sweep_that_fails_on_one_record_goes_on_with_the_others(
         return real_take_over(self, event_id, lease, now)
 
     monkeypatch.setattr(EventStore, "take_over", take_over)
-    assert lambda_handler({}, lambda_context) == {"published": 1, "failed": 1, "skipped": 0}
+    assert lambda_handler({}, lambda_context) == {
+        "published": 1,
+        "failed": 1,
+        "skipped": 0,
+        "quarantined": 0,
+    }
     assert table()[KEY]["status"]["S"] == "pending"
     assert table()[ENDED_KEY]["status"]["S"] == "published"
+
+
+# ------------------------------------------------------------------ poison records
+
+
+def refused_entry(code: str) -> Callable[[], Any]:
+    def answer() -> Any:
+        return {"FailedEntryCount": 1, "Entries": [{"ErrorCode": code, "ErrorMessage": "no"}]}
+
+    return answer
+
+
+def sweep(function_env: Callable[[str], dict[str, str]], context: Any) -> dict[str, int]:
+    function_env("SweeperFunction")
+    from round0_sweeper.app import lambda_handler
+
+    result: dict[str, int] = lambda_handler({}, context)
+    return result
+
+
+def pending_index(stack: TemplateStack) -> list[str]:
+    items = boto3.client("dynamodb").scan(
+        TableName=stack.physical_name("EventsTable"), IndexName="pending-events"
+    )["Items"]
+    return [item["pk"]["S"] for item in items]
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "fault", "reason"),
+    [
+        ("events", "put_events", refused_entry("MalformedDetail"), "bus_refused: MalformedDetail"),
+        ("events", "put_events", refused_entry("InvalidArgument"), "bus_refused: InvalidArgument"),
+        (
+            "events",
+            "put_events",
+            client_error("ValidationException", "PutEvents"),
+            "bus_refused: ValidationException",
+        ),
+        (
+            "dynamodb",
+            "update_item",
+            client_error("ValidationException", "UpdateItem"),
+            "state_refused: ValidationException",
+        ),
+    ],
+)
+def test_an_event_refused_for_good_is_quarantined_and_answered_422_never_503(
+    ingest: Invoke,
+    faulty: Any,
+    stack: TemplateStack,
+    table: Items,
+    bus_messages: Drain,
+    function_env: Callable[[str], dict[str, str]],
+    lambda_context: Any,
+    service: str,
+    operation: str,
+    fault: Callable[[], Any],
+    reason: str,
+) -> None:
+    # Given the bus (or the state table) refuses this event every time
+    faulty(service).fail(
+        operation,
+        10,
+        fault,
+        when=lambda call: "Entries" in call or call["Key"]["pk"]["S"].startswith("interview#"),
+    )
+    # When it is delivered
+    result = ingest(load_api_event("interview_started.json"))
+    # Then the sender is told not to retry, with the reason
+    assert result.status == 422
+    assert result.body["error"] == "unprocessable_event"
+    assert reason in result.body["message"]
+    assert "Retry-After" not in result.headers
+    # and the record is kept aside, with its reason, out of the sweeper's index
+    record = table()[KEY]
+    assert (record["status"]["S"], record["quarantine_reason"]["S"]) == ("quarantined", reason)
+    assert "pending" not in record
+    assert record["payload_ref"]["M"]["s3_key"]["S"] == f"events/{STARTED_ID}.json"
+    assert pending_index(stack) == []
+    # and ROUND0's retry gets the same answer, without another attempt on the bus
+    again = ingest(load_api_event("interview_started.json"))
+    assert (again.status, again.body["error"]) == (422, "unprocessable_event")
+    assert bus_messages() == []
+    # and the sweeper never touches it
+    expire_lease(stack, received_ago=600)
+    assert sweep(function_env, lambda_context) == {
+        "published": 0,
+        "failed": 0,
+        "skipped": 0,
+        "quarantined": 0,
+    }
+
+
+def test_the_sweeper_quarantines_a_poison_record_instead_of_retrying_it_every_run(
+    ingest: Invoke,
+    faulty: Any,
+    stack: TemplateStack,
+    table: Items,
+    function_env: Callable[[str], dict[str, str]],
+    lambda_context: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a record left pending (the delivery crashed), that the bus will refuse
+    monkeypatch.setattr(EventBus, "publish", crash)
+    with pytest.raises(Crash):
+        ingest(load_api_event("interview_started.json"))
+    monkeypatch.setattr(EventBus, "publish", ORIGINAL_PUBLISH)
+    expire_lease(stack, received_ago=600)
+    function_env("SweeperFunction")
+    faulty("events").fail("put_events", 10, refused_entry("MalformedDetail"))
+    # When the sweeper runs, then runs again
+    first = sweep(function_env, lambda_context)
+    second = sweep(function_env, lambda_context)
+    # Then it is quarantined once and counted, and not tried again
+    assert first == {"published": 0, "failed": 0, "skipped": 0, "quarantined": 1}
+    assert second == {"published": 0, "failed": 0, "skipped": 0, "quarantined": 0}
+    assert table()[KEY]["quarantine_reason"]["S"] == "bus_refused: MalformedDetail"
+
+
+def test_a_failure_that_never_passes_is_quarantined_after_max_attempts(
+    ingest: Invoke,
+    stack: TemplateStack,
+    table: Items,
+    function_env: Callable[[str], dict[str, str]],
+    lambda_context: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    bus_messages: Drain,
+) -> None:
+    # Given a bus that fails in a way that looks passing, every time
+    monkeypatch.setenv("DELIVERY_MAX_ATTEMPTS", "3")
+
+    def unavailable(*_: Any) -> None:
+        raise RuntimeError("bus unavailable")
+
+    monkeypatch.setattr(EventBus, "publish", unavailable)
+    # When ROUND0 delivers it, and the sweeper keeps trying
+    assert ingest(load_api_event("interview_started.json")).status == 503  # attempt 1
+    runs = []
+    for _ in range(5):  # bounded
+        expire_lease(stack, received_ago=600)
+        runs.append(sweep(function_env, lambda_context))
+    # Then attempts 2 and 3 fail and are retried; the third gives up for good
+    assert [(run["failed"], run["quarantined"]) for run in runs] == [
+        (1, 0),
+        (0, 1),
+        (0, 0),
+        (0, 0),
+        (0, 0),
+    ]
+    record = table()[KEY]
+    assert record["status"]["S"] == "quarantined"
+    assert record["quarantine_reason"]["S"] == "gave_up: RuntimeError after 3 attempts"
+    # When an operator requeues it once the bus is back, the sweeper publishes it
+    from round0.event_store import EventStore
+
+    monkeypatch.setattr(EventBus, "publish", ORIGINAL_PUBLISH)
+    store = EventStore(stack.physical_name("EventsTable"), boto3.client("dynamodb"))
+    assert store.requeue(KEY.removeprefix("event#")) is True
+    assert store.requeue(KEY.removeprefix("event#")) is False  # not quarantined any more
+    expire_lease(stack, received_ago=600)
+    assert sweep(function_env, lambda_context)["published"] == 1
+    assert table()[KEY]["status"]["S"] == "published"
+    assert "quarantine_reason" not in table()[KEY]
+    assert len(bus_messages()) == 1

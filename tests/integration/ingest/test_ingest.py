@@ -63,7 +63,7 @@ def test_each_sample_is_stored_once_published_by_reference_and_recorded(
     assert "data" not in detail
     assert detail["payload_ref"]["s3_bucket"] == stack.physical_name("PayloadBucket")
     # which the one helper resolves to the event exactly as ROUND0 sent it
-    assert resolve_event(detail) == sent
+    assert resolve_event(detail, stack.physical_name("PayloadBucket")) == sent
     # and the record is stored, published, with where the body is, never the body
     record = table()[f"event#{event_id}"]
     assert record["status"]["S"] == "published"
@@ -124,13 +124,14 @@ def test_a_base64_encoded_body_is_verified_on_its_raw_bytes(
 
 
 def test_non_ascii_bodies_are_signed_and_published_as_sent(
-    ingest: Invoke, bus_messages: Drain
+    ingest: Invoke, bus_messages: Drain, stack: TemplateStack
 ) -> None:
     document = json.loads(payload_bytes("interview_started.json"))
     document["data"]["candidate"]["name"] = "Zoë Ñúñez 山田"
     body = json.dumps(document, ensure_ascii=False).encode("utf-8")
     assert ingest(signed_request(body)).status == 200
-    resolved = resolve_event(bus_messages()[0]["detail"])
+    bucket = stack.physical_name("PayloadBucket")
+    resolved = resolve_event(bus_messages()[0]["detail"], bucket)
     assert resolved["data"]["candidate"]["name"] == "Zoë Ñúñez 山田"
 
 
@@ -356,3 +357,95 @@ def test_signature_helper_matches_what_the_handler_checks(ingest: Invoke) -> Non
     header = sign(body, LOCAL_SIGNING_SECRET, int(time.time()))
     request = http_api_event(body, {SIGNATURE_HEADER: header})
     assert ingest(request).status == 200
+
+
+# ------------------------------------------------------------------ hostile requests
+
+
+def started_with(**changes: Any) -> bytes:
+    """The interview_started sample with fields replaced (`data.interview.id=...`)."""
+    document = json.loads(payload_bytes("interview_started.json"))
+    for path, value in changes.items():
+        *parents, last = path.split("__")
+        target = document
+        for part in parents:
+            target = target[part]
+        target[last] = value
+    return json.dumps(document).encode()
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        f"t={'1' * 40},v1=00",
+        f"t={'1' * 400},v1=00",
+        f"t={'1' * 5000},v1=00",
+        "t=,v1=00",
+        "t=1,t=2,v1=00",
+        "v1=00",
+        "\u00fc\u00f1\u00ee",
+    ],
+)
+def test_hostile_signature_headers_get_a_json_401(
+    ingest: Invoke, table: Items, bus_messages: Drain, header: str
+) -> None:
+    body = payload_bytes("interview_started.json")
+    result = ingest(http_api_event(body, {SIGNATURE_HEADER: header}))
+    assert (result.status, result.body["error"]) == (401, "invalid_signature")
+    assert table() == {}
+    assert bus_messages() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (started_with(id="e" * 3000), "id"),
+        (started_with(type="t" * 129), "type"),
+        (started_with(data__interview__id="i" * 3000), "data.interview.id"),
+        (started_with(data__interview__id="../etc"), "data.interview.id"),
+        (started_with(data__candidate__id="c" * 3000), "data.candidate.id"),
+        (started_with(created=10**30), "created"),
+        (started_with(data__extra=json.loads("[" * 70 + "]" * 70)), "(nesting)"),
+        (
+            b'{"id":"e","type":"t","created":1,"data":{"a":' + b"[" * 5000 + b"]" * 5000 + b"}}",
+            "(nesting)",
+        ),
+        (b'{"id":"e","type":"t","created":1,"data":{"score":NaN}}', "data.score"),
+    ],
+)
+def test_a_signed_event_no_store_could_take_is_a_422_naming_the_field_and_stores_nothing(
+    ingest: Invoke, table: Items, bus_messages: Drain, body: bytes, field: str
+) -> None:
+    # Given a correctly signed event that breaks a limit of the stores or the bus
+    result = ingest(signed_request(body))
+    # Then it is refused for good (not 503 for ever), naming the field and the limit
+    assert result.status == 422
+    assert result.body["error"] == "unprocessable_event"
+    assert result.body["field"] == field
+    assert result.body["message"].startswith(f"{field}: ")
+    assert "Retry-After" not in result.headers
+    assert table() == {}
+    assert bus_messages() == []
+
+
+def test_a_body_api_gateway_could_not_have_encoded_is_a_400(ingest: Invoke, table: Items) -> None:
+    request = signed_request(payload_bytes("interview_started.json"))
+    request["body"], request["isBase64Encoded"] = "not base64 at all!", True
+    result = ingest(request)
+    assert (result.status, result.body["error"]) == (400, "invalid_event")
+    request = signed_request(b"{}")
+    request["body"] = '{"id": "\ud800"}'  # a lone surrogate: no UTF-8 bytes were signed
+    assert ingest(request).status == 400
+    assert table() == {}
+
+
+def test_the_largest_ids_within_the_limits_are_stored_and_published(
+    ingest: Invoke, table: Items, bus_messages: Drain
+) -> None:
+    event_id = "\u00e9" * 127  # 254 bytes of UTF-8; its S3 payload key would be 788 bytes
+    body = started_with(id=event_id, data__interview__id="\U0001f600" * 63)
+    result = ingest(signed_request(body))
+    assert (result.status, result.body["status"]) == (200, "published")
+    assert f"event#{event_id}" in table()
+    assert f"interview#{'\U0001f600' * 63}" in table()
+    assert bus_messages()[0]["detail"]["id"] == event_id

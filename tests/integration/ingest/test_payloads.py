@@ -51,7 +51,7 @@ def test_an_event_of_any_size_is_kept_whole_in_s3_and_resolved_for_consumers(
     assert "body" not in record
     assert record["payload_ref"]["M"]["s3_key"]["S"] == detail[POINTER_FIELD]["s3_key"]
     # And the one shared helper gives consumers the event exactly as ROUND0 sent it
-    assert resolve_event(detail) == json.loads(body)
+    assert resolve_event(detail, stack.physical_name("PayloadBucket")) == json.loads(body)
 
 
 def test_a_redelivery_is_a_duplicate(ingest: Invoke, bus_messages: Drain) -> None:
@@ -69,19 +69,40 @@ def test_a_payload_changed_behind_its_reference_is_refused(
     ref = message["detail"][POINTER_FIELD]
     boto3.client("s3").put_object(Bucket=ref["s3_bucket"], Key=ref["s3_key"], Body=b"{}")
     with pytest.raises(PayloadIntegrityError):
-        resolve_event(message["detail"])
+        resolve_event(message["detail"], ref["s3_bucket"])
 
 
-def test_a_payload_erased_or_expired_is_gone(ingest: Invoke, bus_messages: Drain) -> None:
+def test_a_payload_erased_or_expired_is_gone(
+    ingest: Invoke, bus_messages: Drain, stack: TemplateStack
+) -> None:
     ingest(signed_request(ended_of_size(3_000)))
     [message] = bus_messages()
     ref = message["detail"][POINTER_FIELD]
     boto3.client("s3").delete_object(Bucket=ref["s3_bucket"], Key=ref["s3_key"])
     with pytest.raises(PayloadGone):
-        resolve_event(message["detail"])
+        resolve_event(message["detail"], stack.physical_name("PayloadBucket"))
 
 
-def test_an_event_inline_in_a_detail_is_returned_as_it_is() -> None:
-    # a rule of the user's own, or a test, may hand over a whole event
-    event = json.loads(payload_bytes("interview_started.json"))
-    assert resolve_event(event) == event
+def test_a_reference_is_followed_only_into_the_payload_bucket_and_the_events_own_key(
+    ingest: Invoke, bus_messages: Drain, stack: TemplateStack
+) -> None:
+    body = ended_of_size(300_000)
+    ingest(signed_request(body))
+    [message] = bus_messages()
+    bucket = stack.physical_name("PayloadBucket")
+    detail = message["detail"]
+    # a reference into another bucket (readable or not) is refused before any read
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="someone-elses-bucket")
+    ref = detail[POINTER_FIELD]
+    s3.put_object(Bucket="someone-elses-bucket", Key=ref["s3_key"], Body=body)
+    forged = {**detail, POINTER_FIELD: {**ref, "s3_bucket": "someone-elses-bucket"}}
+    with pytest.raises(PayloadIntegrityError, match="another bucket"):
+        resolve_event(forged, bucket)
+    # a reference to another event's payload in the right bucket is refused too
+    other = {**detail, "id": "evt_someone_else"}
+    with pytest.raises(PayloadIntegrityError, match="another event's key"):
+        resolve_event(other, bucket)
+    # a malformed reference is refused, not a crash
+    with pytest.raises(PayloadIntegrityError, match="malformed"):
+        resolve_event({**detail, POINTER_FIELD: {"s3_bucket": bucket}}, bucket)

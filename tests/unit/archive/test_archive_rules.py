@@ -27,7 +27,15 @@ from round0_archive.service import header_safe
 
 @pytest.mark.parametrize(
     "value",
-    ["660f9511-f30c-52e5-b827-557766551111", "test-question-1", "770g0622-g41d", "a.b", "ü"],
+    [
+        "660f9511-f30c-52e5-b827-557766551111",
+        "test-question-1",
+        "770g0622-g41d",
+        "a.b",
+        "ü",
+        "x" * 255,
+        "é" * 127,  # 254 bytes
+    ],
 )
 def test_opaque_ids_become_keys(value: str) -> None:
     assert check_id(value, "id") == value
@@ -49,12 +57,19 @@ def test_opaque_ids_become_keys(value: str) -> None:
         "del\x7f",
         "rtl\u202eoverride",
         "zero\u200bwidth",
-        "x" * 201,
+        "x" * 256,
+        "é" * 128,  # 256 bytes of UTF-8
     ],
 )
 def test_unsafe_ids_are_refused(value: str) -> None:
     with pytest.raises(UnsafeId):
         check_id(value, "question id")
+
+
+def test_the_longest_ids_still_make_a_valid_s3_key() -> None:
+    # 1,024 bytes of UTF-8 is S3's limit for a whole key
+    key = audio_key("\U0001f600" * 63, "\U0001f600" * 63)  # 252 bytes each
+    assert len(key.encode("utf-8")) <= 1024
 
 
 def test_the_seed_key_layout() -> None:
@@ -81,6 +96,8 @@ def test_the_seed_key_layout() -> None:
         ("http://127.0.0.1:8123", "http://127.0.0.1:8123/audio/a.mp3", True),
         ("http://127.0.0.1:8123", "http://127.0.0.1:8124/audio/a.mp3", False),
         ("http://127.0.0.1:8123", "https://127.0.0.1:8123/audio/a.mp3", False),
+        ("http://localhost:8123", "http://localhost:8123/a.mp3", True),
+        ("http://[::1]:8123", "http://[::1]:8123/a.mp3", True),
         ("a.example, https://b.example:8443", "https://b.example:8443/x", True),
         ("a.example, https://b.example:8443", "https://a.example/x", True),
     ],
@@ -90,7 +107,19 @@ def test_the_audio_allowlist(entries: str, url: str, allowed: bool) -> None:
 
 
 @pytest.mark.parametrize(
-    "entries", ["", " , ", "host:8443", "https://host/path", "ftp://host", "user@host"]
+    "entries",
+    [
+        "",
+        " , ",
+        "host:8443",
+        "https://host/path",
+        "ftp://host",
+        "user@host",
+        # plain http only to this machine (the local stand-ins): never in clear elsewhere
+        "http://media.example.com",
+        "storage.round0.io, http://media.example.com:8080",
+        "http://127.0.0.2:8123",
+    ],
 )
 def test_a_malformed_allowlist_is_a_configuration_error(entries: str) -> None:
     with pytest.raises(ValueError, match="allowlist"):
@@ -138,24 +167,70 @@ def results_document(**overrides: Any) -> dict[str, Any]:
 
 
 def test_results_read_plain_or_wrapped_in_data() -> None:
-    plain = read_results(results_document())
-    wrapped = read_results({"data": results_document()})
+    plain = read_results(results_document(), "i-1")
+    wrapped = read_results({"data": results_document()}, "i-1")
     assert plain == wrapped
     assert plain.completed
     assert plain.interview_id == "i-1"
     assert len(plain.raw_responses) == 2
 
 
+def flat_document() -> dict[str, Any]:
+    nested = results_document()
+    return {**nested.pop("interview"), **nested}
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        results_document(),  # nested: an interview object, as the webhook's data
+        {"data": results_document()},
+        flat_document(),  # flat: top-level id, status, job, candidate, responses
+        {"data": flat_document()},
+    ],
+    ids=["nested", "nested-in-data", "flat", "flat-in-data"],
+)
+def test_every_shape_of_the_answer_reads_the_same(document: dict[str, Any]) -> None:
+    results = read_results(document, "i-1")
+    assert (results.interview_id, results.status, results.completed) == ("i-1", "completed", True)
+    assert [r["question_id"] for r in results.raw_responses] == ["q-1", "q-2"]
+    assert results.document["job"] == {"id": "j-1", "title": "Engineer"}
+
+
+def test_the_event_stands_in_for_an_id_and_status_the_answer_leaves_out() -> None:
+    # Given only what ROUND0 documents: job, candidate and responses[]
+    bare = {key: value for key, value in results_document().items() if key != "interview"}
+    # Then the interview is the event's, and an interview_ended says it is completed
+    results = read_results(bare, "i-1", "completed")
+    assert (results.interview_id, results.status, results.completed) == ("i-1", "completed", True)
+    assert len(results.raw_responses) == 2
+    # and without a status from the event either, it is not known to be completed
+    assert read_results(bare, "i-1").status is None
+
+
+def test_the_answers_own_id_and_status_win_over_the_events() -> None:
+    results = read_results({"id": "other", "status": "expired"}, "i-1", "completed")
+    assert (results.interview_id, results.status, results.terminal) == ("other", "expired", True)
+    assert not read_results({"status": "in_progress"}, "i-1", "completed").completed
+    # a data field that is the results' own (not a wrapper) is left alone
+    kept = read_results({"responses": [], "data": {"x": 1}}, "i-1", "completed")
+    assert kept.document == {"responses": [], "data": {"x": 1}}
+
+
 def test_results_of_an_interview_in_progress() -> None:
-    results = read_results({"interview": {"id": "i-1", "status": "in_progress"}})
+    results = read_results({"interview": {"id": "i-1", "status": "in_progress"}}, "i-1")
     assert not results.completed
+    assert not results.terminal
     assert results.raw_responses == []
 
 
-@pytest.mark.parametrize("document", [[], {"interview": "x"}, {"interview": {"id": ""}}])
+@pytest.mark.parametrize(
+    "document",
+    [[], "x", None, {"interview": "x"}, {"interview": {"id": ""}}, {"id": 5}, {"id": ["i-1"]}],
+)
 def test_documents_that_are_not_results(document: Any) -> None:
     with pytest.raises(InvalidResults):
-        read_results(document)
+        read_results(document, "i-1")
 
 
 def test_responses_are_read_leniently_and_one_at_a_time() -> None:
@@ -169,7 +244,7 @@ def test_responses_are_read_leniently_and_one_at_a_time() -> None:
 
 
 def test_archived_results_hold_no_audio_urls() -> None:
-    results = read_results(results_document())
+    results = read_results(results_document(), "i-1")
     archived = without_audio_urls(results)
     assert all("audio_url" not in response for response in archived["responses"])
     assert results.document["responses"][0]["audio_url"]  # the original is untouched

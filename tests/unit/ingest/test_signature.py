@@ -68,6 +68,13 @@ def test_a_reencoded_body_does_not_verify() -> None:
         ("t=１７００,v1=abc", "malformed"),  # non-ASCII digits
         ("t=1600000000,v1=abc", "stale"),
         ("t=1700000000,v1=ünïcödé", "mismatch"),
+        # a timestamp too long to be unix seconds: malformed, never an overflow (a 500)
+        ("t=" + "9" * 13 + ",v1=abc", "malformed"),
+        ("t=" + "1" * 40 + ",v1=abc", "malformed"),
+        ("t=" + "1" * 400 + ",v1=abc", "malformed"),
+        ("t=" + "1" * 5000 + ",v1=abc", "malformed"),
+        ("t=" + "0" * 12 + "1700000000,v1=abc", "malformed"),
+        ("t=000001700000000,v1=abc", "malformed"),
     ],
 )
 def test_rejections_carry_a_loggable_reason(header: str | None, reason: str) -> None:

@@ -12,7 +12,17 @@ from round0.events import Round0Event
 from round0.failures import PermanentFailure, TransientFailure
 from round0.idempotency import InProgressElsewhere
 from round0.large_events import PayloadGone
+from round0.settings import forget_settings
 from round0_testkit.events import load_bus_event
+
+
+@pytest.fixture(autouse=True)
+def _payload_bucket(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The one bucket a payload reference may be followed into (the stack's)."""
+    monkeypatch.setenv("PAYLOAD_BUCKET_NAME", "round0-payloads")
+    forget_settings()
+    yield
+    forget_settings()
 
 
 class Context:
@@ -124,10 +134,38 @@ def test_a_duplicate_while_another_invocation_works_ends_successfully(
 def test_an_event_whose_payload_is_gone_is_skipped(
     counted: list[tuple[str, str | None]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def gone(detail: dict[str, Any]) -> dict[str, Any]:
+    def gone(detail: dict[str, Any], bucket: str) -> dict[str, Any]:
         raise PayloadGone("erased")
 
     monkeypatch.setattr(consumer, "resolve_event", gone)
     dead = run(load_bus_event("interview_ended.json"), lambda e, t: pytest.fail("processed"))
     assert dead.sent == []
     assert counted[-1] == ("Skipped", "payload_gone")
+
+
+def test_a_reference_into_another_bucket_is_dead_lettered_never_read(
+    counted: list[tuple[str, str | None]],
+) -> None:
+    detail = {
+        "id": "evt_1",
+        "type": "interview_ended",
+        "created": 1,
+        "payload_ref": {
+            "s3_bucket": "someone-elses-bucket",
+            "s3_key": "events/evt_1.json",
+            "size": 2,
+            "sha256": "0" * 64,
+        },
+    }
+    dead = run({"detail": detail}, lambda e, t: pytest.fail("processed"))
+    [(_, reason, _)] = dead.sent
+    assert reason == "invalid_event: the payload reference names another bucket"
+
+
+@pytest.mark.parametrize("bus_event", [{"detail": None}, {"detail": [1]}, {}, {"detail": "x"}])
+def test_a_bus_event_without_a_detail_object_is_dead_lettered(
+    counted: list[tuple[str, str | None]], bus_event: dict[str, Any]
+) -> None:
+    dead = run(bus_event, lambda e, t: pytest.fail("processed"))
+    [(_, reason, _)] = dead.sent
+    assert reason == "invalid_event: the bus event has no detail object"
