@@ -6,7 +6,8 @@
   redrive        hand dead-lettered events to their consumer again (safe to repeat)
   republish      put stored events on the bus again (consumers skip what they did)
   replay         replay the bus archive to chosen consumers, followed to its end
-  pending        events stored but not yet published; --publish runs the sweeper now
+  pending        events stored but not yet published, and quarantined ones; --publish
+                 runs the sweeper now, --requeue gives a quarantined one back to it
   erase          delete every copy of one candidate's data the stack holds
 
 The stack is found by name (--stack, else samconfig.toml's) through CloudFormation;
@@ -70,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     pending = commands.add_parser("pending", help="events stored but not yet published")
     pending.add_argument("--publish", action="store_true", help="run the sweeper now")
+    pending.add_argument(
+        "--requeue",
+        action="append",
+        default=[],
+        metavar="EVENT_ID",
+        help="give a quarantined event back to the sweeper (once its cause is fixed)",
+    )
 
     eraser = commands.add_parser("erase", help="delete every copy of one candidate's data")
     whom = eraser.add_mutually_exclusive_group(required=True)
@@ -112,7 +120,7 @@ def _dispatch(  # noqa: PLR0911 - one return per command
                 stack, printer, arguments.start, arguments.end, arguments.consumer
             )
         case "pending":
-            return recovery.pending(stack, printer, arguments.publish)
+            return recovery.pending(stack, printer, arguments.publish, arguments.requeue)
         case "erase":
             by, value = next(
                 (by, value)

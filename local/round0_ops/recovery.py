@@ -15,9 +15,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from round0.bus import EventBus
-from round0.delivery import detail_for
 from round0.event_store import EventStore
+from round0.records import QUARANTINED
 from round0_ops.dead_letters import DeadLetter, DeadLetterQueue
 from round0_ops.output import Printer, age, table
 from round0_ops.stack import Consumer, OpsError, Stack, consumers, explained
@@ -133,34 +132,46 @@ def _invoke(lambda_client: Any, function: str, letter: DeadLetter) -> str:
 
 
 def republish(stack: Stack, printer: Printer, event_ids: Sequence[str]) -> int:
-    """Put stored events on the bus again; consumers that already acted skip them."""
+    """Put stored events on the bus again; consumers that already acted skip them.
+
+    The sweeper does the putting: the bus's policy lets only the ingest path put
+    `round0` events. Here, each event's payload is checked first: one past
+    PayloadRetentionDays could only be skipped by every consumer.
+    """
     store = EventStore(stack.output("EventsTableName"), stack.client("dynamodb"))
-    bus = EventBus(stack.output("EventBusName"), stack.client("events"))
     s3 = stack.client("s3")
-    results: list[dict[str, str]] = []
-    for event_id in event_ids:
-        with explained(f"republishing {event_id}"):
-            outcome = _republish_one(store, bus, s3, event_id)
-        results.append({"event_id": event_id, "outcome": outcome})
+    outcomes: dict[str, str] = {}
+    with explained("checking the events' payloads"):
+        for event_id in event_ids:
+            record = store.get(event_id)
+            if record is not None and record.payload_ref is not None:
+                try:
+                    s3.head_object(
+                        Bucket=record.payload_ref.s3_bucket, Key=record.payload_ref.s3_key
+                    )
+                except ClientError:
+                    outcomes[event_id] = (
+                        "payload gone (past PayloadRetentionDays): cannot be republished"
+                    )
+    asked = [event_id for event_id in event_ids if event_id not in outcomes]
+    if asked:
+        with explained("invoking the sweeper to republish"):
+            answer = stack.client("lambda").invoke(
+                FunctionName=stack.output("SweeperFunctionName"),
+                InvocationType="RequestResponse",
+                Payload=json.dumps({"republish": asked}).encode(),
+            )
+        report = json.loads(answer["Payload"].read() or b"{}")
+        if answer.get("FunctionError"):
+            raise OpsError(
+                f"the sweeper failed to republish: {report.get('errorMessage', report)}",
+                "read the SweeperFunction log; nothing was republished after the failure",
+            )
+        outcomes.update(report.get("republish", {}))
+    results = [{"event_id": event_id, "outcome": outcomes[event_id]} for event_id in event_ids]
     printer.document(results)
     printer.text(table(["event id", "outcome"], [[r["event_id"], r["outcome"]] for r in results]))
     return 0 if all(r["outcome"] == "republished" for r in results) else 1
-
-
-def _republish_one(store: EventStore, bus: EventBus, s3: Any, event_id: str) -> str:
-    record = store.get(event_id)
-    if record is None:
-        return "not on record (never received, or past EventTtlDays)"
-    if record.erased:
-        return "erased on request: not republished"
-    if record.payload_ref is None:
-        return "no payload on record"
-    try:
-        s3.head_object(Bucket=record.payload_ref.s3_bucket, Key=record.payload_ref.s3_key)
-    except ClientError:
-        return "payload gone (past PayloadRetentionDays): cannot be republished"
-    bus.publish(record.event_type, detail_for(record))
-    return "republished"
 
 
 # ---------------------------------------------------------------- replay
@@ -239,10 +250,22 @@ class PendingEvent:
     age_seconds: float
 
 
-def pending(stack: Stack, printer: Printer, publish: bool) -> int:
-    """Records pending longer than the sweeper's threshold; with `publish`, sweep now."""
+def pending(stack: Stack, printer: Printer, publish: bool, requeue: Sequence[str] = ()) -> int:
+    """Records pending longer than the sweeper's threshold, and quarantined ones with
+    their reason; `publish` sweeps now, `requeue` gives quarantined ones back to it."""
     threshold = SweeperSettings().sweep_after_seconds
     store = EventStore(stack.output("EventsTableName"), stack.client("dynamodb"))
+    status = 0
+    requeued: dict[str, bool] = {}
+    with explained("requeueing quarantined events"):
+        for event_id in requeue:
+            requeued[event_id] = store.requeue(event_id)
+    for event_id, done in requeued.items():
+        printer.text(
+            f"{event_id}: "
+            + ("requeued: the sweeper publishes it" if done else "not quarantined: nothing done")
+        )
+        status |= 0 if done else 1
     now = time.time()
     with explained("reading pending events"):
         found = [
@@ -250,9 +273,18 @@ def pending(stack: Stack, printer: Printer, publish: bool) -> int:
             for event_id, received in store.pending(limit=10_000)
             if now - received > threshold
         ]
+        quarantined = [
+            (event_id, now - received, _reason(store, event_id))
+            for event_id, received in store.pending(limit=10_000, status=QUARANTINED)
+        ]
     document: dict[str, Any] = {
         "threshold_seconds": threshold,
         "pending": [{"event_id": p.event_id, "age_seconds": round(p.age_seconds)} for p in found],
+        "quarantined": [
+            {"event_id": event_id, "age_seconds": round(age_), "reason": reason}
+            for event_id, age_, reason in quarantined
+        ],
+        "requeued": requeued,
     }
     printer.text(
         f"events pending longer than {threshold}s: {len(found)}\n"
@@ -261,8 +293,14 @@ def pending(stack: Stack, printer: Printer, publish: bool) -> int:
             if found
             else ""
         )
+        + f"quarantined events: {len(quarantined)}\n"
+        + (
+            table(["event id", "age", "reason"], [[i, age(a), r] for i, a, r in quarantined])
+            + "fix the cause, then: round0-ops pending --requeue EVENT_ID\n"
+            if quarantined
+            else ""
+        )
     )
-    status = 0
     if publish:
         with explained("invoking the sweeper"):
             answer = stack.client("lambda").invoke(
@@ -274,12 +312,17 @@ def pending(stack: Stack, printer: Printer, publish: bool) -> int:
         document["swept"] = report
         if answer.get("FunctionError"):
             printer.text(f"the sweeper failed: {report.get('errorMessage', report)}")
-            status = 1
+            status |= 1
         else:
             printer.text(
                 f"swept: {report.get('published', 0)} published, {report.get('failed', 0)}"
                 f" failed, {report.get('skipped', 0)} skipped (held by a delivery in flight)"
             )
-            status = 1 if report.get("failed") else 0
+            status |= 1 if report.get("failed") else 0
     printer.document(document)
     return status
+
+
+def _reason(store: EventStore, event_id: str) -> str:
+    record = store.get(event_id)
+    return (record.quarantine_reason if record is not None else None) or "unknown"

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from round0.event_store import EventStore
+from round0.records import QUARANTINED
 from round0.secrets import secret_document, secret_field
 from round0_ops.dead_letters import DeadLetterQueue
 from round0_ops.output import Printer, age, table
@@ -39,6 +40,7 @@ class Status:
     dead_letters: dict[str, tuple[int, float | None]] = field(default_factory=dict)
     pending: int = 0
     oldest_pending_seconds: float | None = None
+    quarantined: int = 0
     alarms: list[str] = field(default_factory=list)
     newest_published_at: float | None = None
     checks: list[Check] = field(default_factory=list)
@@ -52,6 +54,11 @@ class Status:
         ]
         if (self.oldest_pending_seconds or 0) > PENDING_ATTENTION_SECONDS:
             items.append("events pending too long: round0-ops pending --publish")
+        if self.quarantined:
+            items.append(
+                f"{self.quarantined} quarantined event(s): round0-ops pending shows why;"
+                " fix the cause, then round0-ops pending --requeue EVENT_ID"
+            )
         items += [f"alarm {name} is in ALARM (docs/operations.md)" for name in self.alarms]
         items += [f"{check.what}: {check.fix}" for check in self.checks if check.state == "fix"]
         return items
@@ -67,6 +74,7 @@ class Status:
                 "count": self.pending,
                 "oldest_age_seconds": _rounded(self.oldest_pending_seconds),
             },
+            "quarantined": self.quarantined,
             "alarms_in_alarm": self.alarms,
             "newest_published_at": _iso(self.newest_published_at),
             "newest_published_age_seconds": _rounded(
@@ -85,6 +93,7 @@ class Status:
         lines.append(table(["consumer", "dead letters", "oldest"], rows).rstrip())
         lines.append("")
         lines.append(f"pending events: {self.pending} (oldest {age(self.oldest_pending_seconds)})")
+        lines.append(f"quarantined events: {self.quarantined}")
         lines.append(f"alarms in ALARM: {', '.join(self.alarms) or 'none'}")
         newest = self.newest_published_at
         lines.append(
@@ -221,6 +230,7 @@ def gather(stack: Stack, now: float | None = None) -> Status:
         if pending:
             status.oldest_pending_seconds = now - min(received for _, received in pending)
         status.newest_published_at = events.newest_published_at()
+        status.quarantined = len(events.pending(limit=10_000, status=QUARANTINED))
     with explained("reading alarms"):
         alarms = stack.client("cloudwatch").describe_alarms(AlarmNamePrefix=stack.name)
     status.alarms = sorted(

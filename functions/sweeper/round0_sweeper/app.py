@@ -1,4 +1,9 @@
-"""Scheduled handler: publish event records left pending (ROUND0 stopped retrying)."""
+"""Scheduled handler: publish event records left pending (ROUND0 stopped retrying).
+
+Invoked with `{"republish": [event ids]}` (`round0-ops republish`), it puts those stored
+events on the bus again instead: the bus's policy lets only the ingest path (the ingest
+function and the sweeper) put `round0` events, not an operator.
+"""
 
 from typing import Any
 
@@ -12,7 +17,14 @@ from round0_sweeper.wiring import SweeperSettings
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    requested = event.get("republish")
+    if isinstance(requested, list):
+        outcomes = delivery().republish([str(event_id) for event_id in requested])
+        republished = sum(outcome == "republished" for outcome in outcomes.values())
+        count(Metric.PUBLISHED, republished)
+        logger.info("republished on request", republished=republished, asked=len(outcomes))
+        return {"republish": outcomes}
     settings = load_settings(SweeperSettings)
     report = delivery().sweep(settings.sweep_after_seconds, settings.sweep_batch_size)
     count(Metric.PUBLISHED, len(report.published))

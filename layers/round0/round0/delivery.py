@@ -27,7 +27,15 @@ from round0.events import Round0Event
 from round0.failures import PermanentFailure
 from round0.interview_state import state_from_event
 from round0.observability import logger
-from round0.records import Claim, ClaimOutcome, InterviewState, PayloadRef, StoredEvent
+from round0.records import (
+    PUBLISHED,
+    QUARANTINED,
+    Claim,
+    ClaimOutcome,
+    InterviewState,
+    PayloadRef,
+    StoredEvent,
+)
 
 
 class EventStorePort(Protocol):
@@ -40,6 +48,7 @@ class EventStorePort(Protocol):
     def release(self, event_id: str) -> None: ...
     def pending_ids(self, received_before: float, limit: int) -> list[str]: ...
     def pending(self, limit: int) -> list[tuple[str, float]]: ...
+    def get(self, event_id: str) -> StoredEvent | None: ...
 
 
 class InterviewStatesPort(Protocol):
@@ -208,6 +217,26 @@ class Delivery:
         if oldest:
             report.oldest_pending_seconds = max(self._clock() - oldest[0][1], 0.0)
         return report
+
+    def republish(self, event_ids: list[str]) -> dict[str, str]:
+        """Put stored events on the bus again (an operator's request), as they are kept:
+        a reference to the payload. Consumers that already acted skip them. Records
+        erased, quarantined or never published are left alone, with the reason."""
+        outcomes: dict[str, str] = {}
+        for event_id in event_ids:
+            record = self._store.get(event_id)
+            if record is None:
+                outcomes[event_id] = "not on record (never received, or past EventTtlDays)"
+            elif record.erased:
+                outcomes[event_id] = "erased on request: not republished"
+            elif record.status == QUARANTINED:
+                outcomes[event_id] = "quarantined: requeue it once its cause is fixed"
+            elif record.status != PUBLISHED:
+                outcomes[event_id] = "pending: the sweeper publishes it"
+            else:
+                self._bus.publish(record.event_type, detail_for(record))
+                outcomes[event_id] = "republished"
+        return outcomes
 
     def _forget_body(self, event_id: str) -> None:
         """A redelivery of an erased event wrote its body again: delete it once more."""

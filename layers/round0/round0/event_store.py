@@ -189,14 +189,15 @@ class EventStore:
         )
 
     def quarantine(self, event_id: str, reason: str, now: float) -> None:
-        """Set a pending record aside for good: out of the sweeper's index (no `pending`
-        attribute), with the reason an operator reads. It keeps its body and expiry."""
+        """Set a pending record aside for good, with the reason an operator reads: out of
+        the sweeper's part of the pending index (`pending` = "quarantined", which
+        operators list), keeping where its payload is and its expiry."""
         try:
             self._db.update_item(
                 TableName=self._table,
                 Key=event_key(event_id),
                 UpdateExpression="SET #status = :quarantined, quarantine_reason = :reason,"
-                " quarantined_at = :now REMOVE #pending",
+                " quarantined_at = :now, #pending = :quarantined",
                 ConditionExpression="#status = :pending",
                 ExpressionAttributeNames={"#status": "status", "#pending": PENDING},
                 ExpressionAttributeValues={
@@ -311,15 +312,16 @@ class EventStore:
         items = page.get("Items", [])
         return float(items[0]["published_at"]["N"]) if items else None
 
-    def pending(self, limit: int) -> list[tuple[str, float]]:
-        """Ids of pending records with when they were received, oldest first."""
+    def pending(self, limit: int, status: str = PENDING) -> list[tuple[str, float]]:
+        """Ids of records pending (or, with `status`, quarantined) with when they were
+        received, oldest first."""
         found: list[tuple[str, float]] = []
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": PENDING_INDEX,
-            "KeyConditionExpression": "#pending = :pending",
+            "KeyConditionExpression": "#pending = :status",
             "ExpressionAttributeNames": {"#pending": PENDING},
-            "ExpressionAttributeValues": {":pending": {"S": PENDING}},
+            "ExpressionAttributeValues": {":status": {"S": status}},
         }
         while len(found) < limit:
             page = self._db.query(**kwargs, Limit=limit - len(found))

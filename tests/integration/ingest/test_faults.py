@@ -313,11 +313,13 @@ def sweep(function_env: Callable[[str], dict[str, str]], context: Any) -> dict[s
     return result
 
 
-def pending_index(stack: TemplateStack) -> list[str]:
+def pending_index(stack: TemplateStack, status: str = "pending") -> list[str]:
+    """The records in one part of the pending index: "pending" is the sweeper's,
+    "quarantined" the operators' (round0-ops pending)."""
     items = boto3.client("dynamodb").scan(
         TableName=stack.physical_name("EventsTable"), IndexName="pending-events"
     )["Items"]
-    return [item["pk"]["S"] for item in items]
+    return [item["pk"]["S"] for item in items if item["pending"]["S"] == status]
 
 
 @pytest.mark.parametrize(
@@ -366,12 +368,14 @@ def test_an_event_refused_for_good_is_quarantined_and_answered_422_never_503(
     assert result.body["error"] == "unprocessable_event"
     assert reason in result.body["message"]
     assert "Retry-After" not in result.headers
-    # and the record is kept aside, with its reason, out of the sweeper's index
+    # and the record is kept aside, with its reason, out of the sweeper's part of the
+    # index and in the part operators list
     record = table()[KEY]
     assert (record["status"]["S"], record["quarantine_reason"]["S"]) == ("quarantined", reason)
-    assert "pending" not in record
+    assert record["pending"]["S"] == "quarantined"
     assert record["payload_ref"]["M"]["s3_key"]["S"] == f"events/{STARTED_ID}.json"
     assert pending_index(stack) == []
+    assert pending_index(stack, "quarantined") == [KEY]
     # and ROUND0's retry gets the same answer, without another attempt on the bus
     again = ingest(load_api_event("interview_started.json"))
     assert (again.status, again.body["error"]) == (422, "unprocessable_event")

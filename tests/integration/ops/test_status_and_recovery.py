@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import time
 from collections.abc import Callable
@@ -10,7 +12,7 @@ from typing import Any
 import boto3
 
 from round0.consumer import DeadLetterQueue
-from round0.event_store import event_key
+from round0.event_store import EventStore, event_key
 from round0_testkit.events import load_api_event
 from round0_testkit.template import TemplateStack, load_template
 
@@ -133,8 +135,30 @@ def test_a_redrive_lambda_refuses_keeps_the_message(
     assert ops("redrive", "--dry-run").out.count("would redrive") == 1
 
 
-def test_republish_puts_a_stored_event_on_the_bus_again(
-    ops: Ops, stack: TemplateStack, received: Receive
+def run_the_sweeper(
+    function_env: Callable[[str], dict[str, str]], lambda_context: Any
+) -> Callable[[str, dict[str, Any]], dict[str, Any]]:
+    """Lambda's Invoke API answered by the real sweeper handler, as Lambda would."""
+
+    def invoke(function: str, event: dict[str, Any]) -> dict[str, Any]:
+        assert function == "round0-local-SweeperFunction"
+        function_env("SweeperFunction")
+        from round0_sweeper.app import lambda_handler
+
+        with contextlib.redirect_stdout(io.StringIO()):  # its logs are not round0-ops' output
+            report = lambda_handler(event, lambda_context)
+        return {"StatusCode": 200, "Payload": _Body(json.dumps(report).encode())}
+
+    return invoke
+
+
+def test_republish_has_the_sweeper_put_a_stored_event_on_the_bus_again(
+    ops: Ops,
+    stack: TemplateStack,
+    received: Receive,
+    fake_lambda: FakeLambda,
+    function_env: Callable[[str], dict[str, str]],
+    lambda_context: Any,
 ) -> None:
     assert received(load_api_event("interview_started.json"))["statusCode"] == 200
     sqs, events = boto3.client("sqs"), boto3.client("events")
@@ -145,12 +169,47 @@ def test_republish_puts_a_stored_event_on_the_bus_again(
     events.put_targets(
         Rule="capture", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn["QueueArn"]}]
     )
-    ran = ops("republish", STARTED_ID, "evt_unknown")
+    fake_lambda.answer = run_the_sweeper(function_env, lambda_context)
+    ran = ops("--json", "republish", STARTED_ID, "evt_unknown")
+    # the bus's policy lets only the ingest path put round0 events: the sweeper does it
+    [(function, kind, request)] = fake_lambda.invocations
+    assert function == "round0-local-SweeperFunction"
+    assert (kind, request) == ("RequestResponse", {"republish": [STARTED_ID, "evt_unknown"]})
     assert ran.status == 1  # one of them is not on record
-    assert "republished" in ran.out
-    assert "not on record" in ran.out
+    assert {row["event_id"]: row["outcome"] for row in ran.json()} == {
+        STARTED_ID: "republished",
+        "evt_unknown": "not on record (never received, or past EventTtlDays)",
+    }
     [message] = sqs.receive_message(QueueUrl=queue).get("Messages", [])
     assert json.loads(message["Body"])["detail"]["id"] == STARTED_ID
+
+
+def test_a_quarantined_event_is_seen_and_requeued(
+    ops: Ops, stack: TemplateStack, received: Receive
+) -> None:
+    configure_api_key(stack)
+    received(load_api_event("interview_started.json"))
+    store = EventStore(stack.physical_name("EventsTable"), boto3.client("dynamodb"))
+    boto3.client("dynamodb").update_item(
+        TableName=stack.physical_name("EventsTable"),
+        Key=event_key(STARTED_ID),
+        UpdateExpression="SET #s = :p",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":p": {"S": "pending"}},
+    )
+    store.quarantine(STARTED_ID, "bus_refused: MalformedDetail", time.time())
+    status = ops("status")
+    assert status.status == 1
+    assert "1 quarantined event(s)" in status.out
+    listed = ops("--json", "pending").json()
+    assert listed["quarantined"][0]["event_id"] == STARTED_ID
+    assert listed["quarantined"][0]["reason"] == "bus_refused: MalformedDetail"
+    assert "round0-ops pending --requeue EVENT_ID" in ops("pending").out
+    requeued = ops("pending", "--requeue", STARTED_ID, "--requeue", "evt_other")
+    assert requeued.status == 1  # the second was not quarantined
+    assert f"{STARTED_ID}: requeued" in requeued.out
+    assert "evt_other: not quarantined" in requeued.out
+    assert ops("--json", "pending").json()["quarantined"] == []
 
 
 def test_pending_lists_what_the_sweeper_should_have_published_and_publishes_it(
@@ -179,14 +238,7 @@ def test_pending_lists_what_the_sweeper_should_have_published_and_publishes_it(
     listed = ops("--json", "pending").json()
     assert [row["event_id"] for row in listed["pending"]] == [STARTED_ID]
 
-    def sweep(function: str, event: dict[str, Any]) -> dict[str, Any]:
-        function_env("SweeperFunction")
-        from round0_sweeper.app import lambda_handler
-
-        report = lambda_handler(event, lambda_context)
-        return {"StatusCode": 200, "Payload": _Body(json.dumps(report).encode())}
-
-    fake_lambda.answer = sweep
+    fake_lambda.answer = run_the_sweeper(function_env, lambda_context)
     ran = ops("pending", "--publish")
     assert ran.status == 0
     assert "swept: 1 published" in ran.out

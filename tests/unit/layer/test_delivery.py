@@ -12,6 +12,7 @@ from round0.delivery import Delivery, DeliveryFailed, DeliveryPolicy, EventInFli
 from round0.events import parse_event
 from round0.records import (
     PUBLISHED,
+    QUARANTINED,
     Claim,
     ClaimOutcome,
     InterviewState,
@@ -56,6 +57,14 @@ class Store:
 
     def release(self, event_id: str) -> None:
         self.released.append(event_id)
+
+    def quarantine(self, event_id: str, reason: str, now: float) -> None:
+        self.records[event_id] = replace(
+            self.records[event_id], status=QUARANTINED, quarantine_reason=reason
+        )
+
+    def get(self, event_id: str) -> StoredEvent | None:
+        return self.records.get(event_id)
 
     def pending_ids(self, received_before: float, limit: int) -> list[str]:
         return [e for e, r in self.records.items() if r.status != PUBLISHED][:limit]
@@ -198,3 +207,27 @@ def test_the_sweeper_publishes_what_was_left_and_reports_what_still_waits(world:
     assert report.published == [EVENT.id]
     assert report.oldest_pending_seconds == 0.0
     assert len(world.bus.sent) == 1
+
+
+def test_republish_puts_published_events_on_the_bus_again_and_says_why_not_others(
+    world: World,
+) -> None:
+    world.delivery.accept(EVENT, BODY, KEYS)
+    world.store.records["evt_erased"] = StoredEvent(
+        "evt_erased", "", 0, 0.0, status=PUBLISHED, erased=True
+    )
+    world.store.records["evt_pending"] = StoredEvent("evt_pending", "interview_started", 1, NOW)
+    world.store.records["evt_poison"] = StoredEvent(
+        "evt_poison", "x", 1, NOW, status=QUARANTINED, quarantine_reason="bus_refused"
+    )
+    outcomes = world.delivery.republish(
+        [EVENT.id, "evt_erased", "evt_pending", "evt_poison", "evt_unknown"]
+    )
+    assert outcomes == {
+        EVENT.id: "republished",
+        "evt_erased": "erased on request: not republished",
+        "evt_pending": "pending: the sweeper publishes it",
+        "evt_poison": "quarantined: requeue it once its cause is fixed",
+        "evt_unknown": "not on record (never received, or past EventTtlDays)",
+    }
+    assert [detail["id"] for _, detail in world.bus.sent] == [EVENT.id, EVENT.id]
