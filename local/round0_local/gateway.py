@@ -15,6 +15,10 @@ any other function name goes on to moto, which does not know it.
   destination in Lambda's record format.
 - `DryRun`: 204.
 Each answer carries `x-amzn-RequestId`, the invocation's Lambda request id.
+
+An interceptor (`use`: the chaos of `serve --chaos`) may stand between a forwarded
+call and moto: it answers instead of moto, or forwards and then drops the answer, or
+holds the call unanswered until the client gives up (`Drop`).
 """
 
 from __future__ import annotations
@@ -22,7 +26,12 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import select
+import socket
+import sys
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
@@ -68,6 +77,18 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class Drop:
+    """No answer: the connection is closed, after holding it unanswered for up to
+    `hold_seconds` (or until the client gives up, whichever comes first)."""
+
+    hold_seconds: float = 0.0
+
+
+type Forward = Callable[[Request], Answer]
+type Interceptor = Callable[[Request, Forward], Answer | Drop]
+
+
+@dataclass(frozen=True)
 class InvokeResult:
     """What a local function's invocation gave: a result, or Lambda's error document."""
 
@@ -100,6 +121,17 @@ def function_name_of(label: str) -> str:
     return parts[0]
 
 
+class QuietServer(ThreadingHTTPServer):
+    """A threaded HTTP server on which a client that leaves is not an error."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class Gateway:
     """The proxy; `start` binds 127.0.0.1:`port` (0: a free port)."""
 
@@ -107,6 +139,7 @@ class Gateway:
         self._upstream_port = upstream_port
         self._port = port
         self._functions: LocalFunctions | None = None
+        self._interceptor: Interceptor | None = None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -138,8 +171,7 @@ class Gateway:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
-        server.daemon_threads = True
+        server = QuietServer(("127.0.0.1", self._port), Handler)
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
@@ -167,21 +199,31 @@ class Gateway:
         """Answer Lambda's Invoke API for `functions` from now on."""
         self._functions = functions
 
+    def use(self, interceptor: Interceptor) -> None:
+        """Pass every forwarded call through `interceptor` from now on."""
+        self._interceptor = interceptor
+
     # ------------------------------------------------------------ one call
     def _serve(self, handler: BaseHTTPRequestHandler) -> None:
         request = _read_request(handler)
         if request is None:
             handler.close_connection = True
             return
-        answer = self._answer(request)
-        _write_answer(handler, request, answer)
+        outcome = self._answer(request)
+        if isinstance(outcome, Drop):
+            _hold(handler.connection, outcome.hold_seconds)
+            handler.close_connection = True
+            return
+        _write_answer(handler, request, outcome)
 
-    def _answer(self, request: Request) -> Answer:
+    def _answer(self, request: Request) -> Answer | Drop:
         invoked = INVOKE_PATH.match(request.path) if request.method == "POST" else None
         if invoked and self._functions is not None:
             function = self._functions.function_named(function_name_of(invoked["name"]))
             if function is not None:
                 return self._invoke(self._functions, function, request)
+        if self._interceptor is not None:
+            return self._interceptor(request, self.forward)
         return self.forward(request)
 
     def forward(self, request: Request) -> Answer:
@@ -250,6 +292,20 @@ def _lambda_error(status: int, code: str, message: str) -> Answer:
         [("Content-Type", "application/json"), ("x-amzn-ErrorType", code)],
         json.dumps({"Type": "User", "message": message}).encode(),
     )
+
+
+def _hold(connection: socket.socket, seconds: float) -> None:
+    """Keep a call unanswered until its client leaves, at most `seconds`."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            readable, _, _ = select.select([connection], [], [], min(left, 0.5))
+            if readable and not connection.recv(1, socket.MSG_PEEK):
+                return  # the client closed the connection: its read timed out
+        except OSError:
+            return
+        if readable:
+            return  # the client sent something else: it gave up on this call
 
 
 def _read_request(handler: BaseHTTPRequestHandler) -> Request | None:
