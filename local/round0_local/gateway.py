@@ -14,7 +14,9 @@ any other function name goes on to moto, which does not know it.
   bus deliveries are: the template's `MaximumRetryAttempts`, then its `OnFailure`
   destination in Lambda's record format.
 - `DryRun`: 204.
-Each answer carries `x-amzn-RequestId`, the invocation's Lambda request id.
+Each answer carries `x-amzn-RequestId`, the invocation's Lambda request id. The
+gateway checks no IAM permission for the Invoke calls it answers: its callers are
+operators (`round0-ops redrive`, the AWS CLI), who may do everything locally.
 
 An interceptor (`use`: the chaos of `serve --chaos`) may stand between a forwarded
 call and moto: it answers instead of moto, or forwards and then drops the answer, or

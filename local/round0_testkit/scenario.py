@@ -147,12 +147,14 @@ class Verdict:
     """What a run did against what it should have: losses and doubles, by cause.
 
     A double is explained when the invocation that did the side effect could not know
-    it had: its answer was lost or broken and it tried again (`ambiguous`), or one of
-    its attempts failed after the side effect and before its done-mark was written (a
-    worker killed, the idempotency table failing) and Lambda's retry, under the same
-    request id, did it again (`after_failed_attempt`: at least once, by design). On a
-    channel that sends an idempotency key the receiver drops the repeat (`keyed`).
-    A double done by two different invocations is unexplained: a bug.
+    it had: its answer was lost or broken, it failed and released its mark, and it or
+    another delivery of the event did it again (`ambiguous`); or one of its attempts
+    failed after the side effect and before its done-mark was written (its worker
+    killed, the idempotency table failing) and Lambda's retry, under the same request
+    id, or a later delivery did it again (`after_failed_attempt`: at least once, by
+    design). On a channel that sends an idempotency key the receiver drops the repeat
+    (`keyed`). Any other double (two invocations that both did it, with nothing to
+    make either unsure) is unexplained: a bug.
     """
 
     lost_dead_lettered: Counter[tuple[str, str]] = field(default_factory=Counter)
@@ -238,19 +240,24 @@ def _explain(
     faults: list[dict[str, Any]],
 ) -> None:
     channel = key[1]
+    owner = CHANNEL_OWNERS.get(channel, ("?", set(), None))[0]
     request_ids = {request_id for request_id, _ in doers}
-    if len(request_ids) != 1:  # two invocations did it: no fault excuses that
-        verdict.doubled_unexplained[key] += extra
-        return
-    [request_id] = request_ids
-    retried = len({attempt for _, attempt in doers}) > 1
-    if not retried and not _answer_lost(channel, faults):
+    # one invocation did it in two attempts: an attempt failed after the side effect
+    retried = len(set(doers)) > len(request_ids)
+    killed = any(
+        f["scope"] == "kill" and f["target"] == owner and f.get("request_id") in request_ids
+        for f in faults
+    )
+    # the doer could not know it had done it; its mark was released on the failure, so
+    # the same or another delivery of the event did it again
+    ambiguous = _answer_lost(channel, faults)
+    if not (retried or killed or ambiguous):
         verdict.doubled_unexplained[key] += extra
     elif channel in KEYED_CHANNELS:
         verdict.doubled_keyed[key] += extra
-    elif retried:
-        verdict.doubled_after_failed_attempt[key] += extra
-        if any(f["scope"] == "kill" and f.get("request_id") == request_id for f in faults):
-            verdict.killed_after_effect[key] += extra
-    else:
+    elif ambiguous:
         verdict.doubled_ambiguous[key] += extra
+    else:
+        verdict.doubled_after_failed_attempt[key] += extra
+        if killed:
+            verdict.killed_after_effect[key] += extra

@@ -47,18 +47,22 @@ class Served:
     standins: dict[str, str]
     output: list[str] = field(default_factory=list)
     _reader: threading.Thread | None = None
+    _clients: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def client(self, service: str, **kwargs: Any) -> Any:
-        """A boto3 client of the local stack, signed as its operator."""
-        session: Any = boto3.Session()
-        return session.client(
-            service,
-            endpoint_url=self.aws_endpoint,
-            region_name=REGION,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",  # noqa: S106 - the emulator's, not a secret
-            **kwargs,
-        )
+    def client(self, service: str) -> Any:
+        """A boto3 client of the local stack, signed as its operator (one per service)."""
+        with self._lock:
+            if service not in self._clients:
+                session: Any = boto3.Session()
+                self._clients[service] = session.client(
+                    service,
+                    endpoint_url=self.aws_endpoint,
+                    region_name=REGION,
+                    aws_access_key_id="local",
+                    aws_secret_access_key="local",  # noqa: S106 - the emulator's, not a secret
+                )
+            return self._clients[service]
 
     def outputs(self) -> dict[str, str]:
         """The local stack's Outputs, as DescribeStacks gives them."""

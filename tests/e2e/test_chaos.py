@@ -83,7 +83,8 @@ def test_nothing_is_lost_or_doubled_without_a_reason_and_every_state_is_right(
     assert verdict.lost_silently == Counter()
     assert verdict.doubled_unexplained == Counter()
     assert all(record["reason"] for record in verdict.dead_letters)
-    states = InterviewStates("round0-local-EventsTable", chaotic.client("dynamodb"))
+    table = chaotic.outputs()["EventsTableName"]
+    states = InterviewStates(table, chaotic.client("dynamodb"))
     for payload in payloads:
         state = states.get(payload["data"]["interview"]["id"])
         wanted = "COMPLETED" if payload["type"] == "interview_ended" else "IN_PROGRESS"
@@ -93,5 +94,15 @@ def test_nothing_is_lost_or_doubled_without_a_reason_and_every_state_is_right(
     faults = chaotic.chaos_records()
     assert {"aws", "standin"} <= {fault["scope"] for fault in faults}
     assert {"throttle", "server_error", "lost_answer"} <= {fault["kind"] for fault in faults}
-    printed = [line for line in chaotic.output if "☇ chaos" in line]
-    assert len(printed) == len(faults)
+    assert printed(chaotic, {fault["seq"] for fault in faults})
+
+
+def printed(served: Served, numbers: set[int]) -> bool:
+    """Wait (bounded) until serve has printed the chaos line of each fault in `numbers`."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        lines = [line for line in list(served.output) if "☇ chaos" in line]
+        if numbers <= {int(line.split("#", 1)[1].split()[0]) for line in lines}:
+            return True
+        time.sleep(0.2)
+    return False

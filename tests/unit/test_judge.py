@@ -72,9 +72,19 @@ def test_a_repeat_on_the_keyed_ats_webhook_is_the_receivers_to_drop() -> None:
     assert judge(EXPECTED, outbox).doubled_keyed == Counter({(ENDED["id"], "ats"): 1})
 
 
-def test_a_side_effect_done_by_two_invocations_is_a_bug_whatever_the_faults() -> None:
+def test_a_side_effect_done_by_two_invocations_with_nothing_to_excuse_it_is_a_bug() -> None:
     outbox = [*all_expected(), effect(STARTED, "email", request="r2")]
-    lost = {"scope": "aws", "target": "NotifyFunction", "kind": "lost_answer",
-            "event_id": STARTED["id"], "service": "ses", "operation": "SendEmail"}  # fmt: skip
-    verdict = judge(EXPECTED, outbox, [lost])
+    throttled = {"scope": "aws", "target": "NotifyFunction", "kind": "throttle",
+                 "event_id": STARTED["id"], "service": "ses", "operation": "SendEmail"}  # fmt: skip
+    verdict = judge(EXPECTED, outbox, [throttled])
     assert verdict.doubled_unexplained == Counter({(STARTED["id"], "email"): 1})
+
+
+def test_a_repeat_by_another_delivery_after_a_lost_answer_is_ambiguous() -> None:
+    # the first invocation's answer was lost: it failed, released its mark, and a
+    # duplicate delivery of the event did it again
+    outbox = [*all_expected(), effect(ENDED, "slack", request="r2", status=200)]
+    broken = {"scope": "standin", "target": "slack", "kind": "broken_body",
+              "event_id": ENDED["id"], "request_id": None}  # fmt: skip
+    verdict = judge(EXPECTED, outbox, [broken])
+    assert verdict.doubled_ambiguous == Counter({(ENDED["id"], "slack"): 1})

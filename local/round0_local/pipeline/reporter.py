@@ -31,7 +31,7 @@ from urllib.parse import quote
 from round0_local.observers import Effect, Observer
 
 Printer = Callable[[str], None]
-RECENT_RUNS = 500  # finished invocations kept per function, for effects seen late
+RECENT_RUNS = 200  # finished invocations kept per function, for effects seen late
 
 
 @dataclass
@@ -68,17 +68,23 @@ class Run:
     interview_ids: tuple[str, ...] = ()
     request_id: str = ""  # the Lambda request id (kept across Lambda's retries)
     attempt: int = 1
+    _ids: list[list[str]] = field(default_factory=list)
     _patterns: list[list[re.Pattern[str]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         interviews = {variant for i in self.interview_ids for variant in (i, quote(i, safe=""))}
-        self._patterns = [
-            [_whole(self.event_id)] if self.event_id != "?" else [],
-            [_whole(interview) for interview in sorted(interviews) if interview],
+        self._ids = [
+            [self.event_id] if self.event_id != "?" else [],
+            sorted(interview for interview in interviews if interview),
         ]
+        self._patterns = [[_whole(identifier) for identifier in ids] for ids in self._ids]
 
     def matches(self, clues: str, level: int) -> bool:
-        return any(pattern.search(clues) for pattern in self._patterns[level])
+        """Whether `clues` holds this run's event id (level 0) or interview id (level 1)."""
+        return any(
+            identifier in clues and pattern.search(clues)  # the substring test is the cheap one
+            for identifier, pattern in zip(self._ids[level], self._patterns[level], strict=True)
+        )
 
 
 class Reporter:
