@@ -8,20 +8,16 @@ consumers and counts the side effects in the outbox against those expected.
 Prints throughput, p50 and p99 of the time to the webhook's answer, and the side
 effects expected and observed (they must be equal; the exit status says so).
 
-Run: `.venv/bin/python bench/pipeline.py [--events 1000] [--concurrency 8]`
+Run: `.venv/bin/python bench/pipeline.py [--events 1000] [--concurrency 8]
+[--lambda-concurrency 4]` (senders at once; concurrent executions per function)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import re
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -33,33 +29,10 @@ from typing import Any
 
 import requests
 
+from round0_testkit.events import LOCAL_SIGNING_SECRET
 from round0_testkit.scenario import Step, expect, observed, renamed, seed
 from round0_testkit.sender import compact, send
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def start_serve(outbox: Path) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "round0_local.cli", "serve", "--port", str(free_port()),
-         "--aws-port", str(free_port()), "--outbox", str(outbox)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=outbox.parent,
-        env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-    )  # fmt: skip
-    assert process.stdout is not None
-    for line in process.stdout:
-        found = re.search(r"webhook\s+POST (\S+)", line)
-        if found:
-            threading.Thread(
-                target=lambda: [None for _ in process.stdout or []], daemon=True
-            ).start()
-            return process, found.group(1)
-    raise SystemExit("round0-local serve did not start")
+from round0_testkit.served import start_serve
 
 
 def events(
@@ -82,10 +55,11 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--settle-timeout", type=float, default=900.0)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--lambda-concurrency", type=int, default=4, help="serve --concurrency")
     arguments = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="round0-bench-"))
-    outbox = workdir / "outbox.jsonl"
-    process, url = start_serve(outbox)
+    served = start_serve(workdir, "--concurrency", str(arguments.lambda_concurrency), quiet=True)
+    url, outbox = served.webhook_url, served.outbox
     sends, steps = events(arguments.events, arguments.duplicates, random.Random(arguments.seed))
     session_local = threading.local()
 
@@ -94,9 +68,7 @@ def main() -> int:
         session_local.session = session
         total = 0.0
         for _ in range(50):  # a 409 (same event in flight) is retried, as ROUND0 would
-            sent = send(
-                url, compact(payload), "whsec_local_development_only_0123456789abcdef", session
-            )
+            sent = send(url, compact(payload), LOCAL_SIGNING_SECRET, session)
             total += sent.seconds
             if sent.status != 409:
                 outcome = json.loads(sent.body).get("status", "") if sent.status == 200 else ""
@@ -123,13 +95,13 @@ def main() -> int:
         seen = observed(outbox)
         settle = time.perf_counter() - settle_started
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=120)
+        served.stop()
     expected_total, observed_total = sum(expected.values()), sum(seen.values())
     report = {
         "events_sent": len(sends),
         "unique_events": len(steps),
         "concurrency": arguments.concurrency,
+        "lambda_concurrency": arguments.lambda_concurrency,
         "webhook_statuses": dict(statuses),
         "throughput_events_per_s": round(len(sends) / elapsed, 1),
         "answer_p50_ms": round(statistics.median(latencies) * 1000, 2),

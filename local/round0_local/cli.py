@@ -21,6 +21,7 @@ from round0_testkit.events import (
     write_sample_api_events,
     write_sample_bus_events,
 )
+from round0_testkit.template import TEMPLATE_PATH
 
 DEFAULT_URL = "http://127.0.0.1:3000/webhooks/round0"
 
@@ -45,14 +46,28 @@ def _stop_on_signals() -> threading.Event:
 
 
 def _serve(arguments: argparse.Namespace) -> int:
-    from round0_local.pipeline import LocalPipeline, PipelineConfig  # noqa: PLC0415 - moto: only here
+    from round0_local.chaos import ChaosConfig  # noqa: PLC0415 - moto: only here
+    from round0_local.pipeline import LocalPipeline, PipelineConfig  # noqa: PLC0415
 
+    chaos = (
+        ChaosConfig(
+            arguments.chaos,
+            arguments.chaos_seed,
+            Path(arguments.chaos_log),
+            kill=arguments.chaos_kill_rate,
+        )
+        if arguments.chaos
+        else None
+    )
     config = PipelineConfig(
         port=arguments.port,
         aws_port=arguments.aws_port,
         secret=arguments.secret,
         outbox=Path(arguments.outbox),
         retry_delay_seconds=arguments.retry_delay,
+        concurrency=arguments.concurrency,
+        chaos=chaos,
+        template=Path(arguments.template),
     )
     stop = _stop_on_signals()
     pipeline = LocalPipeline(config, printer=lambda line: print(line, flush=True))
@@ -78,6 +93,14 @@ def _serve(arguments: argparse.Namespace) -> int:
             ),
             f"  outbox   {config.outbox}",
             f"  logs     {config.log_dir}/<Function>.log",
+            *(
+                [
+                    f"  chaos    rate {chaos.rate:g}, kills {chaos.kill_rate:g}, seed {chaos.seed},"
+                    f" log {chaos.log_path}"
+                ]
+                if chaos
+                else []
+            ),
             "  Ctrl-C to stop",
         ]
         print("\n".join(lines), flush=True)
@@ -107,6 +130,20 @@ def _demo(arguments: argparse.Namespace) -> int:
     return run_demo(Path(arguments.outbox))
 
 
+def _rate(value: str) -> float:
+    rate = float(value)
+    if not 0.0 <= rate <= 1.0:
+        raise argparse.ArgumentTypeError(f"a rate is between 0 and 1, not {value}")
+    return rate
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"at least 1, not {value}")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="round0-local",
@@ -122,6 +159,33 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--outbox", default=".local/outbox.jsonl", help="side effects, JSON lines")
     serve.add_argument(
         "--retry-delay", type=float, default=1.0, help="seconds before a failed delivery's retry"
+    )
+    serve.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=4,
+        help="concurrent executions of a function without ReservedConcurrentExecutions",
+    )
+    serve.add_argument(
+        "--chaos",
+        type=_rate,
+        default=0.0,
+        metavar="RATE",
+        help="inject faults at this rate (0..1) into AWS calls, stand-ins and workers",
+    )
+    serve.add_argument("--chaos-seed", type=int, default=0, help="same seed, same faults")
+    serve.add_argument(
+        "--chaos-kill-rate",
+        type=_rate,
+        default=None,
+        metavar="RATE",
+        help="share of invocations whose worker is killed half-way (default: RATE/4)",
+    )
+    serve.add_argument(
+        "--chaos-log", default=".local/chaos.jsonl", help="the injected faults, JSON lines"
+    )
+    serve.add_argument(
+        "--template", default=str(TEMPLATE_PATH), help="the SAM template to run (template.yaml)"
     )
     serve.set_defaults(run=_serve)
 

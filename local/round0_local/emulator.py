@@ -2,8 +2,12 @@
 behind the gateway (`round0_local.gateway`) that is the AWS endpoint everyone else
 sees: the functions, the AWS CLI, boto3, `round0-ops`.
 
-The runner's own calls (building the stack, polling the bus's target queues) go to
-moto directly. This is also the one place that reads moto's in-process state directly
+moto's IAM access control is on: every call must be signed by a known identity and
+be allowed by its policies. The runner, the AWS CLI, boto3 and `round0-ops` sign as
+the operator (access key `local`, secret `local`: an IAM user allowed everything);
+the functions sign as their execution roles (`round0_local.permissions`). The
+runner's own calls (building the stack, polling the bus's target queues) go to moto
+directly. This is also the one place that reads moto's in-process state directly
 (sent emails, objects, queued messages): the runner observes side effects here
 without consuming them, so the dead-letter queues and buckets stay as a user would
 find them.
@@ -11,18 +15,28 @@ find them.
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
+import urllib.request
 import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from moto.iam.models import iam_backends
 from moto.s3.models import s3_backends
 from moto.server import ThreadedMotoServer
 from moto.ses.models import ses_backends
 from moto.sqs.models import sqs_backends
 
 from round0_local.gateway import Gateway
+from round0_local.permissions import (
+    ALLOW_EVERYTHING,
+    OPERATOR_KEY_ID,
+    OPERATOR_SECRET,
+    OPERATOR_USER,
+)
 from round0_testkit.template import ACCOUNT, REGION
 
 # the local stack's registration uses a resource that creates nothing, which moto
@@ -39,6 +53,7 @@ class SentEmail:
     source: str
     destinations: list[str]
     message_id: str
+    text: str  # subject and body, for telling whose email it is (never printed)
 
 
 @dataclass(frozen=True)
@@ -64,14 +79,46 @@ class AwsEmulator:
         self.gateway: Gateway | None = None
         self.endpoint = ""  # the gateway: the AWS endpoint of the local stack
         self.moto_endpoint = ""
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
 
     def start(self) -> AwsEmulator:
         self._server.start()
         host, moto_port = self._server.get_host_and_port()
         self.moto_endpoint = f"http://{host}:{moto_port}"
+        self._create_operator()
+        self._enforce_iam()
         self.gateway = Gateway(moto_port, self._port).start()
         self.endpoint = self.gateway.endpoint
         return self
+
+    def _create_operator(self) -> None:
+        """The IAM user everyone but the functions signs as, with the documented key."""
+        iam = self.client("iam")
+        iam.create_user(UserName=OPERATOR_USER)
+        iam.put_user_policy(
+            UserName=OPERATOR_USER,
+            PolicyName="everything",
+            PolicyDocument=json.dumps(ALLOW_EVERYTHING),
+        )
+        generated = iam.create_access_key(UserName=OPERATOR_USER)["AccessKey"]["AccessKeyId"]
+        # IAM makes up its keys; the local stack's is documented, so it is set in place
+        backend = iam_backends[ACCOUNT]["aws"]
+        key = backend.access_keys.pop(generated)
+        key.access_key_id, key.secret_access_key = OPERATOR_KEY_ID, OPERATOR_SECRET
+        backend.access_keys[OPERATOR_KEY_ID] = key
+
+    def _enforce_iam(self) -> None:
+        """From now on moto checks every call's signature and policies (moto's
+        `/moto-api/reset-auth`: the number of calls left unchecked, here none)."""
+        request = urllib.request.Request(
+            f"{self.moto_endpoint}/moto-api/reset-auth",
+            data=b"0",
+            headers={"Content-Type": "text/plain"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            answer.read()
 
     def stop(self) -> None:
         if self.gateway is not None:
@@ -79,16 +126,21 @@ class AwsEmulator:
         self._server.stop()
 
     def session(self) -> boto3.Session:
+        """The operator's session."""
         return boto3.Session(
-            aws_access_key_id="local",
-            aws_secret_access_key="local",  # noqa: S106 - the emulator's, not a secret
+            aws_access_key_id=OPERATOR_KEY_ID,
+            aws_secret_access_key=OPERATOR_SECRET,
             region_name=REGION,
         )
 
     def client(self, service: str) -> Any:
-        """A client of the runner's own, straight to moto (not through the gateway)."""
-        session: Any = self.session()
-        return session.client(service, endpoint_url=self.moto_endpoint)
+        """A client of the runner's own, straight to moto (not through the gateway);
+        one per service, shared (boto3 clients are thread-safe)."""
+        with self._clients_lock:
+            if service not in self._clients:
+                session: Any = self.session()
+                self._clients[service] = session.client(service, endpoint_url=self.moto_endpoint)
+            return self._clients[service]
 
     # ------------------------------------------------------------ observation
     @staticmethod
@@ -109,6 +161,7 @@ class AwsEmulator:
                     source=str(getattr(message, "source", "")),
                     destinations=addresses,
                     message_id=str(getattr(message, "id", "")),
+                    text=f"{getattr(message, 'subject', '')}\n{getattr(message, 'body', '')}",
                 )
             )
         return emails

@@ -14,7 +14,13 @@ any other function name goes on to moto, which does not know it.
   bus deliveries are: the template's `MaximumRetryAttempts`, then its `OnFailure`
   destination in Lambda's record format.
 - `DryRun`: 204.
-Each answer carries `x-amzn-RequestId`, the invocation's Lambda request id.
+Each answer carries `x-amzn-RequestId`, the invocation's Lambda request id. The
+gateway checks no IAM permission for the Invoke calls it answers: its callers are
+operators (`round0-ops redrive`, the AWS CLI), who may do everything locally.
+
+An interceptor (`use`: the chaos of `serve --chaos`) may stand between a forwarded
+call and moto: it answers instead of moto, or forwards and then drops the answer, or
+holds the call unanswered until the client gives up (`Drop`).
 """
 
 from __future__ import annotations
@@ -22,7 +28,12 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import select
+import socket
+import sys
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
@@ -46,6 +57,9 @@ HOP_BY_HOP = {
 UPSTREAM_TIMEOUT_SECONDS = 120.0
 
 
+DYNAMODB_TARGET = "DynamoDB_20120810."
+
+
 @dataclass(frozen=True)
 class Request:
     """One call as the client sent it."""
@@ -65,6 +79,18 @@ class Answer:
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
+
+
+@dataclass(frozen=True)
+class Drop:
+    """No answer: the connection is closed, after holding it unanswered for up to
+    `hold_seconds` (or until the client gives up, whichever comes first)."""
+
+    hold_seconds: float = 0.0
+
+
+type Forward = Callable[[Request], Answer]
+type Interceptor = Callable[[Request, Forward], Answer | Drop]
 
 
 @dataclass(frozen=True)
@@ -100,6 +126,17 @@ def function_name_of(label: str) -> str:
     return parts[0]
 
 
+class QuietServer(ThreadingHTTPServer):
+    """A threaded HTTP server on which a client that leaves is not an error."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class Gateway:
     """The proxy; `start` binds 127.0.0.1:`port` (0: a free port)."""
 
@@ -107,8 +144,13 @@ class Gateway:
         self._upstream_port = upstream_port
         self._port = port
         self._functions: LocalFunctions | None = None
+        self._interceptor: Interceptor | None = None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        # DynamoDB applies a conditional write atomically; moto checks the condition and
+        # writes in two steps, so two threads can both pass it (two "first" claims of one
+        # event). One DynamoDB call at a time through the gateway restores the guarantee.
+        self._dynamodb = threading.Lock()
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> Gateway:
@@ -138,8 +180,7 @@ class Gateway:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
-        server.daemon_threads = True
+        server = QuietServer(("127.0.0.1", self._port), Handler)
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
@@ -167,25 +208,41 @@ class Gateway:
         """Answer Lambda's Invoke API for `functions` from now on."""
         self._functions = functions
 
+    def use(self, interceptor: Interceptor) -> None:
+        """Pass every forwarded call through `interceptor` from now on."""
+        self._interceptor = interceptor
+
     # ------------------------------------------------------------ one call
     def _serve(self, handler: BaseHTTPRequestHandler) -> None:
         request = _read_request(handler)
         if request is None:
             handler.close_connection = True
             return
-        answer = self._answer(request)
-        _write_answer(handler, request, answer)
+        outcome = self._answer(request)
+        if isinstance(outcome, Drop):
+            _hold(handler.connection, outcome.hold_seconds)
+            handler.close_connection = True
+            return
+        _write_answer(handler, request, outcome)
 
-    def _answer(self, request: Request) -> Answer:
+    def _answer(self, request: Request) -> Answer | Drop:
         invoked = INVOKE_PATH.match(request.path) if request.method == "POST" else None
         if invoked and self._functions is not None:
             function = self._functions.function_named(function_name_of(invoked["name"]))
             if function is not None:
                 return self._invoke(self._functions, function, request)
+        if self._interceptor is not None:
+            return self._interceptor(request, self.forward)
         return self.forward(request)
 
     def forward(self, request: Request) -> Answer:
         """The call, sent to moto as it came; moto's answer."""
+        if (request.header("X-Amz-Target") or "").startswith(DYNAMODB_TARGET):
+            with self._dynamodb:
+                return self._forward(request)
+        return self._forward(request)
+
+    def _forward(self, request: Request) -> Answer:
         connection = http.client.HTTPConnection(
             "127.0.0.1", self._upstream_port, timeout=UPSTREAM_TIMEOUT_SECONDS
         )
@@ -250,6 +307,20 @@ def _lambda_error(status: int, code: str, message: str) -> Answer:
         [("Content-Type", "application/json"), ("x-amzn-ErrorType", code)],
         json.dumps({"Type": "User", "message": message}).encode(),
     )
+
+
+def _hold(connection: socket.socket, seconds: float) -> None:
+    """Keep a call unanswered until its client leaves, at most `seconds`."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            readable, _, _ = select.select([connection], [], [], min(left, 0.5))
+            if readable and not connection.recv(1, socket.MSG_PEEK):
+                return  # the client closed the connection: its read timed out
+        except OSError:
+            return
+        if readable:
+            return  # the client sent something else: it gave up on this call
 
 
 def _read_request(handler: BaseHTTPRequestHandler) -> Request | None:

@@ -21,6 +21,7 @@ from round0_testkit.standins.slack import SlackStandIn
 if TYPE_CHECKING:
     from round0_local.emulator import AwsEmulator
     from round0_local.observers import Observer
+    from round0_testkit.standins.recording import RecordingStandIn
     from round0_testkit.template import TemplateStack
 
 LOCAL_SENDER = "round0-local@example.com"
@@ -43,6 +44,10 @@ class LocalIntegrations:
     def stop(self) -> None:
         for standin in (self.slack, self.round0, self.ats):
             standin.stop()
+
+    def standins(self) -> dict[str, RecordingStandIn]:
+        """Each stand-in, by the name `addresses` gives it."""
+        return {"slack": self.slack, "round0-api": self.round0, "ats": self.ats}
 
     def addresses(self) -> dict[str, str]:
         """Where each stand-in listens (its `/_standin/faults` control endpoint too)."""

@@ -1,17 +1,20 @@
 """What the local pipeline watches to report each consumer's outbound side effects.
 
-A consumer function runs one invocation at a time locally, so what its observers see
-change during an invocation is that invocation's doing. Which observers a function
-gets is read from the template: SES if its policy allows `ses:*`, each bucket its
-policy lets it write, its OnFailure dead-letter queue (and the one it writes
-itself); the HTTP stand-ins its configuration points at are watched by observers the
-integrations give (`round0_local.integrations`), which import this module, never the
-reverse.
+Each observer keeps a cursor: `new()` returns the side effects that appeared since it
+was last asked (an email sent, an object written or rewritten with other content, a
+dead letter, a request a stand-in answered), each with `clues`: the text in which the
+reporter looks for the ROUND0 event or interview it belongs to, since several
+invocations of a function may run at once. Which observers a function gets is read
+from the template: SES if its policy allows `ses:*`, each bucket its policy lets it
+write, its OnFailure dead-letter queue (and the one it writes itself); the HTTP
+stand-ins its configuration points at are watched by observers the integrations give
+(`round0_local.integrations`), which import this module, never the reverse.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -28,29 +31,33 @@ class Effect:
     symbol: str
     summary: str
     details: dict[str, Any] = field(default_factory=dict)
+    clues: str = ""  # where the event it belongs to can be recognised (never printed)
 
 
 class Observer(Protocol):
-    def mark(self) -> Any: ...
-    def since(self, mark: Any) -> list[Effect]: ...
+    def new(self) -> list[Effect]:
+        """The side effects that appeared since the last call (each reported once)."""
 
 
 class EmailObserver:
     def __init__(self, emulator: AwsEmulator) -> None:
         self._emulator = emulator
+        self._lock = threading.Lock()
+        self._seen = len(emulator.sent_emails())
 
-    def mark(self) -> int:
-        return len(self._emulator.sent_emails())
-
-    def since(self, mark: int) -> list[Effect]:
+    def new(self) -> list[Effect]:
+        with self._lock:
+            emails = self._emulator.sent_emails()[self._seen :]
+            self._seen += len(emails)
         return [
             Effect(
                 "email",
                 "✉",
                 f"to {', '.join(email.destinations)}",
                 {"to": email.destinations, "from": email.source, "message_id": email.message_id},
+                clues=email.text,
             )
-            for email in self._emulator.sent_emails()[mark:]
+            for email in emails
         ]
 
 
@@ -58,20 +65,28 @@ class BucketObserver:
     def __init__(self, emulator: AwsEmulator, bucket: str) -> None:
         self._emulator = emulator
         self._bucket = bucket
+        self._lock = threading.Lock()
+        self._seen = self._etags()
 
-    def mark(self) -> dict[str, str]:
+    def _etags(self) -> dict[str, str]:
         return {key: item.etag for key, item in self._emulator.objects(self._bucket).items()}
 
-    def since(self, mark: dict[str, str]) -> list[Effect]:
+    def new(self) -> list[Effect]:
+        with self._lock:
+            objects = self._emulator.objects(self._bucket)
+            changed = sorted(
+                (key, item) for key, item in objects.items() if self._seen.get(key) != item.etag
+            )
+            self._seen.update({key: item.etag for key, item in changed})
         return [
             Effect(
                 "s3",
                 "▣",
                 f"s3://{self._bucket}/{key} ({item.size:,} bytes)",
                 {"bucket": self._bucket, "key": key, "size": item.size},
+                clues=key,
             )
-            for key, item in sorted(self._emulator.objects(self._bucket).items())
-            if mark.get(key) != item.etag
+            for key, item in changed
         ]
 
 
@@ -79,15 +94,17 @@ class DeadLetterObserver:
     def __init__(self, emulator: AwsEmulator, queue_name: str) -> None:
         self._emulator = emulator
         self._queue = queue_name
+        self._lock = threading.Lock()
+        self._seen = {message.message_id for message in emulator.queued(queue_name)}
 
-    def mark(self) -> set[str]:
-        return {message.message_id for message in self._emulator.queued(self._queue)}
-
-    def since(self, mark: set[str]) -> list[Effect]:
+    def new(self) -> list[Effect]:
+        with self._lock:
+            messages = [
+                m for m in self._emulator.queued(self._queue) if m.message_id not in self._seen
+            ]
+            self._seen.update(message.message_id for message in messages)
         effects = []
-        for message in self._emulator.queued(self._queue):
-            if message.message_id in mark:
-                continue
+        for message in messages:
             try:
                 record = json.loads(message.body)
                 reason = record.get("responsePayload", {}).get("errorMessage", "")
@@ -100,36 +117,48 @@ class DeadLetterObserver:
                     "☠",
                     f"{self._queue}: {condition} {reason}".rstrip(),
                     {"queue": self._queue, "condition": condition, "reason": reason},
+                    clues=message.body,
                 )
             )
         return effects
 
 
 class StandInObserver:
-    """Requests a stand-in (Slack, the ATS) answered, with the status it gave."""
+    """Requests a stand-in (Slack, the ATS) answered, with the status it gave.
+
+    A request is reported once it is answered; one never answered (held by a hang,
+    or whose client left) is no side effect and is never reported.
+    """
 
     def __init__(self, channel: str, symbol: str, standin: RecordingStandIn) -> None:
         self._channel = channel
         self._symbol = symbol
         self._standin = standin
+        self._lock = threading.Lock()
+        self._next = len(standin.exchanges())
+        self._unanswered: set[int] = set()
 
-    def mark(self) -> int:
-        return len(self._standin.exchanges())
-
-    def since(self, mark: int) -> list[Effect]:
-        return [
-            Effect(
-                self._channel,
-                self._symbol,
-                f"{request.method} {request.path.split('?', 1)[0]} → {status}",
-                {
-                    "method": request.method,
-                    "target": request.path.split("?", 1)[0],
-                    "status": status,
-                },
+    def new(self) -> list[Effect]:
+        exchanges = self._standin.exchanges()
+        with self._lock:
+            candidates = sorted(self._unanswered | set(range(self._next, len(exchanges))))
+            self._next = len(exchanges)
+            answered = [index for index in candidates if exchanges[index].status]
+            self._unanswered = set(candidates) - set(answered)
+        effects = []
+        for index in answered:
+            request, status = exchanges[index].request, exchanges[index].status
+            body = request.body.decode("utf-8", "replace")
+            effects.append(
+                Effect(
+                    self._channel,
+                    self._symbol,
+                    f"{request.method} {request.route} → {status}",
+                    {"method": request.method, "target": request.route, "status": status},
+                    clues=" ".join([request.path, *request.headers.values(), body]),
+                )
             )
-            for request, status in self._standin.exchanges()[mark:]
-        ]
+        return effects
 
 
 def _statements(stack: TemplateStack, function: str) -> list[dict[str, Any]]:

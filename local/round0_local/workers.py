@@ -25,6 +25,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -37,6 +38,7 @@ class Invocation:
     error_type: str = ""
     error_message: str = ""
     request_id: str = ""
+    killed: bool = False  # its worker was killed half-way (the chaos of `serve --chaos`)
 
     def error_document(self) -> dict[str, Any]:
         """Lambda's answer for a function error."""
@@ -44,7 +46,8 @@ class Invocation:
 
 
 class _Worker:
-    def __init__(self, handler: str, env: dict[str, str], log: IO[str] | None) -> None:
+    def __init__(self, slot: int, handler: str, env: dict[str, str], log: IO[str] | None) -> None:
+        self.slot = slot
         self.process = subprocess.Popen(
             [sys.executable, "-m", "round0_local.workers", handler],
             stdin=subprocess.PIPE,
@@ -83,44 +86,111 @@ class _Worker:
         self.process.wait(timeout=10)
 
 
+@dataclass(frozen=True)
+class Running:
+    """The invocation a worker (an execution environment) is running."""
+
+    request_id: str
+    event_id: str
+
+
 class FunctionPool:
-    """`size` warm workers for one function; `invoke` blocks until a worker is free."""
+    """Up to `size` concurrent executions of one function, as Lambda's concurrency.
+
+    Each slot is one worker (an execution environment) with the environment
+    `environment(slot)` gives it (its own credentials: the gateway tells the callers
+    apart by them). One starts warm; the others start (cold) when an invocation finds
+    every started one busy, as Lambda scales out; beyond `size`, `invoke` waits for a
+    free one. A worker that outlives the function's Timeout, or is killed on purpose
+    (`kill_after`), is replaced in its slot in the background, as Lambda starts a new
+    execution environment.
+    """
 
     def __init__(
         self,
         name: str,
         handler: str,
-        env: dict[str, str],
+        environment: Callable[[int], dict[str, str]],
         timeout_seconds: float,
         size: int = 1,
         log_path: Path | None = None,
         function_arn: str = "",
     ) -> None:
         self.name = name
+        self.size = size
         self._function_arn = function_arn
         self._handler = handler
-        self._env = env
+        self._environment = environment
         self._timeout = timeout_seconds
         self._log = log_path.open("a", encoding="utf-8") if log_path else None
         self._idle: queue.Queue[_Worker] = queue.Queue()
-        self._all: list[_Worker] = []
+        self._all: dict[int, _Worker] = {}
+        self._running: dict[int, Running] = {}
         self._lock = threading.Lock()
-        workers = [self._spawn() for _ in range(size)]
-        for worker in workers:
-            worker.wait_ready(timeout=60)
-            self._idle.put(worker)
+        self._stopping = threading.Event()
+        self._started = 1  # slots with a worker (started or starting)
+        first = self._spawn(0)
+        first.wait_ready(timeout=60)
+        self._idle.put(first)
 
-    def _spawn(self) -> _Worker:
-        worker = _Worker(self._handler, self._env, self._log)
+    def _spawn(self, slot: int) -> _Worker:
+        worker = _Worker(slot, self._handler, self._environment(slot), self._log)
         with self._lock:
-            self._all.append(worker)
+            self._all[slot] = worker
         return worker
 
-    def invoke(self, event: Any, request_id: str | None = None) -> Invocation:
-        """One invocation (Lambda's request id given: a retry of the same invocation)."""
+    def _respawn(self, slot: int) -> None:
+        """A new execution environment in `slot`, ready (in the background)."""
+        for _ in range(3):  # bounded: a worker that cannot start is reported, not retried forever
+            if self._stopping.is_set():
+                return
+            try:
+                worker = self._spawn(slot)
+                worker.wait_ready(timeout=60)
+            except (RuntimeError, OSError):
+                continue
+            self._idle.put(worker)
+            return
+
+    def _acquire(self) -> _Worker:
+        """An idle worker; else a new one in a free slot (a cold start); else wait."""
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            slot = self._started if self._started < self.size else None
+            self._started += slot is not None
+        if slot is not None:
+            try:
+                worker = self._spawn(slot)
+                worker.wait_ready(timeout=60)
+            except (RuntimeError, OSError):
+                threading.Thread(target=self._respawn, args=(slot,), daemon=True).start()
+            else:
+                return worker
+        return self._idle.get()
+
+    def running(self, slot: int) -> Running | None:
+        """What the worker in `slot` is running now, if anything."""
+        with self._lock:
+            return self._running.get(slot)
+
+    def invoke(
+        self,
+        event: Any,
+        request_id: str | None = None,
+        event_id: str = "?",
+        kill_after: float | None = None,
+    ) -> Invocation:
+        """One invocation (Lambda's request id given: a retry of the same invocation);
+        with `kill_after`, its worker is killed that many seconds in, if still running."""
         request_id = request_id or str(uuid.uuid4())
-        worker = self._idle.get()
+        worker = self._acquire()
         deadline = time.time() + self._timeout
+        killed = False
+        with self._lock:
+            self._running[worker.slot] = Running(request_id, event_id)
         try:
             worker.send(
                 {
@@ -130,14 +200,29 @@ class FunctionPool:
                     "function_arn": self._function_arn,
                 }
             )
-            line = worker.read_line(deadline - time.time() + 1.0)
+            wait = deadline - time.time() + 1.0
+            if kill_after is not None and kill_after < wait:
+                line = worker.read_line(kill_after)
+                killed = line is None
+            else:
+                line = worker.read_line(wait)
         except (BrokenPipeError, OSError):
             line = None
+        finally:
+            with self._lock:
+                self._running.pop(worker.slot, None)
         if line is None:
             worker.stop()
-            replacement = self._spawn()
-            replacement.wait_ready(timeout=60)
-            self._idle.put(replacement)
+            threading.Thread(target=self._respawn, args=(worker.slot,), daemon=True).start()
+            if killed:
+                return Invocation(
+                    ok=False,
+                    error_type="Runtime.ExitError",
+                    error_message=f"RequestId: {request_id} Error: Runtime exited with error:"
+                    " signal: killed",
+                    request_id=request_id,
+                    killed=True,
+                )
             return Invocation(
                 ok=False,
                 error_type="Sandbox.Timedout",
@@ -156,8 +241,9 @@ class FunctionPool:
         )
 
     def stop(self) -> None:
+        self._stopping.set()
         with self._lock:
-            workers, self._all = self._all, []
+            workers, self._all = list(self._all.values()), {}
         for worker in workers:
             worker.stop()
         if self._log is not None:
@@ -165,9 +251,15 @@ class FunctionPool:
 
 
 def worker_environment(
-    function_env: dict[str, str], aws_endpoint: str, name: str, region: str
+    function_env: dict[str, str],
+    aws_endpoint: str,
+    name: str,
+    region: str,
+    credentials: dict[str, str],
 ) -> dict[str, str]:
-    """What Lambda would give the function: its template environment and the runtime's."""
+    """What Lambda would give the function: its template environment and the runtime's,
+    with `credentials` (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) of
+    its execution role."""
     inherited = {
         key: value
         for key, value in os.environ.items()
@@ -177,8 +269,7 @@ def worker_environment(
         **inherited,
         **function_env,
         "AWS_ENDPOINT_URL": aws_endpoint,
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
+        **credentials,
         "AWS_DEFAULT_REGION": region,
         "AWS_REGION": region,
         "AWS_LAMBDA_FUNCTION_NAME": name,

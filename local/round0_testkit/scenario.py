@@ -97,16 +97,10 @@ def expect(steps: Iterable[Step]) -> Expectation:
 
 
 def observed(outbox: Path) -> Counter[tuple[str, str]]:
-    counts: Counter[tuple[str, str]] = Counter()
     if not outbox.exists():
-        return counts
-    for line in outbox.read_text(encoding="utf-8").splitlines():
-        record = json.loads(line)
-        status = record.get("status")
-        if status is not None and not 200 <= int(status) < 300:
-            continue
-        counts[(record["event_id"], record["channel"])] += 1
-    return counts
+        return Counter()
+    lines = outbox.read_text(encoding="utf-8").splitlines()
+    return counted(json.loads(line) for line in lines if line)
 
 
 @dataclass(frozen=True)
@@ -126,3 +120,149 @@ def compare(expected: Expectation, seen: Counter[tuple[str, str]]) -> Comparison
             for event_id, channel in keys
         ]
     )
+
+
+def counted(records: Iterable[dict[str, Any]]) -> Counter[tuple[str, str]]:
+    """Outbox records counted per (event id, channel), as `observed` counts them."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for record in records:
+        status = record.get("status")
+        if status is not None and not 200 <= int(status) < 300:
+            continue
+        counts[(record["event_id"], record["channel"])] += 1
+    return counts
+
+
+# ---------------------------------------------------------------- a bad day (serve --chaos)
+# Each channel's function, and the faults that leave a side effect's outcome ambiguous
+# to it (it cannot know the effect happened): an AWS call of the channel whose answer
+# was lost, a stand-in's answer broken off after the request was handled.
+CHANNEL_OWNERS: dict[str, tuple[str, set[tuple[str, str]], str | None]] = {
+    "email": ("NotifyFunction", {("ses", "SendEmail")}, None),
+    "slack": ("NotifyFunction", set(), "slack"),
+    "ats": ("AtsSyncFunction", set(), "ats"),
+    "s3": ("ArchiveFunction", {("s3", "PutObject"), ("s3", "CompleteMultipartUpload")}, None),
+}
+# channels whose requests carry an idempotency key (the ATS webhook's X-Round0-Event-Id)
+KEYED_CHANNELS = {"ats"}
+
+
+@dataclass
+class Verdict:
+    """What a run did against what it should have: losses and doubles, by cause.
+
+    A double is explained when the invocation that did the side effect could not know
+    it had: its answer was lost or broken, it failed and released its mark, and it or
+    another delivery of the event did it again (`ambiguous`); or one of its attempts
+    failed after the side effect and before its done-mark was written (its worker
+    killed, the idempotency table failing) and Lambda's retry, under the same request
+    id, or a later delivery did it again (`after_failed_attempt`: at least once, by
+    design). On a channel that sends an idempotency key the receiver drops the repeat
+    (`keyed`). Any other double (two invocations that both did it, with nothing to
+    make either unsure) is unexplained: a bug.
+    """
+
+    lost_dead_lettered: Counter[tuple[str, str]] = field(default_factory=Counter)
+    lost_silently: Counter[tuple[str, str]] = field(default_factory=Counter)
+    doubled_ambiguous: Counter[tuple[str, str]] = field(default_factory=Counter)
+    doubled_after_failed_attempt: Counter[tuple[str, str]] = field(default_factory=Counter)
+    doubled_keyed: Counter[tuple[str, str]] = field(default_factory=Counter)
+    doubled_unexplained: Counter[tuple[str, str]] = field(default_factory=Counter)
+    killed_after_effect: Counter[tuple[str, str]] = field(default_factory=Counter)
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)
+
+    def totals(self) -> dict[str, int]:
+        return {
+            "lost, dead-lettered (a redrive brings them back)": self.lost_dead_lettered.total(),
+            "lost silently": self.lost_silently.total(),
+            "doubled, ambiguous outcome on a channel with no idempotency key"
+            " (answer lost or broken, sent again)": self.doubled_ambiguous.total(),
+            "doubled, an attempt failed after the side effect, before its done-mark"
+            " (Lambda's retry did it again)": self.doubled_after_failed_attempt.total(),
+            "  of which the worker was killed": self.killed_after_effect.total(),
+            "doubled, with an idempotency key the receiver de-duplicates on": (
+                self.doubled_keyed.total()
+            ),
+            "doubled, unexplained (a bug)": self.doubled_unexplained.total(),
+        }
+
+
+def _answer_lost(channel: str, faults: list[dict[str, Any]]) -> bool:
+    owner, calls, standin = CHANNEL_OWNERS.get(channel, ("?", set(), None))
+    return any(
+        (fault["scope"] == "standin" and fault["target"] == standin
+            and fault["kind"] == "broken_body")
+        or (fault["scope"] == "aws" and fault["target"] == owner
+            and fault["kind"] == "lost_answer"
+            and (fault.get("service"), fault.get("operation")) in calls)
+        for fault in faults
+    )  # fmt: skip
+
+
+def judge(
+    expectation: Expectation,
+    outbox: Iterable[dict[str, Any]],
+    chaos: Iterable[dict[str, Any]] = (),
+) -> Verdict:
+    """Compare a run's outbox with what was expected; explain each difference by the
+    invocations that caused the effects and the faults the chaos log records."""
+    records = list(outbox)
+    seen = counted(records)
+    doers: dict[tuple[str, str], list[tuple[str, int]]] = {}
+    for record in records:
+        status = record.get("status")
+        if status is None or 200 <= int(status) < 300:
+            doers.setdefault((record["event_id"], record["channel"]), []).append(
+                (str(record.get("request_id", "")), int(record.get("attempt", 1)))
+            )
+    faults: dict[str, list[dict[str, Any]]] = {}
+    for fault in chaos:
+        faults.setdefault(str(fault.get("event_id")), []).append(fault)
+    verdict = Verdict(dead_letters=[r for r in records if r["channel"] == "dead_letter"])
+    dead = {(r["event_id"], r["function"]) for r in verdict.dead_letters}
+    for key in sorted(set(expectation.effects) | set(seen)):
+        event_id, channel = key
+        if channel == "dead_letter":
+            continue
+        missing = expectation.effects[key] - seen[key]
+        if missing > 0:
+            owner = CHANNEL_OWNERS.get(channel, ("?", set(), None))[0]
+            if (event_id, owner) in dead:
+                verdict.lost_dead_lettered[key] += missing
+            else:
+                verdict.lost_silently[key] += missing
+        extra = seen[key] - expectation.effects[key]
+        if extra > 0:
+            _explain(verdict, key, extra, doers.get(key, []), faults.get(event_id, []))
+    return verdict
+
+
+def _explain(
+    verdict: Verdict,
+    key: tuple[str, str],
+    extra: int,
+    doers: list[tuple[str, int]],
+    faults: list[dict[str, Any]],
+) -> None:
+    channel = key[1]
+    owner = CHANNEL_OWNERS.get(channel, ("?", set(), None))[0]
+    request_ids = {request_id for request_id, _ in doers}
+    # one invocation did it in two attempts: an attempt failed after the side effect
+    retried = len(set(doers)) > len(request_ids)
+    killed = any(
+        f["scope"] == "kill" and f["target"] == owner and f.get("request_id") in request_ids
+        for f in faults
+    )
+    # the doer could not know it had done it; its mark was released on the failure, so
+    # the same or another delivery of the event did it again
+    ambiguous = _answer_lost(channel, faults)
+    if not (retried or killed or ambiguous):
+        verdict.doubled_unexplained[key] += extra
+    elif channel in KEYED_CHANNELS:
+        verdict.doubled_keyed[key] += extra
+    elif ambiguous:
+        verdict.doubled_ambiguous[key] += extra
+    else:
+        verdict.doubled_after_failed_attempt[key] += extra
+        if killed:
+            verdict.killed_after_effect[key] += extra

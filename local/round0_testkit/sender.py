@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,16 @@ class Sent:
     status: int
     body: str
     seconds: float
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def retry_after(self) -> float | None:
+        """The answer's Retry-After in seconds, if it gave one (as delta-seconds)."""
+        value = next((v for k, v in self.headers.items() if k.lower() == "retry-after"), None)
+        try:
+            return float(value) if value is not None else None
+        except ValueError:
+            return None
 
 
 def compact(document: Any) -> bytes:
@@ -50,4 +60,9 @@ def send(
     }
     started = time.perf_counter()
     response = (session or requests).post(url, data=body, headers=headers, timeout=timeout)
-    return Sent(response.status_code, response.text, time.perf_counter() - started)
+    return Sent(
+        response.status_code,
+        response.text,
+        time.perf_counter() - started,
+        dict(response.headers.items()),
+    )

@@ -14,9 +14,8 @@ from botocore.exceptions import ClientError
 
 from round0_testkit.events import bus_event
 from round0_testkit.scenario import renamed, seed
+from round0_testkit.served import Served
 from round0_testkit.template import ACCOUNT, REGION, load_template
-
-from .conftest import Served
 
 pytestmark = pytest.mark.e2e
 EFFECT_TIMEOUT = 90.0

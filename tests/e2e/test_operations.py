@@ -27,8 +27,7 @@ import requests
 from round0_testkit.events import LOCAL_SIGNING_SECRET
 from round0_testkit.scenario import renamed, seed
 from round0_testkit.sender import compact, send
-
-from .conftest import Served, start_serve
+from round0_testkit.served import Served, start_serve
 
 pytestmark = pytest.mark.e2e
 WAIT_SECONDS = 90.0
@@ -47,7 +46,12 @@ class Ran:
 
 @pytest.fixture(scope="module")
 def operated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    yield from start_serve(tmp_path_factory.mktemp("operated"))
+    try:
+        running = start_serve(tmp_path_factory.mktemp("operated"), "--retry-delay", "0.2")
+    except RuntimeError as failed:
+        pytest.fail(str(failed))
+    yield running
+    assert running.stop() == 0
 
 
 def ops(served: Served, *arguments: str) -> Ran:

@@ -17,8 +17,7 @@ from round0.signature import SIGNATURE_HEADER, sign
 from round0_testkit.events import LOCAL_SIGNING_SECRET, WRONG_SECRET
 from round0_testkit.scenario import Step, expect, renamed, seed
 from round0_testkit.sender import Sent, compact, send
-
-from .conftest import Served
+from round0_testkit.served import Served
 
 pytestmark = pytest.mark.e2e
 SETTLE_SECONDS = 2.0

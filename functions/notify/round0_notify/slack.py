@@ -81,8 +81,16 @@ class SlackWebhook:
             raise TransientFailure("slack_timeout") from exc
         except requests.ConnectionError as exc:
             raise TransientFailure("slack_unreachable") from exc
-        except requests.RequestException as exc:
+        except (
+            requests.exceptions.InvalidURL,
+            requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidSchema,
+        ) as exc:
             raise PermanentFailure("slack_invalid_url: the webhook URL cannot be used") from exc
+        except requests.RequestException as exc:
+            # the request may have reached Slack and its answer broken off (a body cut
+            # short): not the URL's fault, and worth another try
+            raise TransientFailure(f"slack_answer_broken: {type(exc).__name__}") from exc
         status = response.status_code
         if 200 <= status < 300:
             return status

@@ -10,6 +10,12 @@ resolved locally, so tools that find resources through DescribeStacks work uncha
 Stand-ins play ROUND0's API and audio storage, Slack and the ATS
 (`round0_local.integrations`). Every outbound side effect is printed and appended to
 the outbox as one JSON line (`reporter`).
+
+Each function runs up to its ReservedConcurrentExecutions at once (else
+`concurrency`), each execution environment with the credentials of the function's
+own role, which holds the template's policies for it (`round0_local.permissions`).
+With `chaos`, faults are injected into the functions' AWS calls, the stand-ins and
+the workers (`round0_local.chaos`).
 """
 
 from __future__ import annotations
@@ -20,16 +26,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from round0_local.chaos import Caller, Chaos, ChaosConfig
 from round0_local.emulator import AwsEmulator
 from round0_local.gateway import InvokeResult
 from round0_local.integrations import LocalIntegrations
 from round0_local.observers import observers_for
-from round0_local.pipeline.bus_router import BusRouter, Deliveries
-from round0_local.pipeline.front_door import FrontDoor, http_route
+from round0_local.permissions import FunctionRoles
+from round0_local.pipeline.bus_router import BusRouter, Deliveries, Schedules
+from round0_local.pipeline.front_door import FrontDoor
 from round0_local.pipeline.reporter import Printer, Reporter, short
-from round0_local.workers import FunctionPool, worker_environment
+from round0_local.workers import FunctionPool, Invocation, Running, worker_environment
 from round0_testkit.events import LOCAL_SIGNING_SECRET
-from round0_testkit.template import REGION, TemplateStack, load_template
+from round0_testkit.template import REGION, TEMPLATE_PATH, TemplateStack, load_template
 
 __all__ = ["LocalPipeline", "PipelineConfig"]
 
@@ -41,9 +49,12 @@ class PipelineConfig:
     secret: str = LOCAL_SIGNING_SECRET
     outbox: Path = Path(".local/outbox.jsonl")
     log_dir: Path = Path(".local/logs")
-    ingest_concurrency: int = 4
+    # concurrent executions of a function without ReservedConcurrentExecutions
+    concurrency: int = 4
     # Lambda retries an async invocation after about 1 and 2 minutes; locally, seconds.
     retry_delay_seconds: float = 1.0
+    chaos: ChaosConfig | None = None
+    template: Path = TEMPLATE_PATH
 
 
 class LocalPipeline:
@@ -51,15 +62,17 @@ class LocalPipeline:
         self.config = config
         self.reporter = Reporter(printer, config.outbox)
         self.emulator = AwsEmulator(config.aws_port)
-        self.stack = TemplateStack(load_template())
+        self.stack = TemplateStack(load_template(config.template))
         self.integrations = LocalIntegrations()
         self.pools: dict[str, FunctionPool] = {}
-        self.front_door = FrontDoor(
-            self.stack, self.emulator, self.pool, self.reporter, config.port
-        )
+        self.chaos: Chaos | None = None
+        self._callers: dict[str, Caller] = {}
+        self._callers_lock = threading.Lock()
+        self.front_door = FrontDoor(self.stack, self.emulator, self.run, self.reporter, config.port)
         self.deliveries = Deliveries(
             self.stack,
             self.emulator,
+            self.run,
             self.pool,
             self.reporter,
             self.integrations,
@@ -67,6 +80,7 @@ class LocalPipeline:
             config.retry_delay_seconds,
         )
         self.bus = BusRouter(self.stack, self.emulator, self.deliveries)
+        self.schedules = Schedules(self.stack, self.deliveries, self.say)
 
     def say(self, line: str) -> None:
         self.reporter.say(line)
@@ -82,7 +96,11 @@ class LocalPipeline:
         self.stack.secret_values.update(self.integrations.secret_values(self.config.secret))
         self.stack.create(self.emulator.session(), self.emulator.endpoint)
         self.integrations.prepare_aws(self.emulator, self.stack)
-        self._start_functions()
+        roles = FunctionRoles(self.stack, self.emulator.client("iam"), self.emulator.client("sts"))
+        roles.create()
+        if self.config.chaos is not None:
+            self._start_chaos(self.config.chaos)
+        self._start_functions(roles)
         for function in self.bus.subscribe():
             self.reporter.watch(
                 function,
@@ -92,6 +110,7 @@ class LocalPipeline:
                 ),
             )
         self.bus.start()
+        self.schedules.start()
         self.front_door.start()
         self._register_stack()
         if self.emulator.gateway is not None:
@@ -100,16 +119,47 @@ class LocalPipeline:
 
     def stop(self) -> None:
         self.front_door.stop()
+        self.schedules.stop()
         self.bus.stop()
         self.deliveries.stop()
         for pool in self.pools.values():
             pool.stop()
         self.integrations.stop()
         self.emulator.stop()
+        if self.chaos is not None:
+            for line in self.chaos.summary():
+                self.say(line)
 
     @property
     def webhook_url(self) -> str:
         return self.front_door.url
+
+    # ------------------------------------------------------------ invocations
+    def run(
+        self, function: str, payload: Any, request_id: str | None = None, event_id: str = "?"
+    ) -> Invocation:
+        """One invocation of `function` (its worker killed half-way, if the chaos says so)."""
+        kill_after = self.chaos.kill_after(function) if self.chaos is not None else None
+        invocation = self.pools[function].invoke(payload, request_id, event_id, kill_after)
+        if invocation.killed and self.chaos is not None and kill_after is not None:
+            self.chaos.killed(function, Running(invocation.request_id, event_id), kill_after)
+        return invocation
+
+    def _caller(self, access_key_id: str) -> Caller | None:
+        with self._callers_lock:
+            return self._callers.get(access_key_id)
+
+    def _start_chaos(self, config: ChaosConfig) -> None:
+        self.chaos = Chaos(
+            config,
+            self.say,
+            self._caller,
+            lambda clues: self.reporter.event_of(clues, list(self.pools)),
+        )
+        for name, standin in self.integrations.standins().items():
+            standin.fault_source = self.chaos.standin_faults(name)
+        if self.emulator.gateway is not None:
+            self.emulator.gateway.use(self.chaos)
 
     # ------------------------------------------------------------ the local stack
     def _register_stack(self) -> None:
@@ -141,6 +191,7 @@ class LocalPipeline:
         self.say(f"→ queued     {function} (Event, through the Invoke API) {short(request_id)}")
         return request_id
 
+    # ------------------------------------------------------------ waiting
     def idle(self) -> bool:
         """True when no bus event is queued or being delivered."""
         return self.bus.idle()
@@ -160,33 +211,49 @@ class LocalPipeline:
         return False
 
     # ------------------------------------------------------------ functions
-    def _start_functions(self) -> None:
+    def concurrency(self, function: str) -> int:
+        """Its ReservedConcurrentExecutions, else the pipeline's default."""
+        reserved = self.stack.functions()[function]["Properties"].get(
+            "ReservedConcurrentExecutions"
+        )
+        return (
+            int(self.stack.resolve(reserved)) if reserved is not None else self.config.concurrency
+        )
+
+    def _start_functions(self, roles: FunctionRoles) -> None:
         self.config.log_dir.mkdir(parents=True, exist_ok=True)
-        route_function = http_route(self.stack).function
         default_timeout = self.stack.template["Globals"]["Function"].get("Timeout", 3)
         starters = []
         for name, body in self.stack.functions().items():
             timeout = float(body["Properties"].get("Timeout", default_timeout))
-            size = self.config.ingest_concurrency if name == route_function else 1
-            env = worker_environment(
-                self.stack.function_environment(name),
-                self.emulator.endpoint,
-                self.stack.physical_name(name),
-                REGION,
-            )
+            function_env = self.stack.function_environment(name)
+
+            def environment(
+                slot: int, name: str = name, function_env: dict[str, str] = function_env
+            ) -> dict[str, str]:
+                """Slot `slot`'s execution environment: a session of the function's role."""
+                credentials = roles.session(name, f"{name}-{slot}-{time.time_ns()}")
+                with self._callers_lock:
+                    self._callers[credentials.access_key_id] = Caller(
+                        name, lambda: self._running(name, slot)
+                    )
+                return worker_environment(
+                    function_env,
+                    self.emulator.endpoint,
+                    self.stack.physical_name(name),
+                    REGION,
+                    credentials.environment(),
+                )
 
             def start(
-                name: str = name,
-                env: dict[str, str] = env,
-                timeout: float = timeout,
-                size: int = size,
+                name: str = name, environment: Any = environment, timeout: float = timeout
             ) -> None:
                 self.pools[name] = FunctionPool(
                     name,
                     self.stack.function_handler(name),
-                    env,
+                    environment,
                     timeout_seconds=timeout,
-                    size=size,
+                    size=self.concurrency(name),
                     log_path=self.config.log_dir / f"{name}.log",
                     function_arn=self.stack.arn(name),
                 )
@@ -201,3 +268,7 @@ class LocalPipeline:
             raise RuntimeError(
                 f"functions did not start: {sorted(missing)} (see {self.config.log_dir})"
             )
+
+    def _running(self, function: str, slot: int) -> Running | None:
+        pool = self.pools.get(function)
+        return pool.running(slot) if pool is not None else None

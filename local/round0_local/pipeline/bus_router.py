@@ -2,7 +2,8 @@
 
 `BusRouter`: every `EventBridgeRule` of the template becomes a rule on the emulated
 bus with the template's pattern and an SQS queue as its target; the router takes each
-matching event from there and hands it to `Deliveries`.
+matching event from there and hands it to `Deliveries`. `Schedules`: every
+`rate(...)` schedule of the template (the sweeper's) invokes its function the same way.
 
 `Deliveries`: an asynchronous invocation as Lambda runs it (a bus event, or an
 `Event` invocation through the AWS endpoint's Invoke API): one Lambda request id for
@@ -15,6 +16,7 @@ reported as the event's.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
@@ -30,6 +32,9 @@ from round0_local.integrations import LocalIntegrations
 from round0_local.pipeline.reporter import Reporter, short
 from round0_local.workers import FunctionPool, Invocation
 from round0_testkit.template import TemplateStack
+
+# one invocation of a function: (function, payload, request id, event id)
+type Run = Callable[[str, Any, str | None, str], Invocation]
 
 # how long a delivery waits for its event's webhook answer to be printed (readable order)
 ANSWER_WAIT_SECONDS = 10.0
@@ -48,12 +53,18 @@ class Rule:
 
 
 class Deliveries:
-    """Invocations of the pipeline's functions: now (observed), or asynchronously."""
+    """Invocations of the pipeline's functions: now (observed), or asynchronously.
+
+    Asynchronous ones run at most the function's concurrency at once (the size of its
+    pool); the others wait their turn, as in Lambda's queue. Two deliveries of the
+    same event may run at once, as on AWS.
+    """
 
     def __init__(
         self,
         stack: TemplateStack,
         emulator: AwsEmulator,
+        run: Run,
         pool: Callable[[str], FunctionPool],
         reporter: Reporter,
         integrations: LocalIntegrations,
@@ -62,6 +73,7 @@ class Deliveries:
     ) -> None:
         self._stack = stack
         self._emulator = emulator
+        self._run = run
         self._pool = pool
         self._reporter = reporter
         self._integrations = integrations
@@ -85,12 +97,17 @@ class Deliveries:
         with self._in_flight_lock:
             return self._in_flight > 0
 
-    def invoke(self, function: str, payload: Any, request_id: str | None = None) -> Invocation:
+    def invoke(
+        self, function: str, payload: Any, request_id: str | None = None, attempt: int = 1
+    ) -> Invocation:
         """One invocation now (RequestResponse), its side effects reported."""
+        request_id = request_id or str(uuid.uuid4())
         event_id, event_type = _identity(payload)
-        self._saw(payload)
-        with self._reporter.observing(function, event_id, event_type):
-            return self._pool(function).invoke(payload, request_id)
+        interviews = self._saw(payload)
+        with self._reporter.observing(
+            function, event_id, event_type, interviews, request_id, attempt
+        ):
+            return self._run(function, payload, request_id, event_id)
 
     def submit(self, function: str, payload: Any) -> str:
         """Queue an asynchronous invocation; its Lambda request id."""
@@ -100,7 +117,9 @@ class Deliveries:
         with self._executors_lock:
             executor = self._executors.get(function)
             if executor is None:
-                executor = self._executors[function] = ThreadPoolExecutor(max_workers=1)
+                executor = self._executors[function] = ThreadPoolExecutor(
+                    max_workers=self._pool(function).size, thread_name_prefix=function
+                )
         executor.submit(self._deliver, function, payload, request_id)
         return request_id
 
@@ -123,7 +142,7 @@ class Deliveries:
                 f"→ deliver    {short(event_id)} {event_type} to {function}"
                 f" (attempt {attempt}/{attempts})"
             )
-            invocation = self.invoke(function, payload, request_id)
+            invocation = self.invoke(function, payload, request_id, attempt)
             if invocation.ok:
                 say(f"✓ handled    {short(event_id)} by {function}")
                 return
@@ -139,18 +158,29 @@ class Deliveries:
         if destination is None:
             say(f"✗ dropped    {short(event_id)}: {function} has no OnFailure destination")
             return
-        with self._reporter.observing(function, event_id, event_type):
+        interviews = self._saw(payload)
+        with self._reporter.observing(
+            function, event_id, event_type, interviews, request_id, attempts
+        ):
             self._send_on_failure(
                 self._stack.resolve(destination), function, payload, invocation, attempts
             )
 
-    def _saw(self, payload: Any) -> None:
-        """Let the stand-ins know the interview of a ROUND0 event (ROUND0's API would)."""
+    def _saw(self, payload: Any) -> list[str]:
+        """Let the stand-ins know the interview of a ROUND0 event (ROUND0's API would);
+        its interview id."""
         detail = payload.get("detail") if isinstance(payload, dict) else None
-        if isinstance(detail, dict) and "id" in detail:
+        if not (isinstance(detail, dict) and "id" in detail):
+            return []
+        try:
             bucket = self._stack.physical_name("PayloadBucket")
-            s3 = self._emulator.client("s3")
-            self._integrations.saw_event(resolve_event(detail, bucket, s3))
+            event = resolve_event(detail, bucket, self._emulator.client("s3"))
+        except Exception:  # noqa: BLE001 - the function reports it; the runner goes on
+            return []
+        self._integrations.saw_event(event)
+        data = event.get("data")
+        interview = data.get("interview") if isinstance(data, dict) else None
+        return [str(interview["id"])] if isinstance(interview, dict) and "id" in interview else []
 
     def _send_on_failure(
         self,
@@ -274,3 +304,66 @@ class BusRouter:
             for message in messages:
                 self._deliveries.submit(rule.function, json.loads(message["Body"]))
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
+UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86_400}
+
+
+def schedule_period(expression: str) -> float | None:
+    """The period of a `rate(...)` expression in seconds (None: a cron, not run locally)."""
+    matched = RATE.match(expression.strip())
+    if matched is None:
+        return None
+    return int(matched[1]) * UNIT_SECONDS[matched[2].removesuffix("s")]
+
+
+class Schedules:
+    """The template's Schedule and ScheduleV2 events: each function invoked asynchronously
+    at its rate, as EventBridge Scheduler does (the first time one period after start)."""
+
+    def __init__(
+        self, stack: TemplateStack, deliveries: Deliveries, say: Callable[[str], None]
+    ) -> None:
+        self._stack = stack
+        self._deliveries = deliveries
+        self._say = say
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for function, body in self._stack.functions().items():
+            for name, event in body["Properties"].get("Events", {}).items():
+                if event["Type"] not in {"Schedule", "ScheduleV2"}:
+                    continue
+                properties = self._stack.resolve(event["Properties"])
+                expression = str(properties.get("ScheduleExpression") or properties["Schedule"])
+                period = schedule_period(expression)
+                if period is None:
+                    self._say(f"  (not scheduled locally: {function} {name} {expression})")
+                    continue
+                thread = threading.Thread(
+                    target=self._every, args=(function, period, expression), daemon=True
+                )
+                thread.start()
+                self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def _every(self, function: str, period: float, expression: str) -> None:
+        while not self._stopping.wait(period):
+            self._say(f"→ scheduled  {function} ({expression})")
+            self._deliveries.submit(
+                function,
+                {
+                    "version": "0",
+                    "id": str(uuid.uuid4()),
+                    "source": "aws.scheduler",
+                    "detail-type": "Scheduled Event",
+                    "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "detail": {},
+                },
+            )

@@ -13,8 +13,9 @@ from typing import Any
 
 from round0.event_store import event_key
 from round0_local.emulator import AwsEmulator
+from round0_local.gateway import QuietServer
 from round0_local.pipeline.reporter import Reporter, short
-from round0_local.workers import FunctionPool
+from round0_local.workers import Invocation
 from round0_testkit.events import http_api_event
 from round0_testkit.template import IMPLICIT_HTTP_API, TemplateStack
 
@@ -50,13 +51,13 @@ class FrontDoor:
         self,
         stack: TemplateStack,
         emulator: AwsEmulator,
-        pool: Callable[[str], FunctionPool],
+        run: Callable[[str, Any, str | None, str], Invocation],
         reporter: Reporter,
         port: int,
     ) -> None:
         self._stack = stack
         self._emulator = emulator
-        self._pool = pool
+        self._run = run
         self._reporter = reporter
         self._port = port
         self.route = http_route(stack)
@@ -102,8 +103,7 @@ class FrontDoor:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self._http = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
-        self._http.daemon_threads = True
+        self._http = QuietServer(("127.0.0.1", self._port), Handler)
         self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
         self._thread.start()
 
@@ -148,7 +148,8 @@ class FrontDoor:
     ) -> Answer:
         say = self._reporter.say
         say(f"→ received   {short(event_id)} {event_type} ({len(body):,} bytes)")
-        invocation = self._pool(self.function).invoke(http_api_event(body, headers, path=self.path))
+        event = http_api_event(body, headers, path=self.path)
+        invocation = self._run(self.function, event, None, event_id)
         if not invocation.ok:
             say(f"✗ ingest     {short(event_id)} crashed: {invocation.error_type}")
             return 502, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}'

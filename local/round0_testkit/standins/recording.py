@@ -5,15 +5,19 @@ A subclass only says how the real service answers (`handle`). Faults are queued
 (`fail`) and taken one per request, optionally only for one path: an answer with any
 status, headers and body, or a hang (no answer until the client gives up). Tools that
 reach a stand-in only over HTTP (the end-to-end tests, a developer's curl) queue
-faults with `POST /_standin/faults` and a JSON `Fault`, or `{"clear": true}`.
+faults with `POST /_standin/faults` and a JSON `Fault`, or `{"clear": true}`. A
+`fault_source` (the local runner's chaos) is asked for a fault for each request no
+queued fault took; each exchange records the fault it got.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import sys
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -51,10 +55,12 @@ class Fault:
     """How to answer one request instead of the normal answer.
 
     `status` (with `headers` and `body`) answers at once; `hang` alone holds the
-    request unanswered until the client gives up. Two faults shape the normal answer
-    instead: `break_after` sends its headers and that many body bytes, then drops the
-    connection (or, with `hang`, stalls); `undeclared_length` sends the body without
-    Content-Length. `path` limits the fault to requests whose route starts with it.
+    request unanswered until the client gives up (at most `hang_seconds`, else the
+    stand-in's own limit, then the connection is closed). Two faults shape the normal
+    answer instead: `break_after` sends its headers and that many body bytes, then
+    drops the connection (or, with `hang`, stalls); `undeclared_length` sends the body
+    without Content-Length. `path` limits the fault to requests whose route starts
+    with it.
     """
 
     status: int = 500
@@ -64,6 +70,7 @@ class Fault:
     path: str | None = None
     break_after: int | None = None
     undeclared_length: bool = False
+    hang_seconds: float | None = None
 
     @property
     def shapes_answer(self) -> bool:
@@ -120,7 +127,7 @@ class Responder:
                     handler.wfile.write(chunk[: limit - sent])
                     handler.wfile.flush()
                     if shape is not None and shape.hang:
-                        handler.server.standin.wait_while_hanging()
+                        handler.server.standin.wait_while_hanging(shape.hang_seconds)
                     handler.close_connection = True  # the body breaks off half-way
                     return
                 handler.wfile.write(chunk)
@@ -161,13 +168,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return
         request = RecordedRequest(self.command, self.path, dict(self.headers.items()), body)
-        index = standin.record(request)
-        fault = standin.next_fault(request.route)
+        fault = standin.next_fault(request)
+        index = standin.record(request, fault)
         responder = Responder(self, index, fault if fault and fault.shapes_answer else None)
         if fault is None or fault.shapes_answer:
             standin.handle(request, responder)
         elif fault.hang:
-            standin.wait_while_hanging()
+            standin.wait_while_hanging(fault.hang_seconds)
             self.close_connection = True
         else:
             responder.send(fault.status, fault.body, fault.headers)
@@ -180,6 +187,24 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     standin: RecordingStandIn
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that left (a reset, a broken pipe) is no error of the stand-in's."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """A request, the status it was answered (0: not answered) and the fault it got."""
+
+    request: RecordedRequest
+    status: int = 0
+    fault: Fault | None = None
+
+
+type FaultSource = Callable[[RecordedRequest], Fault | None]
+
 
 class RecordingStandIn:
     """Base of the stand-ins: subclasses implement `handle`."""
@@ -187,8 +212,9 @@ class RecordingStandIn:
     def __init__(self, hang_seconds: float = 30.0) -> None:
         self._hang_seconds = hang_seconds
         self._lock = threading.Lock()
-        self._exchanges: list[tuple[RecordedRequest, int]] = []
+        self._exchanges: list[Exchange] = []
         self._faults: deque[Fault] = deque()
+        self.fault_source: FaultSource | None = None
         self._release = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -246,16 +272,19 @@ class RecordingStandIn:
         with self._lock:
             self._faults.clear()
 
-    def next_fault(self, route: str) -> Fault | None:
+    def next_fault(self, request: RecordedRequest) -> Fault | None:
+        """The first queued fault for this request's route, else the fault source's."""
         with self._lock:
             for fault in self._faults:
-                if fault.path is None or route.startswith(fault.path):
+                if fault.path is None or request.route.startswith(fault.path):
                     self._faults.remove(fault)
                     return fault
-        return None
+        source = self.fault_source
+        return source(request) if source is not None else None
 
-    def wait_while_hanging(self) -> None:
-        self._release.wait(timeout=self._hang_seconds)
+    def wait_while_hanging(self, seconds: float | None = None) -> None:
+        limit = self._hang_seconds if seconds is None else min(seconds, self._hang_seconds)
+        self._release.wait(timeout=limit)
 
     def control(self, command: dict[str, Any]) -> None:
         if command.get("clear"):
@@ -265,23 +294,22 @@ class RecordingStandIn:
         self.fail(Fault(**command), times)
 
     # ------------------------------------------------------------ what it saw
-    def record(self, request: RecordedRequest) -> int:
+    def record(self, request: RecordedRequest, fault: Fault | None = None) -> int:
         with self._lock:
-            self._exchanges.append((request, 0))
+            self._exchanges.append(Exchange(request, 0, fault))
             return len(self._exchanges) - 1
 
     def answered(self, index: int, status: int) -> None:
         with self._lock:
-            request, _ = self._exchanges[index]
-            self._exchanges[index] = (request, status)
+            self._exchanges[index] = dataclasses.replace(self._exchanges[index], status=status)
 
     @property
     def requests(self) -> list[RecordedRequest]:
         with self._lock:
-            return [request for request, _ in self._exchanges]
+            return [exchange.request for exchange in self._exchanges]
 
-    def exchanges(self) -> list[tuple[RecordedRequest, int]]:
-        """Every request with the status it was answered (0: not answered)."""
+    def exchanges(self) -> list[Exchange]:
+        """Every request with the status it was answered (0: not answered) and its fault."""
         with self._lock:
             return list(self._exchanges)
 

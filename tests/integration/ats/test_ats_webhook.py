@@ -146,7 +146,7 @@ def test_429_is_retried_after_retry_after_as_an_http_date(
 
     sync_ats(ended)
 
-    assert [status for _, status in ats_standin.exchanges()] == [429, 200]
+    assert [exchange.status for exchange in ats_standin.exchanges()] == [429, 200]
     assert len(pauses) == 1
     assert 3 <= pauses[0] <= 6
     assert len(ats_standin.webhook_deliveries) == 1

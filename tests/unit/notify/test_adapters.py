@@ -141,6 +141,44 @@ def test_slack_429_carries_its_retry_after_as_seconds_or_an_http_date(
     assert raised.value.retry_after == wait
 
 
+class RaisingSession:
+    """A requests session whose every POST raises `error`."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def post(self, url: str, **_: Any) -> requests.Response:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("error", "kind", "reason"),
+    [
+        # Slack took the message, then its answer broke off: another try, not a dead letter
+        (
+            requests.exceptions.ChunkedEncodingError("cut short"),
+            TransientFailure,
+            "slack_answer_broken",
+        ),
+        (
+            requests.exceptions.ContentDecodingError("garbled"),
+            TransientFailure,
+            "slack_answer_broken",
+        ),
+        (requests.exceptions.ReadTimeout("slow"), TransientFailure, "slack_timeout"),
+        (requests.exceptions.ConnectionError("refused"), TransientFailure, "slack_unreachable"),
+        (requests.exceptions.InvalidURL("bad"), PermanentFailure, "slack_invalid_url"),
+        (requests.exceptions.InvalidSchema("bad"), PermanentFailure, "slack_invalid_url"),
+    ],
+)
+def test_slack_failures_are_classified(
+    error: Exception, kind: type[Exception], reason: str
+) -> None:
+    webhook = SlackWebhook(None, Timeouts(1.0, 1.0), session=RaisingSession(error))  # type: ignore[arg-type]
+    with pytest.raises(kind, match=reason):
+        webhook.post("https://hooks.slack.com/services/T/B/X", {"text": "hi"})
+
+
 # ------------------------------------------------------------------ SES failures
 class RaisingSes:
     def __init__(self, error: Exception) -> None:

@@ -1,0 +1,165 @@
+"""`round0-local serve` as a separate process on free ports (end-to-end tests, benchmarks).
+
+The caller talks to it only over HTTP (the webhook, the stand-ins' control endpoints)
+and through boto3 against its AWS endpoint (as the operator: access key `local`),
+and reads the outbox and the chaos log it writes. Started as a program, not imported:
+the test kit never imports the runner.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from round0_testkit.template import REGION
+
+STARTUP_TIMEOUT = 180.0
+STOP_TIMEOUT = 120.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class Served:
+    process: subprocess.Popen[str]
+    workdir: Path  # serve's working directory: its function logs are in .local/logs
+    webhook_url: str
+    aws_endpoint: str
+    outbox: Path
+    chaos_log: Path
+    standins: dict[str, str]
+    output: list[str] = field(default_factory=list)
+    _reader: threading.Thread | None = None
+    _clients: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of the local stack, signed as its operator (one per service)."""
+        with self._lock:
+            if service not in self._clients:
+                session: Any = boto3.Session()
+                self._clients[service] = session.client(
+                    service,
+                    endpoint_url=self.aws_endpoint,
+                    region_name=REGION,
+                    aws_access_key_id="local",
+                    aws_secret_access_key="local",  # noqa: S106 - the emulator's, not a secret
+                )
+            return self._clients[service]
+
+    def outputs(self) -> dict[str, str]:
+        """The local stack's Outputs, as DescribeStacks gives them."""
+        [stack] = self.client("cloudformation").describe_stacks(StackName="round0-local")["Stacks"]
+        return {output["OutputKey"]: output["OutputValue"] for output in stack["Outputs"]}
+
+    def outbox_records(self) -> list[dict[str, Any]]:
+        return _json_lines(self.outbox)
+
+    def chaos_records(self) -> list[dict[str, Any]]:
+        return _json_lines(self.chaos_log)
+
+    def function_log(self, function: str) -> str:
+        path = self.workdir / ".local" / "logs" / f"{function}.log"
+        return path.read_text(encoding="utf-8") if path.exists() else ""
+
+    def wait_quiet(self, quiet_seconds: float, timeout: float) -> bool:
+        """Wait (bounded) until the outbox and the chaos log stop growing for a while."""
+        deadline = time.monotonic() + timeout
+        sizes: tuple[int, ...] = ()
+        changed = time.monotonic()
+        while time.monotonic() < deadline:
+            now = tuple(
+                path.stat().st_size if path.exists() else 0
+                for path in (self.outbox, self.chaos_log)
+            )
+            if now != sizes:
+                sizes, changed = now, time.monotonic()
+            elif time.monotonic() - changed >= quiet_seconds:
+                return True
+            time.sleep(0.5)
+        return False
+
+    def stop(self) -> int:
+        """SIGTERM, as Ctrl-C would; the exit status."""
+        self.process.send_signal(signal.SIGTERM)
+        status = self.process.wait(timeout=STOP_TIMEOUT)
+        if self._reader is not None:
+            self._reader.join(timeout=10)
+        return status
+
+
+def _json_lines(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def start_serve(workdir: Path, *arguments: str, quiet: bool = False) -> Served:
+    """Start `round0-local serve` in `workdir` on free ports; wait until it is ready.
+
+    `arguments` go to serve as they are (`--chaos 0.2`, `--retry-delay 0.2`, ...). Its
+    output is kept in `Served.output` (`quiet`: only the lines that are not per-step).
+    """
+    outbox, chaos_log = workdir / "outbox.jsonl", workdir / "chaos.jsonl"
+    command = [
+        sys.executable, "-m", "round0_local.cli", "serve",
+        "--port", str(free_port()), "--aws-port", str(free_port()),
+        "--outbox", str(outbox), "--chaos-log", str(chaos_log), *arguments,
+    ]  # fmt: skip
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=workdir,
+        env=environment,
+    )
+    if process.stdout is None:
+        raise RuntimeError("serve has no output")
+    lines: list[str] = []
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith("  Ctrl-C to stop"):
+            break
+    text = "".join(lines)
+    webhook = re.search(r"webhook\s+POST (\S+)", text)
+    aws = re.search(r"AWS\s+(http://\S+)", text)
+    if not (webhook and aws):
+        process.kill()
+        process.wait(timeout=STOP_TIMEOUT)
+        raise RuntimeError(f"round0-local serve did not start:\n{text}")
+    standins = dict(re.findall(r"stand-in\s+(\S+)\s+(http://\S+)", text))
+    served = Served(
+        process, workdir, webhook.group(1), aws.group(1), outbox, chaos_log, standins, lines
+    )
+
+    def drain() -> None:  # keep reading, so the process never blocks on a full pipe
+        for rest in process.stdout or []:
+            if not quiet or not rest.startswith(("→", "✓", "✗", "=", "  ", "──")):
+                served.output.append(rest)
+
+    served._reader = threading.Thread(target=drain, daemon=True)
+    served._reader.start()
+    return served

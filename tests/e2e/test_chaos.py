@@ -1,0 +1,108 @@
+"""The pipeline on a bad day, end to end: `serve --chaos` with a fixed seed (bounded, quick).
+
+Faults in the functions' AWS calls and in the stand-ins, workers killed half-way,
+consumers running several invocations at once. ROUND0 sends again what is not
+answered 2xx. Nothing may be lost without a dead letter saying why, nothing doubled
+unless the chaos made its outcome ambiguous, and every interview's state must be right.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import requests
+
+from round0.state_store import InterviewStates
+from round0_testkit.events import LOCAL_SIGNING_SECRET
+from round0_testkit.scenario import Step, expect, judge, renamed, seed
+from round0_testkit.sender import compact, send
+from round0_testkit.served import Served, start_serve
+
+pytestmark = pytest.mark.e2e
+SEED = 11
+MAX_SENDS = 40  # ROUND0's retries, bounded
+MAX_WAIT_SECONDS = 3.0  # between them (Retry-After honoured up to this)
+
+
+@pytest.fixture(scope="module")
+def chaotic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    served = start_serve(
+        tmp_path_factory.mktemp("chaos"),
+        "--retry-delay", "0.2",
+        "--chaos", "0.3", "--chaos-seed", str(SEED), "--chaos-kill-rate", "0.15",
+    )  # fmt: skip
+    yield served
+    assert served.stop() == 0
+    assert any(line.startswith("chaos: ") for line in served.output)  # the summary
+
+
+def until_accepted(served: Served, payload: dict[str, Any]) -> list[int]:
+    """Send as ROUND0 does: again after any answer but 2xx (or none), bounded."""
+    statuses = []
+    with requests.Session() as session:
+        for _ in range(MAX_SENDS):
+            try:
+                sent = send(served.webhook_url, compact(payload), LOCAL_SIGNING_SECRET, session)
+                status, wait = sent.status, sent.retry_after
+            except requests.RequestException:
+                status, wait = 0, None
+            statuses.append(status)
+            if 200 <= status < 300:
+                return statuses
+            time.sleep(min(wait if wait is not None else 1.0, MAX_WAIT_SECONDS))
+    return statuses
+
+
+def test_nothing_is_lost_or_doubled_without_a_reason_and_every_state_is_right(
+    chaotic: Served,
+) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    payloads = [
+        renamed(seed("interview_ended.json" if n % 2 else "interview_started.json"), f"{suffix}{n}")
+        for n in range(6)
+    ]
+    rng = random.Random(SEED)
+    sends = payloads + [rng.choice(payloads) for _ in range(2)]  # duplicates, racing
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda payload: until_accepted(chaotic, payload), sends))
+    assert all(200 <= statuses[-1] < 300 for statuses in answers), answers
+    assert chaotic.wait_quiet(quiet_seconds=8.0, timeout=240.0)
+
+    verdict = judge(
+        expect(Step("chaos", p) for p in payloads),
+        chaotic.outbox_records(),
+        chaotic.chaos_records(),
+    )
+    assert verdict.lost_silently == Counter()
+    assert verdict.doubled_unexplained == Counter()
+    assert all(record["reason"] for record in verdict.dead_letters)
+    table = chaotic.outputs()["EventsTableName"]
+    states = InterviewStates(table, chaotic.client("dynamodb"))
+    for payload in payloads:
+        state = states.get(payload["data"]["interview"]["id"])
+        wanted = "COMPLETED" if payload["type"] == "interview_ended" else "IN_PROGRESS"
+        assert state is not None
+        assert state.status.name == wanted
+    # the chaos did happen, in the AWS calls and the stand-ins, and was printed
+    faults = chaotic.chaos_records()
+    assert {"aws", "standin"} <= {fault["scope"] for fault in faults}
+    assert {"throttle", "server_error", "lost_answer"} <= {fault["kind"] for fault in faults}
+    assert printed(chaotic, {fault["seq"] for fault in faults})
+
+
+def printed(served: Served, numbers: set[int]) -> bool:
+    """Wait (bounded) until serve has printed the chaos line of each fault in `numbers`."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        lines = [line for line in list(served.output) if "☇ chaos" in line]
+        if numbers <= {int(line.split("#", 1)[1].split()[0]) for line in lines}:
+            return True
+        time.sleep(0.2)
+    return False
