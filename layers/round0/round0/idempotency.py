@@ -25,7 +25,8 @@ from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
 
-from round0 import aws
+from round0 import aws, retry
+from round0.observability import logger
 from round0.settings import FunctionSettings, load_settings
 
 if TYPE_CHECKING:
@@ -39,6 +40,8 @@ IN_PROGRESS = "INPROGRESS"
 COMPLETED = "COMPLETED"
 # without a Lambda context (a script, a test), a mark is held this long: Lambda's maximum
 DEFAULT_HOLD_SECONDS = 900.0
+# writes of a completed mark (on top of botocore's own retries)
+COMPLETE_ATTEMPTS = 3
 
 
 class InProgressElsewhere(Exception):
@@ -120,8 +123,28 @@ class IdempotencyStore:
         except Exception:  # a dying process (BaseException) runs nothing: its mark stays
             self._release(key)
             raise
-        self._complete(key, result)
+        self._record_done(key, result)
         return result
+
+    def _record_done(self, key: str, result: dict[str, Any]) -> None:
+        """Mark `key` completed. The side effect is done: raising now would have Lambda
+        retry the invocation and do it again, so the write is tried a few times more and,
+        if it still fails, the mark is left in progress until this invocation's deadline
+        (a later duplicate then waits for it, and only one after it repeats the effect)."""
+        for attempt in range(1, COMPLETE_ATTEMPTS + 1):
+            try:
+                self._complete(key, result)
+            except Exception as exc:  # noqa: BLE001 - logged; the effect is done
+                if attempt == COMPLETE_ATTEMPTS:
+                    logger.warning(
+                        "done, but its mark could not be completed",
+                        key=key,
+                        error=type(exc).__name__,
+                    )
+                    return
+                retry.pause(0.2 * attempt)
+            else:
+                return
 
     def _claim(self, key: str) -> dict[str, Any] | None:
         """Take the mark (None), or return the stored result of a completed one."""

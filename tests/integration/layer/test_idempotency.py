@@ -111,3 +111,47 @@ def test_a_mark_holds_ids_and_results_only(stack: TemplateStack) -> None:
     ]
     assert set(item) == {"id", "status", "owner", "expiration", "data"}
     assert (item["status"]["S"], item["owner"]["S"]) == ("COMPLETED", "req-1")
+
+
+def faulty_store(stack: TemplateStack, clock: Clock, failures: int) -> tuple[IdempotencyStore, Any]:
+    from round0_testkit.faults import FaultyClient, client_error
+
+    client = FaultyClient(boto3.client("dynamodb"))
+    client.fail(
+        "update_item",
+        failures,
+        client_error("ProvisionedThroughputExceededException", "UpdateItem"),
+    )
+    invocation = Invocation(clock)
+    invocation.register(Context("req-1"))
+    store = IdempotencyStore(
+        stack.physical_name("IdempotencyTable"), 7 * 86_400, invocation, client, clock
+    )
+    return store, client
+
+
+def test_a_completion_write_that_fails_is_tried_again_not_raised(
+    stack: TemplateStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("round0.retry.pause", lambda seconds: None)
+    clock, runs = Clock(), []
+    store, _ = faulty_store(stack, clock, failures=2)
+    assert store.run_once("slack#evt_1", lambda: runs.append(1) or {"ok": 1}) == {"ok": 1}
+    [item] = boto3.client("dynamodb").scan(TableName=stack.physical_name("IdempotencyTable"))[
+        "Items"
+    ]
+    assert item["status"]["S"] == "COMPLETED"
+
+
+def test_a_completion_write_that_keeps_failing_leaves_the_mark_to_its_deadline(
+    stack: TemplateStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the side effect is done: raising would have Lambda retry and do it again
+    monkeypatch.setattr("round0.retry.pause", lambda seconds: None)
+    clock, runs = Clock(), []
+    store, _ = faulty_store(stack, clock, failures=10)
+    assert store.run_once("slack#evt_1", lambda: runs.append(1) or {"ok": 1}) == {"ok": 1}
+    # a duplicate meanwhile waits for the owner; only after its deadline is the mark anyone's
+    with pytest.raises(InProgressElsewhere):
+        store_for(stack, "req-2", clock).run_once("slack#evt_1", lambda: {"again": 1})
+    assert runs == [1]
