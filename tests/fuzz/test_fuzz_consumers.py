@@ -277,7 +277,7 @@ def test_every_bus_event_ends_done_skipped_or_dead_lettered_never_in_a_crash(
         event = parse_event(detail)
     except InvalidEvent:
         event = None
-    if event is not None and event.data is not None:
+    if event is not None and event.data is not None and isinstance(detail, dict):
         consumers.results.data = detail["data"]
     dead_letters = DeadLetters()
     consumers.reasons.clear()
@@ -289,7 +289,7 @@ def test_every_bus_event_ends_done_skipped_or_dead_lettered_never_in_a_crash(
         handled.append(outcome)
         return outcome
 
-    run_consumer(bus_event, Context(), watched, lambda: dead_letters)  # type: ignore[arg-type]
+    run_consumer(bus_event, Context(), watched, lambda: dead_letters)  # type: ignore[arg-type,return-value]
 
     # exactly one ending: dead-lettered, handled, or skipped by the shell (payload gone)
     gone = "Skipped payload_gone" in consumers.reasons

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -39,17 +40,25 @@ def store_for(
     )  # fmt: skip
 
 
+def recorded(runs: list[int], run: int, result: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+    """An action that notes it ran, then gives `result`."""
+
+    def action() -> dict[str, Any]:
+        runs.append(run)
+        return result
+
+    return action
+
+
 class Crash(BaseException):
     """The process dies: nothing after it runs."""
 
 
 def test_an_action_runs_once_and_later_calls_get_its_result(stack: TemplateStack) -> None:
-    clock, runs = Clock(), []
+    clock, runs = Clock(), list[int]()
     store = store_for(stack, "req-1", clock)
     for _ in range(2):
-        assert store.run_once("slack#evt_1", lambda: runs.append(1) or {"status": 200}) == {
-            "status": 200
-        }
+        assert store.run_once("slack#evt_1", recorded(runs, 1, {"status": 200})) == {"status": 200}
     other = store_for(stack, "req-2", clock)
     assert other.run_once("slack#evt_1", lambda: pytest.fail("ran twice")) == {"status": 200}
     assert runs == [1]
@@ -97,10 +106,10 @@ def test_a_failure_releases_the_mark_so_the_next_attempt_runs_at_once(stack: Tem
 
 
 def test_a_result_past_its_expiry_counts_as_never_done(stack: TemplateStack) -> None:
-    clock, runs = Clock(), []
-    store_for(stack, "req-1", clock).run_once("ats#evt_1", lambda: runs.append(1) or {})
+    clock, runs = Clock(), list[int]()
+    store_for(stack, "req-1", clock).run_once("ats#evt_1", recorded(runs, 1, {}))
     clock.now += 7 * 86_400 + 1
-    store_for(stack, "req-2", clock).run_once("ats#evt_1", lambda: runs.append(2) or {})
+    store_for(stack, "req-2", clock).run_once("ats#evt_1", recorded(runs, 2, {}))
     assert runs == [1, 2]
 
 
@@ -125,7 +134,11 @@ def faulty_store(stack: TemplateStack, clock: Clock, failures: int) -> tuple[Ide
     invocation = Invocation(clock)
     invocation.register(Context("req-1"))
     store = IdempotencyStore(
-        stack.physical_name("IdempotencyTable"), 7 * 86_400, invocation, client, clock
+        stack.physical_name("IdempotencyTable"),
+        7 * 86_400,
+        invocation,
+        client,  # type: ignore[arg-type]
+        clock,
     )
     return store, client
 
@@ -134,9 +147,9 @@ def test_a_completion_write_that_fails_is_tried_again_not_raised(
     stack: TemplateStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("round0.retry.pause", lambda seconds: None)
-    clock, runs = Clock(), []
+    clock, runs = Clock(), list[int]()
     store, _ = faulty_store(stack, clock, failures=2)
-    assert store.run_once("slack#evt_1", lambda: runs.append(1) or {"ok": 1}) == {"ok": 1}
+    assert store.run_once("slack#evt_1", recorded(runs, 1, {"ok": 1})) == {"ok": 1}
     [item] = boto3.client("dynamodb").scan(TableName=stack.physical_name("IdempotencyTable"))[
         "Items"
     ]
@@ -148,9 +161,9 @@ def test_a_completion_write_that_keeps_failing_leaves_the_mark_to_its_deadline(
 ) -> None:
     # the side effect is done: raising would have Lambda retry and do it again
     monkeypatch.setattr("round0.retry.pause", lambda seconds: None)
-    clock, runs = Clock(), []
+    clock, runs = Clock(), list[int]()
     store, _ = faulty_store(stack, clock, failures=10)
-    assert store.run_once("slack#evt_1", lambda: runs.append(1) or {"ok": 1}) == {"ok": 1}
+    assert store.run_once("slack#evt_1", recorded(runs, 1, {"ok": 1})) == {"ok": 1}
     # a duplicate meanwhile waits for the owner; only after its deadline is the mark anyone's
     with pytest.raises(InProgressElsewhere):
         store_for(stack, "req-2", clock).run_once("slack#evt_1", lambda: {"again": 1})

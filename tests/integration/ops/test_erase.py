@@ -29,7 +29,7 @@ def other_candidate() -> dict[str, Any]:
     document["id"] = OTHER_ID
     document["data"]["interview"]["id"] = "other-interview"
     document["data"]["candidate"].update(id="other-cand", name="Ola Nordmann", email="ola@x.no")
-    return document
+    return dict(document)
 
 
 def personal_data(document: dict[str, Any]) -> list[str]:

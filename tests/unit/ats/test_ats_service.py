@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -48,7 +49,7 @@ class RecordingAts:
     ) -> None:
         self.time_left = time_left()
         for step in ("note-1", "note-2", "tag"):
-            steps.once(step, lambda step=step: self._write(step, update))
+            steps.once(step, partial(self._write, step, update))
 
     def _write(self, step: str, update: CandidateUpdate) -> dict[str, Any]:
         if step == self.fail_on:

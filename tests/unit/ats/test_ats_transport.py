@@ -70,7 +70,7 @@ def TIME_LEFT() -> float:  # noqa: N802 - a constant of the test
 
 @pytest.mark.parametrize("status", [429, 408, 500, 502, 503, 504])
 def test_throttling_and_server_errors_are_retried_then_raised_as_transient(status: int) -> None:
-    session, waits = FakeSession([status] * 3, {"Retry-After": "1"}), []
+    session, waits = FakeSession([status] * 3, {"Retry-After": "1"}), list[float]()
 
     with pytest.raises(TransientFailure) as failure:
         transport(session, waits).send(CALL, TIME_LEFT)
@@ -83,7 +83,7 @@ def test_throttling_and_server_errors_are_retried_then_raised_as_transient(statu
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422])
 def test_other_client_errors_are_permanent_and_not_retried(status: int) -> None:
-    session, waits = FakeSession([status]), []
+    session, waits = FakeSession([status]), list[float]()
 
     with pytest.raises(RejectedRequest) as failure:
         transport(session, waits).send(CALL, TIME_LEFT)
@@ -96,7 +96,10 @@ def test_other_client_errors_are_permanent_and_not_retried(status: int) -> None:
 
 
 def test_timeouts_and_connection_errors_are_transient() -> None:
-    session, waits = FakeSession([requests.ReadTimeout(), requests.ConnectionError(), 201]), []
+    session, waits = (
+        FakeSession([requests.ReadTimeout(), requests.ConnectionError(), 201]),
+        list[float](),
+    )
 
     response = transport(session, waits).send(CALL, TIME_LEFT)
 

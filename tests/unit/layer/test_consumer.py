@@ -54,7 +54,7 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str | None]]:
 
 def run(event: dict[str, Any], process: Any) -> DeadLetters:
     dead = DeadLetters()
-    run_consumer(event, Context(), process, lambda: dead)  # type: ignore[arg-type]
+    run_consumer(event, Context(), process, lambda: dead)  # type: ignore[arg-type,return-value]
     return dead
 
 

@@ -21,7 +21,7 @@ class FakeProvider(BaseProvider):
     """A parameter store whose value and failures the test sets; counts real reads."""
 
     def __init__(self, value: str) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.value = value
         self.reads = 0
         self.failing = False

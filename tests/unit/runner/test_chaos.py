@@ -48,11 +48,12 @@ def parsed_error(call: AwsCall, answer: Answer) -> tuple[dict[str, Any], RetryCo
     model = BOTOCORE.get_service_model(call.service)
     operation = model.operation_model(call.operation)
     headers = HeadersDict(dict(answer.headers))
+    assert operation.output_shape is not None
     parsed = create_parser(model.protocol).parse(
         {"status_code": answer.status, "headers": headers, "body": answer.body},
         operation.output_shape,
     )
-    response = AWSResponse("http://127.0.0.1", answer.status, headers, None)
+    response = AWSResponse("http://127.0.0.1", answer.status, headers, None)  # type: ignore[arg-type]
     context = RetryContext(
         attempt_number=1,
         operation_model=operation,
@@ -72,7 +73,7 @@ def aws_call(service: str, operation: str) -> AwsCall:
 def test_a_throttle_is_one_botocore_recognises_and_retries(service: str, operation: str) -> None:
     call = aws_call(service, operation)
     parsed, context = parsed_error(call, throttle_answer(call))
-    assert parsed["Error"]["Code"] in ThrottledRetryableChecker._THROTTLED_ERROR_CODES
+    assert parsed["Error"]["Code"] in ThrottledRetryableChecker._THROTTLED_ERROR_CODES  # type: ignore[attr-defined]
     assert ThrottledRetryableChecker().is_retryable(context)
 
 
@@ -200,7 +201,9 @@ def test_the_runners_and_the_operators_calls_are_left_alone(tmp_path: Path) -> N
     engine = chaos(tmp_path, 5, rate=1.0)
     upstream = Upstream()
     for _ in range(20):
-        assert engine(signed("dynamodb", "local"), upstream).status == 200
+        answer = engine(signed("dynamodb", "local"), upstream)
+        assert isinstance(answer, Answer)
+        assert answer.status == 200
     assert upstream.calls == 20
     assert engine.config.log_path.read_text() == ""
 
