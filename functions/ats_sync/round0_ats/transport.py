@@ -1,9 +1,9 @@
 """HTTPS calls to an ATS, with the project's failure kinds and bounded retries.
 
 Each call is retried on its own (a 429 on the third request does not repeat the first
-two): `429`, `408`, `5xx`, timeouts and connection errors are a `TransientFailure`
-(honouring `Retry-After`, in seconds or as an HTTP date); `401`/`403` and other `4xx`
-are a `PermanentFailure`, because retrying the same request cannot change the answer.
+two): what `round0.http.is_retryable` says, timeouts and connection errors are a
+`TransientFailure` (honouring `Retry-After`); any other refusal is a `PermanentFailure`,
+because retrying the same request cannot change the answer (docs/design/ats-sync.md).
 Log lines name the ATS and the HTTP status, never a URL (a webhook URL may hold a token).
 """
 

@@ -2,10 +2,9 @@
 
 The secret holds `{"webhook_url": "https://hooks.slack.com/services/..."}` (or the
 bare URL). An empty value, or the template's placeholder, means Slack is not
-configured. Slack answers `200 ok`; `429` (with `Retry-After`) and `5xx` are worth
-retrying; `400 invalid_payload`, `403 invalid_token`/`action_prohibited`,
-`404 no_service`/`channel_not_found` and `410 channel_is_archived` are not. The URL is
-a credential: it is never logged, nor put in a failure's reason.
+configured. Which answers are retried is `round0.http`'s one rule; what each means to an
+operator is in docs/design/notify.md (Failures). The URL is a credential: it is never
+logged, nor put in a failure's reason.
 """
 
 import re

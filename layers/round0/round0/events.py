@@ -32,7 +32,8 @@ with a retryable error for ever. Field: what it becomes (that store's limit) -> 
   refused as invalid (400), like any body that is not UTF-8 JSON.
 
 The body's size is bounded before it gets here: 10 MB by API Gateway, 6 MB by a
-Lambda request; a body too large for one bus entry travels as a pointer (`contract`).
+Lambda request; every body is kept in the payload bucket and travels on the bus as a
+reference (`contract`), whatever its size.
 """
 
 import json
