@@ -12,9 +12,7 @@ whatever prefix a named stage or a custom domain's base-path mapping puts before
 
 import base64
 import binascii
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from round0.delivery import DeliveryFailed, EventInFlight, Outcome, RetryableError, Unpublishable
 from round0.events import InvalidEvent, UnprocessableEvent
@@ -24,12 +22,15 @@ from round0_ingest.router import JsonResponse, Request, Router
 from round0_ingest.service import SecretUnavailable
 from round0_ingest.wiring import ingest
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
 ROUTE_PATH = "/webhooks/round0"  # behind any prefix a stage or a domain mapping adds
 app = Router()
 
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JsonResponse:
-    return JsonResponse(status, body, headers or {})
+    return JsonResponse(status, body, headers)
 
 
 @app.post(ROUTE_PATH)
@@ -115,7 +116,7 @@ def ask_for_retry(error: RetryableError) -> JsonResponse:
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: "LambdaContext") -> dict[str, Any]:
     try:
         return app.resolve(event)
     except Exception:

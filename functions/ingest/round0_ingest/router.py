@@ -11,25 +11,36 @@ boundary: whatever prefix a stage or a domain mapping puts in front of it. API G
 only sends this function what its route key (`POST /webhooks/round0`) admits anyway.
 Everything else is answered as Powertools answered it: 404 with the same JSON body.
 Answers have the shape Powertools gave them (same keys, compact JSON, `Content-Type`).
+
+Plain slotted classes, not dataclasses: a dataclass costs its module about a millisecond
+of a cold start to create, and these hold a request's few fields for one call.
 """
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 APPLICATION_JSON = "application/json"
 
 
-@dataclass(frozen=True)
 class Request:
     """What a route needs of an HTTP API request."""
 
-    method: str
-    path: str
-    headers: Mapping[str, str]  # names lower-cased (HTTP names are case-insensitive)
-    body: str
-    is_base64_encoded: bool
+    __slots__ = ("body", "headers", "is_base64_encoded", "method", "path")
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],  # names lower-cased (HTTP names are case-insensitive)
+        body: str,
+        is_base64_encoded: bool,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.body = body
+        self.is_base64_encoded = is_base64_encoded
 
     @classmethod
     def from_http_api(cls, event: Mapping[str, Any]) -> "Request":
@@ -58,11 +69,17 @@ class Request:
         return self.headers.get(name.lower())
 
 
-@dataclass(frozen=True)
 class JsonResponse:
-    status: int
-    body: Mapping[str, Any]
-    headers: Mapping[str, str] = field(default_factory=dict)
+    """A JSON answer: its status, its body (a JSON object) and its headers."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(
+        self, status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None
+    ) -> None:
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
 
     def for_http_api(self) -> dict[str, Any]:
         """The Lambda proxy integration's answer (payload format 2.0)."""
@@ -81,11 +98,15 @@ RouteHandler = Callable[[Request], JsonResponse]
 ErrorHandler = Callable[[Any], JsonResponse]
 
 
-@dataclass(frozen=True)
 class Route:
-    method: str
-    path: str  # starts with "/"
-    handler: RouteHandler
+    """A method and a path (from "/"), matched behind any prefix."""
+
+    __slots__ = ("handler", "method", "path")
+
+    def __init__(self, method: str, path: str, handler: RouteHandler) -> None:
+        self.method = method
+        self.path = path
+        self.handler = handler
 
     def matches(self, request: Request) -> bool:
         return request.method == self.method and (
