@@ -157,11 +157,21 @@ def test_the_handler_imports_without_compiling_anything_of_the_build(
             assert not str(files[package]).startswith(str(deployed)), package
 
 
-# What a handler's import must not load: it is not used on the path it serves first.
-# Ingest: Powertools' HTTP resolver package imports every resolver (AppSync's brings
-# asyncio); the function routes its one route itself (round0_ingest.router).
+# What a handler's import must not load, as it is not used on every path:
+# - ingest: Powertools' HTTP resolver package imports every resolver (AppSync's brings
+#   asyncio); the function routes its one route itself (round0_ingest.router);
+# - notify: requests, only to post to Slack (not when an interview starts);
+# - ATS sync: the adapters but the configured one (none by default), and requests.
 NOT_AT_IMPORT = {
     "IngestFunction": ("aws_lambda_powertools.event_handler", "asyncio"),
+    "NotifyFunction": ("requests",),
+    "AtsSyncFunction": (
+        "requests",
+        "round0_ats.credentials",
+        "round0_ats.greenhouse",
+        "round0_ats.lever",
+        "round0_ats.webhook",
+    ),
 }
 
 
