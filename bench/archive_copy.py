@@ -6,7 +6,7 @@ pairs, each in a fresh child process, from the ROUND0 stand-in's audio storage o
 process, so the bytes moto keeps do not count against either copy):
 
 - ours: the real `Archiver.copy_audio` (allowlist, streamed download, SHA-256, multipart
-  upload in 8 MiB parts, one part at a time);
+  upload in 8 MiB parts, two parts sent while the next is read);
 - the plain way, as a user would write it: `requests.get(url, stream=True)` and boto3's
   `s3.upload_fileobj(response.raw, bucket, key)` (s3transfer's defaults: 8 MiB parts,
   up to 10 uploaded at once).

@@ -157,6 +157,37 @@ def test_the_handler_imports_without_compiling_anything_of_the_build(
             assert not str(files[package]).startswith(str(deployed)), package
 
 
+# What a handler's import must not load, as it is not used on every path:
+# - ingest: Powertools' HTTP resolver package imports every resolver (AppSync's brings
+#   asyncio); the function routes its one route itself (round0_ingest.router);
+# - notify: requests, only to post to Slack (not when an interview starts);
+# - ATS sync: the adapters but the configured one (none by default), and requests.
+NOT_AT_IMPORT = {
+    "IngestFunction": ("aws_lambda_powertools.event_handler", "asyncio"),
+    "NotifyFunction": ("requests",),
+    "AtsSyncFunction": (
+        "requests",
+        "round0_ats.credentials",
+        "round0_ats.greenhouse",
+        "round0_ats.lever",
+        "round0_ats.webhook",
+    ),
+}
+
+
+@pytest.mark.parametrize("function", sorted(NOT_AT_IMPORT))
+def test_the_handler_imports_nothing_its_path_does_not_use(deployed: Path, function: str) -> None:
+    loaded = import_handler(deployed, function)["files"]
+    assert "round0" in loaded, "the handler's import should load the layer"
+    unwanted = [
+        name
+        for name in loaded
+        for package in NOT_AT_IMPORT[function]
+        if name == package or name.startswith(package + ".")
+    ]
+    assert not unwanted, f"{function} imports {sorted(unwanted)}"
+
+
 def test_the_layer_leaves_the_sdk_to_the_runtime(deployed: Path) -> None:
     layer = deployed / "SharedLayer" / "python"
     shipped = {path.name for path in layer.iterdir()}

@@ -1,13 +1,18 @@
 """The archive bucket: small documents, and audio streamed in with a multipart upload.
 
-Memory use of `upload` is bounded by one part (`part_size`) plus one incoming chunk,
-whatever the file's size. An object's SHA-256 is kept in its `sha256` tag (a tag,
-because a multipart upload's metadata is fixed before its bytes are known); a copy
-whose bytes turn out identical to the stored object is abandoned, not written.
+`upload` reads the next part while the ones before it are uploaded: up to
+`parts_in_flight` parts go to S3 at once, each from a small thread pool, and the read
+waits for a free slot. Its memory is bounded by `parts_in_flight + 1` parts (those
+uploading and the one being filled) plus one incoming chunk, whatever the file's size.
+An object's SHA-256 is kept in its `sha256` tag (a tag, because a multipart upload's
+metadata is fixed before its bytes are known); a copy whose bytes turn out identical to
+the stored object is abandoned, not written. Whatever fails, read or part, the upload
+is aborted once no part of it is still being sent, so none is left behind.
 """
 
 import hashlib
 from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 from urllib.parse import urlencode
@@ -23,6 +28,9 @@ if TYPE_CHECKING:
 
 MIN_PART_SIZE = 5 * 1024 * 1024  # S3's minimum for every part but the last
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
+# parts sent at once while the next is read: enough to keep the download streaming
+# (s3transfer sends up to 10, holding as many in memory)
+DEFAULT_PARTS_IN_FLIGHT = 2
 SHA256_TAG = "sha256"
 _MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
 
@@ -59,12 +67,16 @@ class ArchiveBucket:
         bucket: str,
         client: "S3Client | None" = None,
         part_size: int = DEFAULT_PART_SIZE,
+        parts_in_flight: int = DEFAULT_PARTS_IN_FLIGHT,
     ) -> None:
         if part_size < MIN_PART_SIZE:
             raise ValueError(f"part size must be at least {MIN_PART_SIZE} bytes")
+        if parts_in_flight < 1:
+            raise ValueError("at least one part must be in flight")
         self._bucket = bucket
         self._client = client
         self._part_size = part_size
+        self._parts_in_flight = parts_in_flight
 
     @property
     def _s3(self) -> "S3Client":
@@ -117,11 +129,12 @@ class ArchiveBucket:
         stored object already holds them, nothing is written (a multipart upload is
         aborted). Any failure aborts the multipart upload, so no parts are left behind.
         """
+        s3 = self._s3  # resolved here, not first in a part's thread
         hasher = hashlib.sha256()
         size = 0
         upload_id: str | None = None
-        parts: list[CompletedPartTypeDef] = []
         part = bytearray()
+        sending = _PartsInFlight(self._parts_in_flight)
         try:
             for chunk in chunks:
                 hasher.update(chunk)
@@ -133,20 +146,20 @@ class ArchiveBucket:
                     view = view[room:]
                     if len(part) == self._part_size:
                         if upload_id is None:
-                            upload_id = self._s3.create_multipart_upload(
+                            upload_id = s3.create_multipart_upload(
                                 Bucket=self._bucket,
                                 Key=key,
                                 ContentType=content_type,
                                 Metadata=metadata,
                                 ChecksumAlgorithm="CRC32",
                             )["UploadId"]
-                        parts.append(self._upload_part(key, upload_id, len(parts) + 1, part))
+                        sending.send(self._part_sender(s3, key, upload_id, sending.count + 1, part))
                         part = bytearray()
             fingerprint = Fingerprint(size=size, sha256=hasher.hexdigest())
             if upload_id is None:
                 if unchanged(fingerprint):
                     return UploadOutcome(written=False, fingerprint=fingerprint, parts=0)
-                self._s3.put_object(
+                s3.put_object(
                     Bucket=self._bucket,
                     Key=key,
                     Body=_body(part),
@@ -156,31 +169,41 @@ class ArchiveBucket:
                 )
                 return UploadOutcome(written=True, fingerprint=fingerprint, parts=1)
             if part:
-                parts.append(self._upload_part(key, upload_id, len(parts) + 1, part))
+                sending.send(self._part_sender(s3, key, upload_id, sending.count + 1, part))
+            parts = sending.finish()
             if unchanged(fingerprint):
                 self._abort(key, upload_id)
                 return UploadOutcome(written=False, fingerprint=fingerprint, parts=len(parts))
-            self._s3.complete_multipart_upload(
+            s3.complete_multipart_upload(
                 Bucket=self._bucket,
                 Key=key,
                 UploadId=upload_id,
                 MultipartUpload={"Parts": parts},
             )
         except BaseException:
+            # no part may still be on its way when the upload is aborted: S3 could keep it
+            sending.stop()
             if upload_id is not None:
                 self._abort(key, upload_id)
             raise
-        self._s3.put_object_tagging(
+        finally:
+            sending.stop()
+        s3.put_object_tagging(
             Bucket=self._bucket,
             Key=key,
             Tagging={"TagSet": [{"Key": SHA256_TAG, "Value": fingerprint.sha256}]},
         )
         return UploadOutcome(written=True, fingerprint=fingerprint, parts=len(parts))
 
+    def _part_sender(
+        self, s3: "S3Client", key: str, upload_id: str, number: int, body: bytearray
+    ) -> Callable[[], "CompletedPartTypeDef"]:
+        return lambda: self._upload_part(s3, key, upload_id, number, body)
+
     def _upload_part(
-        self, key: str, upload_id: str, number: int, body: bytearray
+        self, s3: "S3Client", key: str, upload_id: str, number: int, body: bytearray
     ) -> "CompletedPartTypeDef":
-        response = self._s3.upload_part(
+        response = s3.upload_part(
             Bucket=self._bucket,
             Key=key,
             UploadId=upload_id,
@@ -200,3 +223,46 @@ class ArchiveBucket:
             self._s3.abort_multipart_upload(Bucket=self._bucket, Key=key, UploadId=upload_id)
         except ClientError as exc:  # the lifecycle rule removes what is left
             logger.warning("abort failed", error=exc.response.get("Error", {}).get("Code"))
+
+
+class _PartsInFlight:
+    """Part uploads running in a small thread pool, at most `limit` at once, in order.
+
+    `send` waits for a free slot (and raises the first failure of a part as soon as it
+    is seen); `finish` waits for every part and gives them in part-number order; `stop`
+    drops the parts not started yet and waits for those being sent (idempotent).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._pool: ThreadPoolExecutor | None = None  # started by the first part
+        self._sent: list[Future[CompletedPartTypeDef]] = []
+        self._pending: set[Future[CompletedPartTypeDef]] = set()
+
+    @property
+    def count(self) -> int:
+        return len(self._sent)
+
+    def send(self, upload: Callable[[], "CompletedPartTypeDef"]) -> None:
+        self._settle({future for future in self._pending if future.done()})
+        while len(self._pending) >= self._limit:
+            self._settle(wait(self._pending, return_when=FIRST_COMPLETED).done)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._limit, thread_name_prefix="archive-part")
+        future = self._pool.submit(upload)
+        self._sent.append(future)
+        self._pending.add(future)
+
+    def finish(self) -> list["CompletedPartTypeDef"]:
+        self._settle(wait(self._pending).done)
+        return [future.result() for future in self._sent]
+
+    def stop(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pending.clear()
+
+    def _settle(self, done: set[Future["CompletedPartTypeDef"]]) -> None:
+        self._pending -= done
+        for future in done:
+            future.result()  # a part's failure, raised here

@@ -10,6 +10,7 @@ if any of it may succeed later, dead-lettered at once if none can.
 
 import json
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -208,29 +209,42 @@ class Archiver:
         ETag and length, so the body is not even read. Otherwise the bytes stream in
         while their SHA-256 is computed, and a copy identical to the stored object
         (its `sha256` tag) is abandoned instead of written.
+
+        The stored object's HEAD is sent while the download's request is: both answers
+        are in after one round trip, not two.
         """
-        with self._audio.open(url, time_left) as download:
-            existing = self._bucket.head(key)
-            if (
+        with ThreadPoolExecutor(1, thread_name_prefix="archive-head") as background:
+            stored = background.submit(self._bucket.head, key)
+            with self._audio.open(url, time_left) as download:
+                return self._copy(key, download, metadata, stored.result())
+
+    def _copy(
+        self,
+        key: str,
+        download: AudioDownload,
+        metadata: dict[str, str],
+        existing: StoredObject | None,
+    ) -> CopyOutcome:
+        if (
+            existing is not None
+            and download.etag is not None
+            and existing.metadata.get(SOURCE_ETAG) == header_safe(download.etag)
+            and download.length in (None, existing.size)
+        ):
+            return CopyOutcome.UNCHANGED
+        if download.etag is not None:
+            metadata = {**metadata, SOURCE_ETAG: header_safe(download.etag)}
+
+        def unchanged(fingerprint: Fingerprint) -> bool:
+            return (
                 existing is not None
-                and download.etag is not None
-                and existing.metadata.get(SOURCE_ETAG) == header_safe(download.etag)
-                and download.length in (None, existing.size)
-            ):
-                return CopyOutcome.UNCHANGED
-            if download.etag is not None:
-                metadata = {**metadata, SOURCE_ETAG: header_safe(download.etag)}
-
-            def unchanged(fingerprint: Fingerprint) -> bool:
-                return (
-                    existing is not None
-                    and existing.size == fingerprint.size
-                    and self._bucket.stored_sha256(key) == fingerprint.sha256
-                )
-
-            outcome = self._bucket.upload(
-                key, download.chunks(), download.content_type, metadata, unchanged
+                and existing.size == fingerprint.size
+                and self._bucket.stored_sha256(key) == fingerprint.sha256
             )
+
+        outcome = self._bucket.upload(
+            key, download.chunks(), download.content_type, metadata, unchanged
+        )
         return CopyOutcome.COPIED if outcome.written else CopyOutcome.UNCHANGED
 
     def _write_transcripts(self, interview_id: str, results: FullResults) -> None:

@@ -10,18 +10,8 @@ from round0.observability import logger
 from round0.secrets import CachedValue, secret_value
 from round0.settings import FunctionSettings, load_settings
 from round0.state_store import InterviewStates
-from round0_ats import greenhouse, lever
-from round0_ats.credentials import (
-    greenhouse_credentials,
-    lever_credentials,
-    webhook_target,
-)
-from round0_ats.greenhouse import GreenhouseAts
-from round0_ats.lever import LeverAts
 from round0_ats.ports import Ats
 from round0_ats.service import AtsSync
-from round0_ats.transport import Transport
-from round0_ats.webhook import WebhookAts
 
 
 class Adapter(StrEnum):
@@ -46,36 +36,49 @@ class AtsSettings(FunctionSettings):
 
 
 def _adapter(settings: AtsSettings) -> Ats | None:
-    def secret(secret_id: str) -> CachedValue:
-        return secret_value(secret_id, settings.secret_max_age_seconds)
-
+    """The configured adapter. Only its modules are imported: a deployment uses one
+    adapter (none by default), and the others' modules, their credentials' models and
+    the HTTP client would only lengthen every cold start."""
     # the credentials travel to this URL: https (or a loopback address), checked at start
     base = (
         check_base_url(settings.ats_api_base_url, "AtsApiBaseUrl")
         if settings.ats_api_base_url
         else None
     )
+    if settings.ats_adapter is Adapter.NONE:
+        return None
+    from round0_ats import credentials  # noqa: PLC0415 - see the docstring
+    from round0_ats.transport import Transport  # noqa: PLC0415
+
+    def secret(secret_id: str) -> CachedValue:
+        return secret_value(secret_id, settings.secret_max_age_seconds)
+
     match settings.ats_adapter:
-        case Adapter.NONE:
-            return None
         case Adapter.WEBHOOK:
+            from round0_ats.webhook import WebhookAts  # noqa: PLC0415
+
             return WebhookAts(
-                webhook_target(secret(settings.ats_webhook_secret_id)),
+                credentials.webhook_target(secret(settings.ats_webhook_secret_id)),
                 Transport(Adapter.WEBHOOK),
             )
         case Adapter.GREENHOUSE:
-            return GreenhouseAts(
-                greenhouse_credentials(secret(settings.greenhouse_secret_id)),
+            from round0_ats import greenhouse  # noqa: PLC0415
+
+            return greenhouse.GreenhouseAts(
+                credentials.greenhouse_credentials(secret(settings.greenhouse_secret_id)),
                 Transport(Adapter.GREENHOUSE),
                 api_base=base or greenhouse.API_BASE,
                 token_url=f"{base}/token" if base else greenhouse.OAUTH_TOKEN_ENDPOINT,
             )
         case Adapter.LEVER:
-            return LeverAts(
-                lever_credentials(secret(settings.lever_secret_id)),
+            from round0_ats import lever  # noqa: PLC0415
+
+            return lever.LeverAts(
+                credentials.lever_credentials(secret(settings.lever_secret_id)),
                 Transport(Adapter.LEVER),
                 api_base=base or lever.API_BASE,
             )
+    return None
 
 
 @cache

@@ -5,38 +5,39 @@ stale or wrong signature; 400 for a body that is not a ROUND0 event; 422 for a s
 event that no store or bus could ever take (a limit of `round0.events`, or refused for
 good when published: quarantined), so the sender stops retrying; 409 and 503, with
 `Retry-After`, only for what may pass (the same event in flight, a store, the bus or
-the secret unavailable).
+the secret unavailable). Anything but that route is a JSON 404. The route is found
+whatever prefix a named stage or a custom domain's base-path mapping puts before it
+(`round0_ingest.router`, which imports nothing this path does not use).
 """
 
 import base64
 import binascii
-from typing import Any
-
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from round0.delivery import DeliveryFailed, EventInFlight, Outcome, RetryableError, Unpublishable
 from round0.events import InvalidEvent, UnprocessableEvent
 from round0.observability import Metric, count, count_with_reason, logger, metrics
 from round0.signature import SIGNATURE_HEADER, SignatureError
+from round0_ingest.router import JsonResponse, Request, Router
 from round0_ingest.service import SecretUnavailable
 from round0_ingest.wiring import ingest
 
-app = APIGatewayHttpResolver()
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+ROUTE_PATH = "/webhooks/round0"  # behind any prefix a stage or a domain mapping adds
+app = Router()
 
 
-def _json(
-    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
-) -> Response[dict[str, Any]]:
-    return Response(status, content_types.APPLICATION_JSON, body, headers)
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JsonResponse:
+    return JsonResponse(status, body, headers)
 
 
-@app.post("/webhooks/round0")
-def receive_webhook() -> Response[dict[str, Any]]:
-    request = app.current_event
+@app.post(ROUTE_PATH)
+def receive_webhook(request: Request) -> JsonResponse:
     count(Metric.RECEIVED)
-    raw = _raw_body(request.body or "", is_base64=bool(request.is_base64_encoded))
-    receipt = ingest().receive(request.headers.get(SIGNATURE_HEADER.lower()), raw)
+    raw = _raw_body(request.body, is_base64=request.is_base64_encoded)
+    receipt = ingest().receive(request.header(SIGNATURE_HEADER), raw)
     match receipt.outcome:
         case Outcome.PUBLISHED:
             count(Metric.PUBLISHED)
@@ -55,28 +56,28 @@ def _raw_body(body: str, *, is_base64: bool) -> bytes:
 
 
 @app.exception_handler(SignatureError)
-def reject_signature(error: SignatureError) -> Response[dict[str, Any]]:
+def reject_signature(error: SignatureError) -> JsonResponse:
     count_with_reason(Metric.REJECTED, f"signature_{error.reason}")
     logger.warning("signature rejected", reason=error.reason)
     return _json(401, {"error": "invalid_signature", "message": str(error)})
 
 
 @app.exception_handler(InvalidEvent)
-def reject_event(error: InvalidEvent) -> Response[dict[str, Any]]:
+def reject_event(error: InvalidEvent) -> JsonResponse:
     count_with_reason(Metric.REJECTED, "invalid_event")
     logger.warning("event rejected", problem=str(error))
     return _json(400, {"error": "invalid_event", "message": str(error)})
 
 
 @app.exception_handler(UnprocessableEvent)
-def refuse_event(error: UnprocessableEvent) -> Response[dict[str, Any]]:
+def refuse_event(error: UnprocessableEvent) -> JsonResponse:
     count_with_reason(Metric.REJECTED, "unprocessable_event")
     logger.warning("event refused: beyond a limit", field=error.field, problem=str(error))
     return _json(422, {"error": "unprocessable_event", "field": error.field, "message": str(error)})
 
 
 @app.exception_handler(Unpublishable)
-def refuse_unpublishable(error: Unpublishable) -> Response[dict[str, Any]]:
+def refuse_unpublishable(error: Unpublishable) -> JsonResponse:
     count(Metric.QUARANTINED)
     logger.warning("event refused: quarantined, it can never be published", reason=error.reason)
     return _json(
@@ -89,7 +90,7 @@ def refuse_unpublishable(error: Unpublishable) -> Response[dict[str, Any]]:
 
 
 @app.exception_handler(RetryableError)
-def ask_for_retry(error: RetryableError) -> Response[dict[str, Any]]:
+def ask_for_retry(error: RetryableError) -> JsonResponse:
     match error:
         case EventInFlight():
             count(Metric.IN_FLIGHT)
@@ -115,5 +116,10 @@ def ask_for_retry(error: RetryableError) -> Response[dict[str, Any]]:
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+def lambda_handler(event: dict[str, Any], context: "LambdaContext") -> dict[str, Any]:
+    try:
+        return app.resolve(event)
+    except Exception:
+        # as Powertools' resolver did: the error is logged, then Lambda reports it (502)
+        logger.exception("request failed: unhandled error")
+        raise

@@ -2,8 +2,7 @@
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from round0.candidates import candidate_keys
 from round0.delivery import Delivery, Outcome, RetryableError
@@ -27,8 +26,7 @@ class IndexKeyPort(Protocol):
     def current(self) -> bytes: ...
 
 
-@dataclass(frozen=True)
-class Receipt:
+class Receipt(NamedTuple):  # not a dataclass: a fifth of the cost to create at import
     event_id: str
     outcome: Outcome
 

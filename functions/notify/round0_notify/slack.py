@@ -10,14 +10,15 @@ logged, nor put in a failure's reason.
 import re
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import requests
 
 from round0.failures import PermanentFailure, TransientFailure
 from round0.http import Timeouts, failure_for_status, is_https_or_loopback
 from round0.secrets import CachedValue, ParsedValue, secret_field
+
+if TYPE_CHECKING:
+    import requests
 
 URL_FIELD = "webhook_url"
 _ERROR_TEXT = re.compile(r"[^a-z0-9_]+")
@@ -36,7 +37,7 @@ def is_valid_webhook_url(url: str) -> bool:
     return is_https_or_loopback(url)
 
 
-def _error_text(response: requests.Response) -> str:
+def _error_text(response: "requests.Response") -> str:
     """Slack's short error string (`no_service`), made safe to log."""
     return _ERROR_TEXT.sub("_", response.text[:64].strip().lower()).strip("_") or "no_body"
 
@@ -48,7 +49,7 @@ class SlackWebhook:
         self,
         secret: CachedValue | None,
         timeouts: Timeouts,
-        session: requests.Session | None = None,
+        session: "requests.Session | None" = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._url = (
@@ -61,7 +62,7 @@ class SlackWebhook:
             )
         )
         self._timeouts = timeouts
-        self._session = session or requests.Session()
+        self._session = session  # made by the first post
         self._clock = clock
 
     def url(self) -> str | None:
@@ -72,6 +73,12 @@ class SlackWebhook:
         """POST `message`; return the HTTP status, or raise a Transient/PermanentFailure."""
         if not is_valid_webhook_url(url):
             raise PermanentFailure("slack_invalid_url: the webhook URL is not an https URL")
+        # requests is loaded by the first message sent, not at import: a cold start that
+        # sends none (an interview starting, Slack not configured) does without it
+        import requests  # noqa: PLC0415
+
+        if self._session is None:
+            self._session = requests.Session()
         try:
             response = self._session.post(
                 url, json=message, timeout=self._timeouts.as_tuple(), allow_redirects=False

@@ -238,9 +238,106 @@ def test_malformed_bodies_get_400_naming_the_problem_and_store_nothing(
     assert bus_messages() == []
 
 
-def test_other_routes_are_not_found(ingest: Invoke) -> None:
-    request = http_api_event(b"{}", {}, path="/elsewhere")
-    assert ingest(request).status == 404
+def behind(prefix: str, stage: str = "$default", *, raw_path: bool = True) -> dict[str, Any]:
+    """A new signed webhook as API Gateway delivers it when `prefix` precedes the route:
+    a named stage (`/prod`) or a custom domain's API mapping (`/v1`) puts it in the path
+    the client used, which is what `rawPath` and `requestContext.http.path` carry."""
+    request = signed_request(payload_bytes("interview_ended.json"))
+    path = prefix + request["rawPath"]
+    request["requestContext"]["stage"] = stage
+    request["requestContext"]["http"]["path"] = path
+    if raw_path:
+        request["rawPath"] = path
+    else:
+        del request["rawPath"]
+    return request
+
+
+@pytest.mark.parametrize(
+    ("prefix", "stage"),
+    [
+        pytest.param("/prod", "prod", id="named stage"),
+        pytest.param("/v1", "$default", id="custom domain base path"),
+        pytest.param("/webhooks/v1", "$default", id="custom domain multi-level base path"),
+        pytest.param("/v1", "prod", id="custom domain mapped to a named stage"),
+    ],
+)
+def test_the_route_is_answered_behind_a_stage_or_a_domain_mapping_prefix(
+    ingest: Invoke, bus_messages: Drain, table: Items, prefix: str, stage: str
+) -> None:
+    result = ingest(behind(prefix, stage))
+    assert (result.status, result.body) == (200, {"status": "published", "event_id": ENDED_ID})
+    assert result.headers == {"Content-Type": "application/json"}
+    assert [message["detail"]["id"] for message in bus_messages()] == [ENDED_ID]
+    assert table()[f"event#{ENDED_ID}"]["status"]["S"] == "published"
+
+
+def test_the_request_contexts_path_serves_when_raw_path_is_absent(
+    ingest: Invoke, bus_messages: Drain
+) -> None:
+    result = ingest(behind("/v1", raw_path=False))
+    assert (result.status, result.body["status"]) == (200, "published")
+    assert len(bus_messages()) == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/elsewhere"),
+        ("POST", "/prod/elsewhere"),
+        ("POST", "/"),
+        ("POST", "/webhooks/round0/"),  # as Powertools' resolver answered: exact paths
+        ("POST", "/webhooks/round0/extra"),
+        ("POST", "/xwebhooks/round0"),  # the route's path ends a segment of the path
+        ("POST", "/webhooks/round"),
+        ("GET", "/webhooks/round0"),  # a known path, another method: 404 as before, not 405
+        ("get", "/webhooks/round0"),
+        ("PUT", "/prod/webhooks/round0"),
+        ("OPTIONS", "/webhooks/round0"),  # no CORS: no preflight answer
+    ],
+)
+def test_other_routes_are_not_found(
+    ingest: Invoke,
+    table: Items,
+    capsys: pytest.CaptureFixture[str],
+    log_output: Any,
+    method: str,
+    path: str,
+) -> None:
+    body = payload_bytes("interview_started.json")
+    header = sign(body, LOCAL_SIGNING_SECRET, int(time.time()))
+    request = http_api_event(body, {SIGNATURE_HEADER: header}, path=path, method=method)
+    result = ingest(request)
+    assert (result.status, result.body) == (404, {"statusCode": 404, "message": "Not found"})
+    assert result.headers == {"Content-Type": "application/json"}
+    assert table() == {}
+    # nothing was received: no metric but the cold start's, no log line
+    metric_names = [
+        metric["Name"]
+        for line in capsys.readouterr().out.splitlines()
+        if '"_aws"' in line
+        for definition in json.loads(line)["_aws"]["CloudWatchMetrics"]
+        for metric in definition["Metrics"]
+    ]
+    assert set(metric_names) <= {"ColdStart"}
+    assert log_output.getvalue() == ""
+
+
+def test_an_answer_has_the_shape_api_gateway_takes(ingest: Invoke, lambda_context: Any) -> None:
+    from round0_ingest.app import lambda_handler
+
+    answers = [
+        lambda_handler(load_api_event("interview_started.json"), lambda_context),
+        lambda_handler(load_api_event("bad_signature.json"), lambda_context),
+        lambda_handler(http_api_event(b"{}", {}, path="/elsewhere"), lambda_context),
+    ]
+    for answer in answers:
+        assert list(answer) == ["statusCode", "body", "isBase64Encoded", "headers", "cookies"]
+        assert answer["isBase64Encoded"] is False
+        assert answer["cookies"] == []
+        assert answer["headers"]["Content-Type"] == "application/json"
+        # compact JSON, as before
+        assert answer["body"] == json.dumps(json.loads(answer["body"]), separators=(",", ":"))
 
 
 def test_rotation_keeps_the_previous_secret_valid_and_secrets_are_cached(

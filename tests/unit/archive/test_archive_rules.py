@@ -3,6 +3,7 @@ document, the API key secret, and the bounded part buffer of the upload."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -320,7 +321,7 @@ def test_parts_are_never_larger_than_the_part_size_whatever_the_chunks() -> None
     total = 3 * MIN_PART_SIZE + 17
     outcome = bucket.upload("k", chunks(total, 3 * 1024 * 1024 + 1), "audio/mpeg", {})
     assert outcome.written
-    assert s3.part_sizes == [MIN_PART_SIZE] * 3 + [17]
+    assert sorted(s3.part_sizes, reverse=True) == [MIN_PART_SIZE] * 3 + [17]
     assert s3.calls == ["create", "complete", "tag"]
     assert outcome.fingerprint.size == total
 
@@ -359,6 +360,81 @@ def test_a_failing_source_aborts_the_upload() -> None:
     with pytest.raises(ConnectionResetError):
         bucket.upload("k", broken(), "audio/mpeg", {})
     assert s3.calls == ["create", "abort"]
+
+
+class ConcurrentS3(RecordingS3):
+    """Parts that take their time: counts how many are sent at once, can fail one."""
+
+    def __init__(self, failing_part: int | None = None) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.both_started = threading.Event()
+        self.failing_part = failing_part
+        self.completed_parts: list[int] = []
+        self.sent_when_aborted: int | None = None
+
+    def upload_part(self, *, Body: bytes, PartNumber: int, **rest: Any) -> dict[str, Any]:  # noqa: N803
+        with self._lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            if self.in_flight == 2:
+                self.both_started.set()
+        try:
+            # the first part waits (boundedly) for a second one to start beside it
+            if PartNumber == 1:
+                self.both_started.wait(timeout=5)
+            if PartNumber == self.failing_part:
+                raise ConnectionResetError("part refused")
+            return super().upload_part(Body=Body, PartNumber=PartNumber, **rest)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def complete_multipart_upload(self, **kwargs: Any) -> dict[str, Any]:
+        self.completed_parts = [part["PartNumber"] for part in kwargs["MultipartUpload"]["Parts"]]
+        return super().complete_multipart_upload(**kwargs)
+
+    def abort_multipart_upload(self, **kwargs: Any) -> dict[str, Any]:
+        with self._lock:
+            self.sent_when_aborted = self.in_flight
+        return super().abort_multipart_upload(**kwargs)
+
+
+def test_parts_are_sent_side_by_side_but_never_more_than_the_limit() -> None:
+    s3 = ConcurrentS3()
+    bucket = ArchiveBucket("b", client=s3, part_size=MIN_PART_SIZE, parts_in_flight=2)  # type: ignore[arg-type]
+    outcome = bucket.upload("k", chunks(6 * MIN_PART_SIZE + 5, 1024 * 1024), "audio/mpeg", {})
+    assert outcome.written
+    assert outcome.parts == 7
+    assert s3.both_started.is_set()  # part 1 was still being sent when part 2 began
+    assert s3.most_in_flight == 2
+    assert s3.completed_parts == [1, 2, 3, 4, 5, 6, 7]  # in part-number order
+
+
+def test_one_part_at_a_time_when_the_limit_is_one() -> None:
+    s3 = ConcurrentS3()
+    s3.both_started.set()  # part 1 has nobody to wait for
+    bucket = ArchiveBucket("b", client=s3, part_size=MIN_PART_SIZE, parts_in_flight=1)  # type: ignore[arg-type]
+    bucket.upload("k", chunks(3 * MIN_PART_SIZE, 1024 * 1024), "audio/mpeg", {})
+    assert s3.most_in_flight == 1
+
+
+def test_a_failing_part_aborts_the_upload_once_no_part_is_on_its_way() -> None:
+    s3 = ConcurrentS3(failing_part=3)
+    bucket = ArchiveBucket("b", client=s3, part_size=MIN_PART_SIZE, parts_in_flight=2)  # type: ignore[arg-type]
+    with pytest.raises(ConnectionResetError, match="part refused"):
+        bucket.upload("k", chunks(8 * MIN_PART_SIZE, 1024 * 1024), "audio/mpeg", {})
+    assert "complete" not in s3.calls
+    assert s3.calls[-1] == "abort"
+    assert s3.sent_when_aborted == 0
+    assert len(s3.part_sizes) < 8  # the parts after the failure were never sent
+
+
+def test_at_least_one_part_in_flight() -> None:
+    with pytest.raises(ValueError, match="in flight"):
+        ArchiveBucket("b", parts_in_flight=0)
 
 
 def test_a_part_size_below_s3s_minimum_is_refused() -> None:
