@@ -124,6 +124,8 @@ class Audio:
 
 
 class Bucket:
+    part_size = 8 * 1024 * 1024
+
     def head(self, key: str) -> StoredObject | None:
         return None
 
@@ -141,6 +143,8 @@ class Bucket:
         content_type: str,
         metadata: dict[str, str],
         unchanged: Callable[[Fingerprint], bool] = lambda _: False,
+        *,
+        only_if_absent: bool = False,
     ) -> UploadOutcome:
         assert len(key.encode("utf-8")) <= 1024
         assert all(value.isascii() and value.isprintable() for value in metadata.values())

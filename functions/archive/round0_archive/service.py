@@ -10,7 +10,6 @@ if any of it may succeed later, dead-lettered at once if none can.
 
 import json
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -57,6 +56,8 @@ class AudioSourcePort(Protocol):
 
 
 class ArchiveBucketPort(Protocol):
+    @property
+    def part_size(self) -> int: ...
     def head(self, key: str) -> StoredObject | None: ...
     def stored_sha256(self, key: str) -> str | None: ...
     def put_document(self, key: str, body: bytes, content_type: str) -> bool: ...
@@ -67,6 +68,8 @@ class ArchiveBucketPort(Protocol):
         content_type: str,
         metadata: dict[str, str],
         unchanged: Callable[[Fingerprint], bool] = ...,
+        *,
+        only_if_absent: bool = ...,
     ) -> UploadOutcome: ...
 
 
@@ -205,47 +208,53 @@ class Archiver:
     ) -> CopyOutcome:
         """Stream one audio file into `key`, unless the object already holds its bytes.
 
-        Cheap check first: the stored object was copied from a source with this strong
-        ETag and length, so the body is not even read. Otherwise the bytes stream in
-        while their SHA-256 is computed, and a copy identical to the stored object
-        (its `sha256` tag) is abandoned instead of written.
+        A file that fits one part (its declared length) is written in one request, only
+        if no object is there yet (S3's `If-None-Match: *`): a first copy, the common
+        case, asks nothing before. If one is there (a re-run), it is compared: the same
+        size and SHA-256 (its `sha256` tag) is left alone, anything else is replaced.
 
-        The stored object's HEAD is sent while the download's request is: both answers
-        are in after one round trip, not two.
+        A larger file is looked up first: stored from a source with this strong ETag
+        and length, its body is not even read. Otherwise the bytes stream in while their
+        SHA-256 is computed, and a copy identical to the stored object is abandoned
+        instead of written.
         """
-        with ThreadPoolExecutor(1, thread_name_prefix="archive-head") as background:
-            stored = background.submit(self._bucket.head, key)
-            with self._audio.open(url, time_left) as download:
-                return self._copy(key, download, metadata, stored.result())
-
-    def _copy(
-        self,
-        key: str,
-        download: AudioDownload,
-        metadata: dict[str, str],
-        existing: StoredObject | None,
-    ) -> CopyOutcome:
-        if (
-            existing is not None
-            and download.etag is not None
-            and existing.metadata.get(SOURCE_ETAG) == header_safe(download.etag)
-            and download.length in (None, existing.size)
-        ):
-            return CopyOutcome.UNCHANGED
-        if download.etag is not None:
-            metadata = {**metadata, SOURCE_ETAG: header_safe(download.etag)}
-
-        def unchanged(fingerprint: Fingerprint) -> bool:
-            return (
+        with self._audio.open(url, time_left) as download:
+            if download.etag is not None:
+                metadata = {**metadata, SOURCE_ETAG: header_safe(download.etag)}
+            if download.length is not None and download.length <= self._bucket.part_size:
+                outcome = self._bucket.upload(
+                    key,
+                    download.chunks(),
+                    download.content_type,
+                    metadata,
+                    lambda fingerprint: self._holds(key, fingerprint, self._bucket.head(key)),
+                    only_if_absent=True,
+                )
+                return CopyOutcome.COPIED if outcome.written else CopyOutcome.UNCHANGED
+            existing = self._bucket.head(key)
+            if (
                 existing is not None
-                and existing.size == fingerprint.size
-                and self._bucket.stored_sha256(key) == fingerprint.sha256
+                and SOURCE_ETAG in metadata
+                and existing.metadata.get(SOURCE_ETAG) == metadata[SOURCE_ETAG]
+                and download.length in (None, existing.size)
+            ):
+                return CopyOutcome.UNCHANGED
+            outcome = self._bucket.upload(
+                key,
+                download.chunks(),
+                download.content_type,
+                metadata,
+                lambda fingerprint: self._holds(key, fingerprint, existing),
             )
-
-        outcome = self._bucket.upload(
-            key, download.chunks(), download.content_type, metadata, unchanged
-        )
         return CopyOutcome.COPIED if outcome.written else CopyOutcome.UNCHANGED
+
+    def _holds(self, key: str, fingerprint: Fingerprint, existing: StoredObject | None) -> bool:
+        """Whether the stored object (`existing`, its HEAD) holds exactly these bytes."""
+        return (
+            existing is not None
+            and existing.size == fingerprint.size
+            and self._bucket.stored_sha256(key) == fingerprint.sha256
+        )
 
     def _write_transcripts(self, interview_id: str, results: FullResults) -> None:
         document = json.dumps(without_audio_urls(results), indent=2, ensure_ascii=False)

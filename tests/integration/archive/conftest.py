@@ -56,18 +56,15 @@ class ArchiveHarness:
         }
 
     def head(self, key: str) -> dict[str, Any]:
-        head: dict[str, Any] = boto3.client("s3").head_object(Bucket=self.bucket, Key=key)
-        return head
+        return dict(boto3.client("s3").head_object(Bucket=self.bucket, Key=key))
 
     def tags(self, key: str) -> dict[str, str]:
         tags = boto3.client("s3").get_object_tagging(Bucket=self.bucket, Key=key)["TagSet"]
         return {tag["Key"]: tag["Value"] for tag in tags}
 
     def pending_uploads(self) -> list[dict[str, Any]]:
-        uploads: list[dict[str, Any]] = (
-            boto3.client("s3").list_multipart_uploads(Bucket=self.bucket).get("Uploads", [])
-        )
-        return uploads
+        listed = boto3.client("s3").list_multipart_uploads(Bucket=self.bucket)
+        return [dict(upload) for upload in listed.get("Uploads", [])]
 
     def dead_letters(self) -> list[dict[str, Any]]:
         return self.drain_queue(self.dead_letter_queue_url)
@@ -110,6 +107,18 @@ def archive(
     )
     harness.set_api_key(LOCAL_API_KEY)
     return harness
+
+
+def watch_puts(s3_calls: FaultyClient) -> list[dict[str, Any]]:
+    """The arguments of every PutObject sent through `s3_calls` from now on."""
+    seen: list[dict[str, Any]] = []
+
+    def observe(arguments: dict[str, Any]) -> bool:
+        seen.append(arguments)
+        return False  # never a fault: only watched
+
+    s3_calls.fail("put_object", times=1, fault=lambda: None, when=observe)
+    return seen
 
 
 @pytest.fixture

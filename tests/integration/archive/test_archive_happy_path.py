@@ -8,11 +8,13 @@ import hashlib
 import json
 from typing import Any
 
+import boto3
+
 from round0_testkit.events import bus_event, load_bus_event
 from round0_testkit.faults import FaultyClient
 from round0_testkit.standins.round0_api import LOCAL_API_KEY, Round0ApiStandIn
 
-from .conftest import INTERVIEW, MIB, PREFIX, Q1, Q2, ArchiveHarness, ended_event
+from .conftest import INTERVIEW, MIB, PREFIX, Q1, Q2, ArchiveHarness, ended_event, watch_puts
 
 
 def test_every_answer_is_archived_with_transcripts(
@@ -194,6 +196,66 @@ def test_the_same_audio_is_not_copied_again(
     assert "put_object" not in s3_calls.calls
     assert "create_multipart_upload" not in s3_calls.calls
     assert {key: archive.head(key)["LastModified"] for key in modified} == modified
+
+
+def test_a_first_copy_of_a_small_answer_is_one_conditional_put(
+    archive: ArchiveHarness, round0: Round0ApiStandIn, s3_calls: FaultyClient
+) -> None:
+    # Given a completed interview whose answers each fit one part
+    event = ended_event()
+    round0.register_interview(event["detail"], audio_size=300 * 1024)
+    puts = watch_puts(s3_calls)
+
+    # When it is archived for the first time
+    archive.invoke(event)
+
+    # Then each answer is one PutObject, conditional, asked of nothing before: the two
+    # HEADs are the transcripts' (a document compares its digest before writing)
+    audio_keys = {f"{PREFIX}question_{q}.mp3" for q in (Q1, Q2)}
+    assert {put["Key"] for put in puts if put.get("IfNoneMatch") == "*"} == audio_keys
+    assert s3_calls.calls.count("put_object") == 4  # two answers, two transcripts
+    assert s3_calls.calls.count("head_object") == 2
+    assert all(archive.objects()[key] for key in audio_keys)
+
+
+def test_a_small_answer_archived_again_is_compared_not_rewritten(
+    archive: ArchiveHarness, round0: Round0ApiStandIn, s3_calls: FaultyClient
+) -> None:
+    # Given an interview archived once, its answers each fitting one part
+    event = ended_event()
+    round0.register_interview(event["detail"], audio_size=300 * 1024)
+    archive.invoke(event)
+    stored = archive.objects()
+    puts = watch_puts(s3_calls)
+
+    # When another event for the same interview arrives (a replay from the bus archive)
+    archive.invoke(bus_event({**event["detail"], "id": "evt_replayed"}))
+
+    # Then each answer's conditional write finds its object there, with the same bytes:
+    # nothing is written unconditionally
+    audio_keys = {f"{PREFIX}question_{q}.mp3" for q in (Q1, Q2)}
+    assert {put["Key"] for put in puts if put.get("IfNoneMatch") == "*"} == audio_keys
+    assert [put["Key"] for put in puts if "IfNoneMatch" not in put] == []
+    assert archive.objects() == stored
+
+
+def test_a_small_answer_whose_stored_bytes_differ_is_replaced(
+    archive: ArchiveHarness, round0: Round0ApiStandIn
+) -> None:
+    # Given an archived interview whose first answer's object was since overwritten
+    event = ended_event()
+    round0.register_interview(event["detail"], audio_size=300 * 1024)
+    archive.invoke(event)
+    key = f"{PREFIX}question_{Q1}.mp3"
+    boto3.client("s3").put_object(Bucket=archive.bucket, Key=key, Body=b"not the answer")
+
+    # When the interview is archived again
+    archive.invoke(bus_event({**event["detail"], "id": "evt_again"}))
+
+    # Then the object holds the answer's bytes again, with their digest
+    restored = archive.objects()[key]
+    assert restored == round0.audio_bytes(INTERVIEW, Q1)
+    assert archive.tags(key)["sha256"] == hashlib.sha256(restored).hexdigest()
 
 
 def test_without_an_etag_identical_bytes_are_not_written_again(

@@ -374,6 +374,9 @@ class ConcurrentS3(RecordingS3):
         self.failing_part = failing_part
         self.completed_parts: list[int] = []
         self.sent_when_aborted: int | None = None
+        self.bodies: dict[int, bytes] = {}  # part number: its bytes as sent
+        # the buffers sent, by identity (held, so that no identity is reused)
+        self.buffers: dict[int, bytes] = {}
 
     def upload_part(self, *, Body: bytes, PartNumber: int, **rest: Any) -> dict[str, Any]:  # noqa: N803
         with self._lock:
@@ -387,6 +390,9 @@ class ConcurrentS3(RecordingS3):
                 self.both_started.wait(timeout=5)
             if PartNumber == self.failing_part:
                 raise ConnectionResetError("part refused")
+            with self._lock:
+                self.buffers[id(Body)] = Body
+            self.bodies[PartNumber] = bytes(Body)  # read while "sending", as botocore does
             return super().upload_part(Body=Body, PartNumber=PartNumber, **rest)
         finally:
             with self._lock:
@@ -411,6 +417,17 @@ def test_parts_are_sent_side_by_side_but_never_more_than_the_limit() -> None:
     assert s3.both_started.is_set()  # part 1 was still being sent when part 2 began
     assert s3.most_in_flight == 2
     assert s3.completed_parts == [1, 2, 3, 4, 5, 6, 7]  # in part-number order
+
+
+def test_part_buffers_are_reused_and_each_part_holds_its_own_bytes() -> None:
+    s3 = ConcurrentS3()
+    bucket = ArchiveBucket("b", client=s3, part_size=MIN_PART_SIZE, parts_in_flight=2)  # type: ignore[arg-type]
+    # every chunk different, so a buffer filled again too early would show
+    source = [bytes([n % 251]) * 700_001 for n in range(70)]
+    outcome = bucket.upload("k", iter(source), "audio/mpeg", {})
+    assert outcome.parts == 10
+    assert b"".join(s3.bodies[n] for n in sorted(s3.bodies)) == b"".join(source)
+    assert len(s3.buffers) <= 3  # two sending and one being filled, whatever the size
 
 
 def test_one_part_at_a_time_when_the_limit_is_one() -> None:
