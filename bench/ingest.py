@@ -107,12 +107,12 @@ def warm_requests(requests: int) -> dict[str, Any]:
     import boto3
 
     secrets_client = boto3.client("secretsmanager")
-    aws.secretsmanager = lambda: secrets_client  # type: ignore[method-assign]
+    aws.secretsmanager = lambda: secrets_client  # type: ignore[assignment]
     import round0_ingest.app as app_module
 
     stubbed = wiring.ingest()
-    original_factory = app_module.ingest
-    app_module.ingest = lambda: stubbed  # type: ignore[assignment]
+    original_factory = app_module.ingest  # type: ignore[attr-defined]
+    app_module.ingest = lambda: stubbed  # type: ignore[attr-defined,assignment]
     lambda_handler = app_module.lambda_handler
 
     handler = logger.registered_handler
@@ -158,7 +158,7 @@ def warm_requests(requests: int) -> dict[str, Any]:
             if response["statusCode"] != 200:
                 raise SystemExit(f"unexpected answer {response}")
             timings.append(elapsed)
-    app_module.ingest = original_factory
+    app_module.ingest = original_factory  # type: ignore[attr-defined]
     timings.sort()
     return {
         "requests": requests,
@@ -183,7 +183,7 @@ def api_calls(events_per_kind: int) -> dict[str, Any]:
     from round0_testkit.template import TemplateStack, load_template
 
     calls: Counter[str] = Counter()
-    send = BaseClient._make_api_call
+    send = BaseClient._make_api_call  # type: ignore[attr-defined]
 
     def counted(client: BaseClient, operation: str, params: Any) -> Any:
         calls[f"{client.meta.service_model.service_name}.{operation}"] += 1
@@ -205,7 +205,7 @@ def api_calls(events_per_kind: int) -> dict[str, Any]:
         forget_settings()
         for cached in (delivery, wiring.ingest, aws.dynamodb, aws.events, aws.s3):
             cached.cache_clear()
-        BaseClient._make_api_call = counted  # type: ignore[method-assign]
+        BaseClient._make_api_call = counted  # type: ignore[attr-defined]
         context = type(
             "Context",
             (),
@@ -238,7 +238,7 @@ def api_calls(events_per_kind: int) -> dict[str, Any]:
             duplicate = dict(calls)
         finally:
             sys.stdout = stdout
-            BaseClient._make_api_call = send  # type: ignore[method-assign]
+            BaseClient._make_api_call = send  # type: ignore[attr-defined]
     return {
         "first_event_of_a_cold_start": cold,
         "per_new_event": sum(new.values()) / events_per_kind,

@@ -81,7 +81,8 @@ def faulty(monkeypatch: pytest.MonkeyPatch, ingest: Any) -> Callable[[str], Faul
     """Swap the deployed code's cached client for `service` with a FaultyClient."""
 
     def install(service: str) -> FaultyClient:
-        wrapper = FaultyClient(boto3.client(service))
+        make_client: Any = boto3.client  # any service by name, not one of its overloads
+        wrapper = FaultyClient(make_client(service))
         monkeypatch.setattr(aws, service, lambda: wrapper)
         return wrapper
 

@@ -351,7 +351,7 @@ def test_rotation_keeps_the_previous_secret_valid_and_secrets_are_cached(
     calls: list[str] = []
     from botocore.client import BaseClient
 
-    original = BaseClient._make_api_call
+    original = BaseClient._make_api_call  # type: ignore[attr-defined]
 
     def counting(self: Any, operation: str, params: Any) -> Any:
         calls.append(operation)
