@@ -43,7 +43,7 @@ import requests
 from round0.event_store import event_key
 from round0.state_store import InterviewStates
 from round0_testkit.events import LOCAL_SIGNING_SECRET
-from round0_testkit.scenario import Step, counted, expect, judge, renamed, seed
+from round0_testkit.scenario import Step, counted, expect, judge, shuffled_with_duplicates
 from round0_testkit.sender import compact, send
 from round0_testkit.served import Served, start_serve
 
@@ -59,19 +59,6 @@ class Delivered:
     attempts: int
     statuses: tuple[int, ...]
     ok: bool
-
-
-def events(
-    count: int, duplicates: float, rng: random.Random
-) -> tuple[list[dict[str, Any]], list[Step]]:
-    unique = round(count * (1 - duplicates))
-    payloads = [
-        renamed(seed("interview_started.json" if n % 2 else "interview_ended.json"), f"x{n}")
-        for n in range(unique)
-    ]
-    sends = payloads + [rng.choice(payloads) for _ in range(count - unique)]
-    rng.shuffle(sends)
-    return sends, [Step("bench", payload) for payload in payloads]
 
 
 def deliver(url: str, payload: dict[str, Any], session: requests.Session) -> Delivered:
@@ -121,7 +108,9 @@ def run(arguments: argparse.Namespace, rate: float) -> dict[str, Any]:
     served = start_serve(
         workdir, "--concurrency", str(arguments.lambda_concurrency), *chaos, quiet=True
     )
-    sends, steps = events(arguments.events, arguments.duplicates, random.Random(arguments.seed))
+    sends, steps = shuffled_with_duplicates(
+        arguments.events, arguments.duplicates, random.Random(arguments.seed), "x"
+    )
     local = threading.local()
 
     def one(payload: dict[str, Any]) -> Delivered:

@@ -30,22 +30,9 @@ from typing import Any
 import requests
 
 from round0_testkit.events import LOCAL_SIGNING_SECRET
-from round0_testkit.scenario import Step, expect, observed, renamed, seed
+from round0_testkit.scenario import expect, observed, shuffled_with_duplicates
 from round0_testkit.sender import compact, send
 from round0_testkit.served import start_serve
-
-
-def events(
-    count: int, duplicates: float, rng: random.Random
-) -> tuple[list[dict[str, Any]], list[Step]]:
-    unique = round(count * (1 - duplicates))
-    payloads = [
-        renamed(seed("interview_started.json" if n % 2 else "interview_ended.json"), f"b{n}")
-        for n in range(unique)
-    ]
-    sends = payloads + [rng.choice(payloads) for _ in range(count - unique)]
-    rng.shuffle(sends)
-    return sends, [Step("bench", payload) for payload in payloads]
 
 
 def main() -> int:
@@ -60,7 +47,9 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="round0-bench-"))
     served = start_serve(workdir, "--concurrency", str(arguments.lambda_concurrency), quiet=True)
     url, outbox = served.webhook_url, served.outbox
-    sends, steps = events(arguments.events, arguments.duplicates, random.Random(arguments.seed))
+    sends, steps = shuffled_with_duplicates(
+        arguments.events, arguments.duplicates, random.Random(arguments.seed), "b"
+    )
     session_local = threading.local()
 
     def deliver(payload: dict[str, Any]) -> tuple[float, str]:

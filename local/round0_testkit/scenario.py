@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -54,6 +55,22 @@ def renamed(document: dict[str, Any], suffix: str) -> dict[str, Any]:
     copied["id"] = f"{copied['id']}_{suffix}"
     copied["data"]["interview"]["id"] = f"{copied['data']['interview']['id']}-{suffix}"
     return copied
+
+
+def shuffled_with_duplicates(
+    count: int, duplicates: float, rng: random.Random, suffix: str
+) -> tuple[list[dict[str, Any]], list[Step]]:
+    """`count` sends of new interviews (started and ended alternately, ids made unique by
+    `suffix` and a number), a `duplicates` share of them repeats of others, shuffled by
+    `rng`; and the steps whose effects are expected (each event once)."""
+    unique = round(count * (1 - duplicates))
+    payloads = [
+        renamed(seed("interview_started.json" if n % 2 else "interview_ended.json"), f"{suffix}{n}")
+        for n in range(unique)
+    ]
+    sends = payloads + [rng.choice(payloads) for _ in range(count - unique)]
+    rng.shuffle(sends)
+    return sends, [Step("bench", payload) for payload in payloads]
 
 
 def demo_steps() -> list[Step]:

@@ -36,6 +36,8 @@ EVENT_KEY_PREFIX = "event#"
 PENDING_INDEX = "pending-events"
 PUBLISHED_INDEX = "published-events"
 PUBLISHED_MARKER = "published_marker"
+# a record in either state is done with: a claim of it answers what it became
+_SETTLED = {PUBLISHED: ClaimOutcome.PUBLISHED, QUARANTINED: ClaimOutcome.QUARANTINED}
 
 
 def event_key(event_id: str) -> dict[str, "AttributeValueTypeDef"]:
@@ -130,10 +132,8 @@ class EventStore:
             existing = _from_item(exc.response["Item"])  # type: ignore[typeddict-item]
         else:
             return Claim(ClaimOutcome.CLAIMED, leased)
-        if existing.status == PUBLISHED:
-            return Claim(ClaimOutcome.PUBLISHED, existing)
-        if existing.status == QUARANTINED:
-            return Claim(ClaimOutcome.QUARANTINED, existing)
+        if existing.status in _SETTLED:
+            return Claim(_SETTLED[existing.status], existing)
         if existing.lease_until > now:
             return Claim(ClaimOutcome.IN_FLIGHT, existing, _retry_after(existing.lease_until, now))
         return self.take_over(existing.event_id, lease_seconds, now)
@@ -162,10 +162,8 @@ class EventStore:
             if not current:
                 raise LookupError(f"event record {event_id} vanished") from exc
             existing = _from_item(current)  # type: ignore[arg-type]
-            if existing.status == PUBLISHED:
-                return Claim(ClaimOutcome.PUBLISHED, existing)
-            if existing.status == QUARANTINED:
-                return Claim(ClaimOutcome.QUARANTINED, existing)
+            if existing.status in _SETTLED:
+                return Claim(_SETTLED[existing.status], existing)
             return Claim(ClaimOutcome.IN_FLIGHT, existing, _retry_after(existing.lease_until, now))
         return Claim(ClaimOutcome.CLAIMED, _from_item(response["Attributes"]))
 
@@ -279,24 +277,12 @@ class EventStore:
 
     def pending_ids(self, received_before: float, limit: int) -> list[str]:
         """Ids of records still pending that were received before `received_before`."""
-        ids: list[str] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": PENDING_INDEX,
-            "KeyConditionExpression": "#pending = :pending AND received_at < :before",
-            "ExpressionAttributeNames": {"#pending": PENDING},
-            "ExpressionAttributeValues": {
-                ":pending": {"S": PENDING},
-                ":before": {"N": repr(received_before)},
-            },
-        }
-        while len(ids) < limit:
-            page = self._db.query(**kwargs, Limit=limit - len(ids))
-            ids.extend(item["pk"]["S"].removeprefix(EVENT_KEY_PREFIX) for item in page["Items"])
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return ids
+        items = self._query_pending_index(
+            "#pending = :pending AND received_at < :before",
+            {":pending": {"S": PENDING}, ":before": {"N": repr(received_before)}},
+            limit,
+        )
+        return [item["pk"]["S"].removeprefix(EVENT_KEY_PREFIX) for item in items]
 
     def newest_published_at(self) -> float | None:
         """When the newest event still on record was published; None if none is."""
@@ -315,21 +301,29 @@ class EventStore:
     def pending(self, limit: int, status: str = PENDING) -> list[tuple[str, float]]:
         """Ids of records pending (or, with `status`, quarantined) with when they were
         received, oldest first."""
-        found: list[tuple[str, float]] = []
+        items = self._query_pending_index("#pending = :status", {":status": {"S": status}}, limit)
+        return [
+            (item["pk"]["S"].removeprefix(EVENT_KEY_PREFIX), float(item["received_at"]["N"]))
+            for item in items
+        ]
+
+    def _query_pending_index(
+        self, condition: str, values: dict[str, Any], limit: int
+    ) -> list[dict[str, Any]]:
+        """Up to `limit` items of the pending index matching `condition`, oldest first,
+        page after page."""
+        items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": PENDING_INDEX,
-            "KeyConditionExpression": "#pending = :status",
+            "KeyConditionExpression": condition,
             "ExpressionAttributeNames": {"#pending": PENDING},
-            "ExpressionAttributeValues": {":status": {"S": status}},
+            "ExpressionAttributeValues": values,
         }
-        while len(found) < limit:
-            page = self._db.query(**kwargs, Limit=limit - len(found))
-            found.extend(
-                (item["pk"]["S"].removeprefix(EVENT_KEY_PREFIX), float(item["received_at"]["N"]))
-                for item in page["Items"]
-            )
+        while len(items) < limit:
+            page = self._db.query(**kwargs, Limit=limit - len(items))
+            items.extend(page["Items"])
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return found
+        return items

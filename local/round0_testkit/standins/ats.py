@@ -278,32 +278,30 @@ class AtsStandIn(RecordingStandIn):
 
     def _lever_opportunities(self, request: RecordedRequest) -> _Answer:
         email = request.query.get("email", [""])[-1].casefold()
-        limit = self.page_size or min(int(request.query.get("limit", ["100"])[-1]), 100)
-        offset = int(request.query.get("offset", ["0"])[-1] or 0)
         matches = [
             {"id": oid, "emails": [email]}
             for oid, address in sorted(self.lever_opportunities.items())
             if address.casefold() == email
         ]
-        page = matches[offset : offset + limit]
-        has_next = offset + limit < len(matches)
-        document: dict[str, Any] = {"data": page, "hasNext": has_next}
-        if has_next:
-            document["next"] = str(offset + limit)
-        return _Answer(HTTPStatus.OK, document)
+        return self._lever_page(request, matches)
 
     def _lever_list_notes(self, request: RecordedRequest, opportunity_id: str) -> _Answer:
         if opportunity_id not in self.lever_opportunities:
             return _Answer(HTTPStatus.NOT_FOUND, {"code": "ResourceNotFound"})
-        notes = [n for n in self.lever_notes if n["opportunity"] == opportunity_id]
+        notes = [
+            {"id": n["noteId"], "text": n["value"], "user": "perform-as-user"}
+            for n in self.lever_notes
+            if n["opportunity"] == opportunity_id
+        ]
+        return self._lever_page(request, notes)
+
+    def _lever_page(self, request: RecordedRequest, items: list[dict[str, Any]]) -> _Answer:
+        """One page of `items` as Lever pages a list: `limit` (at most 100) and an
+        `offset` token, `hasNext` and the `next` token while more follow."""
         limit = self.page_size or min(int(request.query.get("limit", ["100"])[-1]), 100)
         offset = int(request.query.get("offset", ["0"])[-1] or 0)
-        page = [
-            {"id": n["noteId"], "text": n["value"], "user": "perform-as-user"}
-            for n in notes[offset : offset + limit]
-        ]
-        has_next = offset + limit < len(notes)
-        document: dict[str, Any] = {"data": page, "hasNext": has_next}
+        has_next = offset + limit < len(items)
+        document: dict[str, Any] = {"data": items[offset : offset + limit], "hasNext": has_next}
         if has_next:
             document["next"] = str(offset + limit)
         return _Answer(HTTPStatus.OK, document)
