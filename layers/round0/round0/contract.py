@@ -32,5 +32,5 @@ def payload_key(event_id: str) -> str:
 def reference_detail(event_id: str, event_type: str, created: int, ref: PayloadRef) -> str:
     """The bus `Detail` of an event: its envelope and where the whole event is kept."""
     return json.dumps(
-        {"id": event_id, "type": event_type, "created": created, POINTER_FIELD: ref.model_dump()}
+        {"id": event_id, "type": event_type, "created": created, POINTER_FIELD: ref.to_document()}
     )

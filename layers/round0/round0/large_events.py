@@ -6,11 +6,10 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
-from pydantic import ValidationError
 
 from round0 import aws
 from round0.contract import POINTER_FIELD, payload_key
-from round0.records import PayloadRef
+from round0.records import MalformedPayloadRef, PayloadRef
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -72,8 +71,8 @@ def resolve_event(
     if POINTER_FIELD not in detail:
         return detail
     try:
-        ref = PayloadRef.model_validate(detail[POINTER_FIELD])
-    except ValidationError as exc:
+        ref = PayloadRef.from_document(detail[POINTER_FIELD])
+    except MalformedPayloadRef as exc:
         raise PayloadIntegrityError("the payload reference is malformed") from exc
     if ref.s3_bucket != expected_bucket:
         raise PayloadIntegrityError("the payload reference names another bucket")
@@ -91,7 +90,7 @@ def resolve_event(
         raise PayloadIntegrityError(f"payload at {ref.s3_key} does not match its reference")
     try:
         event = json.loads(body)
-    except ValueError as exc:  # not UTF-8, not JSON
+    except MalformedPayloadRef as exc:  # not UTF-8, not JSON
         raise PayloadIntegrityError("the payload is not JSON") from exc
     if not isinstance(event, dict):
         raise PayloadIntegrityError("the payload is not a JSON object")

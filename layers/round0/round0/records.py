@@ -7,8 +7,7 @@ objects. Neither side imports the other's module for them.
 
 from dataclasses import dataclass
 from enum import StrEnum
-
-from pydantic import BaseModel, ConfigDict
+from typing import Any
 
 from round0.events import InterviewStatus
 
@@ -18,21 +17,57 @@ PUBLISHED = "published"
 QUARANTINED = "quarantined"
 
 
-class PayloadRef(BaseModel):
-    """Where a whole event body is kept in S3, and how to know it is the right one."""
+# Plain dataclasses, not pydantic models: these are built by our own code from typed
+# values (and read back from our own stores), so a model's validation buys nothing, and
+# each model costs every cold start a few milliseconds to build its schema.
 
-    model_config = ConfigDict(frozen=True)
+
+class MalformedPayloadRef(ValueError):
+    """A bus event's payload reference is not one we wrote."""
+
+
+@dataclass(frozen=True)
+class PayloadRef:
+    """Where a whole event body is kept in S3, and how to know it is the right one."""
 
     s3_bucket: str
     s3_key: str
     size: int
     sha256: str
 
+    @classmethod
+    def from_document(cls, document: Any) -> "PayloadRef":
+        """The reference a bus event carries (JSON from the bus: checked, not trusted).
 
-class InterviewState(BaseModel):
+        Raises MalformedPayloadRef unless it is an object with the three strings and an integer
+        size; other fields are ignored.
+        """
+        if not isinstance(document, dict):
+            raise MalformedPayloadRef("a payload reference is a JSON object")
+        bucket, key, digest = (document.get(name) for name in ("s3_bucket", "s3_key", "sha256"))
+        size = document.get("size")
+        if not (
+            isinstance(bucket, str)
+            and isinstance(key, str)
+            and isinstance(digest, str)
+            and isinstance(size, int)
+            and not isinstance(size, bool)
+        ):
+            raise MalformedPayloadRef("a payload reference holds s3_bucket, s3_key, sha256, size")
+        return cls(s3_bucket=bucket, s3_key=key, size=size, sha256=digest)
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "s3_bucket": self.s3_bucket,
+            "s3_key": self.s3_key,
+            "size": self.size,
+            "sha256": self.sha256,
+        }
+
+
+@dataclass(frozen=True)
+class InterviewState:
     """An interview's latest known state: ids, statuses and timestamps only."""
-
-    model_config = ConfigDict(frozen=True)
 
     interview_id: str
     status: InterviewStatus

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from itertools import permutations
 
 import boto3
@@ -38,7 +39,7 @@ def test_every_arrival_order_stores_the_newest_state(stack: TemplateStack) -> No
         table = InterviewStates(stack.physical_name("EventsTable"), client)
         interview_id = f"interview-{number}"
         for event in order:
-            table.record(event.model_copy(update={"interview_id": interview_id}), now=0.0)
+            table.record(replace(event, interview_id=interview_id), now=0.0)
         stored = table.get(interview_id)
         assert stored is not None
         assert stored.latest_event_id == expected.latest_event_id == "ended"

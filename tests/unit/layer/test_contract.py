@@ -2,8 +2,10 @@
 
 import json
 
+import pytest
+
 from round0.contract import POINTER_FIELD, SOURCE, payload_key, reference_detail
-from round0.records import PayloadRef
+from round0.records import MalformedPayloadRef, PayloadRef
 
 REF = PayloadRef(s3_bucket="b", s3_key="events/e.json", size=10, sha256="f" * 64)
 
@@ -27,3 +29,26 @@ def test_a_reference_carries_the_envelope_and_where_the_event_is() -> None:
 def test_an_opaque_id_stays_one_key_segment() -> None:
     assert payload_key("evt_1") == "events/evt_1.json"
     assert payload_key("a/../b c") == "events/a%2F..%2Fb%20c.json"
+
+
+def test_a_reference_read_back_from_the_bus_is_the_one_written() -> None:
+    detail = json.loads(reference_detail("evt_1", "interview_ended", 1705416720, REF))
+    assert PayloadRef.from_document(detail[POINTER_FIELD]) == REF
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        None,
+        "events/e.json",
+        [],
+        {"s3_bucket": "b", "s3_key": "k", "sha256": "f"},  # no size
+        {"s3_bucket": "b", "s3_key": "k", "sha256": "f", "size": "10"},
+        {"s3_bucket": "b", "s3_key": "k", "sha256": "f", "size": True},
+        {"s3_bucket": "b", "s3_key": 7, "sha256": "f", "size": 10},
+        {"s3_bucket": None, "s3_key": "k", "sha256": "f", "size": 10},
+    ],
+)
+def test_a_reference_that_is_not_one_we_wrote_is_refused(document: object) -> None:
+    with pytest.raises(MalformedPayloadRef):
+        PayloadRef.from_document(document)
