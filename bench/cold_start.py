@@ -23,7 +23,10 @@ Run after `sam build`:
   .venv/bin/python bench/cold_start.py                       # .aws-sam/build, 15 pairs
   .venv/bin/python bench/cold_start.py --build before=DIR --build after=.aws-sam/build \
       --import-only before
-(`--pairs N`, `--functions IngestFunction ...`, `--top N`). `--import-only LABEL` measures
+(`--pairs N`, `--functions IngestFunction ...`, `--top N`). `--packages-floor` also measures
+a process that loads only what every handler loads whatever its code (boto3 and a client,
+pydantic with one model, Powertools logging, metrics and parameters): the part of a
+ratio no handler's own code can save. `--import-only LABEL` measures
 that build's import alone: a build of an older commit expects that commit's template and
 contract (its environment variables, the events it was sent), which this stack does not
 give it, so its first request would measure a failure.
@@ -218,6 +221,23 @@ def run(code: str, args: list[str], env: dict[str, str], flags: tuple[str, ...] 
     return json.loads(completed.stdout.strip().splitlines()[-1]), completed.stderr
 
 
+# What every handler loads whatever its own code: boto3 and a client, pydantic with one
+# model, and the Powertools utilities the project keeps (logging, metrics, parameters).
+PACKAGES = """
+import os, sys, time
+started = time.perf_counter()
+import json
+import boto3
+boto3.client("dynamodb", region_name="us-east-1")
+import pydantic
+class Model(pydantic.BaseModel):
+    field: int
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.utilities import parameters
+print(json.dumps({"import": time.perf_counter() - started}))
+"""
+
+
 def importtime(stderr: str, top: int) -> list[tuple[str, float]]:
     """Self time of every import, summed by top-level package, largest first (ms)."""
     by_package: dict[str, float] = defaultdict(float)
@@ -251,6 +271,25 @@ def profile_imports(
     if import_only:
         args = args[:1]
     return importtime(run(CANDIDATE, args, env, IMPORTTIME)[1], top)
+
+
+def measure_packages(
+    world: World, build: Path, runtime: Path, pairs: int, say: Callable[[str], None]
+) -> dict[str, float]:
+    """The packages every handler loads (PACKAGES, from `build`'s layer) against the
+    floor, in pairs as the handlers are measured: what no handler's own code can save."""
+    function = next(iter(sorted(world.stack.functions())))
+    env = world.environment(function, [build / "SharedLayer" / "python", runtime])
+    floor_env = world.environment(function, [runtime])
+    ratios: list[float] = []
+    for number in range(pairs):
+        if number % 2 == 0:
+            base, packages = run(FLOOR, [], floor_env)[0], run(PACKAGES, [], env)[0]
+        else:
+            packages, base = run(PACKAGES, [], env)[0], run(FLOOR, [], floor_env)[0]
+        ratios.append(packages["import"] / base["import"])
+    say(f"packages floor: {pairs} pairs done")
+    return {"import_ratio": round(statistics.median(ratios), 4)}
 
 
 def measure(
@@ -331,6 +370,11 @@ def main() -> int:
         metavar="LABEL",
         help="measure only the import of that build (one of an older contract)",
     )
+    parser.add_argument(
+        "--packages-floor",
+        action="store_true",
+        help="also measure what the packages every handler loads cost (the last build's layer)",
+    )
     arguments = parser.parse_args()
     specs = arguments.build or [f"after={REPO / '.aws-sam' / 'build'}"]
     sources = {spec.split("=", 1)[0]: Path(spec.split("=", 1)[1]).resolve() for spec in specs}
@@ -368,6 +412,17 @@ def main() -> int:
                 }
                 for label, build in builds.items()
             }
+            packages = (
+                measure_packages(
+                    world,
+                    list(builds.values())[-1],
+                    runtime,
+                    arguments.pairs,
+                    lambda line: print(line, flush=True),
+                )
+                if arguments.packages_floor
+                else None
+            )
             floor_packages = {
                 name
                 for name, _ in importtime(
@@ -403,9 +458,24 @@ def main() -> int:
                 f"{name}{'*' if name in floor_packages else ''} {ms:.0f}" for name, ms in top
             )
             print(f"    {function}: {listed}")
+    if packages is not None:
+        print(
+            f"\nthe packages every handler loads (boto3 + a client, pydantic with one model,"
+            f" Powertools logging, metrics, parameters), alone: {packages['import_ratio']:.2f}x"
+            f" the floor (median of {arguments.pairs} pairs)"
+        )
     if any(dead.values()):
         print(f"\nWARNING: first requests were dead-lettered: {dead}")
-    print(json.dumps({"pairs": arguments.pairs, "results": results, "dead_letters": dead}))
+    print(
+        json.dumps(
+            {
+                "pairs": arguments.pairs,
+                "results": results,
+                "packages": packages,
+                "dead_letters": dead,
+            }
+        )
+    )
     return 1 if any(dead.values()) else 0
 
 
