@@ -273,25 +273,6 @@ def profile_imports(
     return importtime(run(CANDIDATE, args, env, IMPORTTIME)[1], top)
 
 
-def measure_packages(
-    world: World, build: Path, runtime: Path, pairs: int, say: Callable[[str], None]
-) -> dict[str, float]:
-    """The packages every handler loads (PACKAGES, from `build`'s layer) against the
-    floor, in pairs as the handlers are measured: what no handler's own code can save."""
-    function = next(iter(sorted(world.stack.functions())))
-    env = world.environment(function, [build / "SharedLayer" / "python", runtime])
-    floor_env = world.environment(function, [runtime])
-    ratios: list[float] = []
-    for number in range(pairs):
-        if number % 2 == 0:
-            base, packages = run(FLOOR, [], floor_env)[0], run(PACKAGES, [], env)[0]
-        else:
-            packages, base = run(PACKAGES, [], env)[0], run(FLOOR, [], floor_env)[0]
-        ratios.append(packages["import"] / base["import"])
-    say(f"packages floor: {pairs} pairs done")
-    return {"import_ratio": round(statistics.median(ratios), 4)}
-
-
 def measure(
     world: World,
     builds: dict[str, Path],
@@ -301,10 +282,15 @@ def measure(
     event_file: Path,
     say: Callable[[str], None],
     import_only: frozenset[str] = frozenset(),
-) -> dict[str, dict[str, dict[str, Any]]]:
+    packages_from: Path | None = None,
+) -> tuple[dict[str, dict[str, dict[str, Any]]], float | None]:
+    """Each build's figures per function, and with `packages_from` (a build) the median
+    ratio of PACKAGES (from that build's layer) to the floor, a pair of it measured in
+    every round beside the handlers', so that the same machine state weighs on both."""
     samples: dict[str, dict[str, dict[str, list[float]]]] = {
         label: {name: defaultdict(list) for name in functions} for label in builds
     }
+    packages_ratios: list[float] = []
     handlers = {name: world.stack.function_handler(name) for name in functions}
     for number in range(pairs):
         for function in functions:
@@ -339,8 +325,18 @@ def measure(
                 if number == 0 and label not in import_only:
                     answer = str(result["result"])[:100]
                     say(f"  {label} {function}: first request answered {answer}")
+        if packages_from is not None:
+            packages_env = world.environment(
+                functions[0], [packages_from / "SharedLayer" / "python", runtime]
+            )
+            floor_env = world.environment(functions[0], [runtime])
+            if number % 2 == 0:
+                base, packages = run(FLOOR, [], floor_env)[0], run(PACKAGES, [], packages_env)[0]
+            else:
+                packages, base = run(PACKAGES, [], packages_env)[0], run(FLOOR, [], floor_env)[0]
+            packages_ratios.append(packages["import"] / base["import"])
         say(f"pair {number + 1}/{pairs} done")
-    return {
+    medians = {
         label: {
             function: {
                 key: round(statistics.median(values), 4)
@@ -350,6 +346,8 @@ def measure(
         }
         for label in builds
     }
+    packages_ratio = round(statistics.median(packages_ratios), 4) if packages_ratios else None
+    return medians, packages_ratio
 
 
 def main() -> int:
@@ -387,7 +385,7 @@ def main() -> int:
             runtime = runtime_standin(root / "runtime")
             builds = {label: as_deployed(path, root / label) for label, path in sources.items()}
             print(f"pairs: {arguments.pairs}; builds: {sources}", flush=True)
-            results = measure(
+            results, packages = measure(
                 world,
                 builds,
                 runtime,
@@ -396,6 +394,7 @@ def main() -> int:
                 root / "event.json",
                 lambda line: print(line, flush=True),
                 frozenset(arguments.import_only),
+                list(builds.values())[-1] if arguments.packages_floor else None,
             )
             tops = {
                 label: {
@@ -412,17 +411,6 @@ def main() -> int:
                 }
                 for label, build in builds.items()
             }
-            packages = (
-                measure_packages(
-                    world,
-                    list(builds.values())[-1],
-                    runtime,
-                    arguments.pairs,
-                    lambda line: print(line, flush=True),
-                )
-                if arguments.packages_floor
-                else None
-            )
             floor_packages = {
                 name
                 for name, _ in importtime(
@@ -461,7 +449,7 @@ def main() -> int:
     if packages is not None:
         print(
             f"\nthe packages every handler loads (boto3 + a client, pydantic with one model,"
-            f" Powertools logging, metrics, parameters), alone: {packages['import_ratio']:.2f}x"
+            f" Powertools logging, metrics, parameters), alone: {packages:.2f}x"
             f" the floor (median of {arguments.pairs} pairs)"
         )
     if any(dead.values()):
