@@ -100,16 +100,19 @@ class Caller:
     running: Callable[[], Running | None]
 
 
-def access_key_of(request: Request) -> str | None:
+def _credential_scope(request: Request) -> list[str]:
+    """A SigV4 call's `Credential=` parts: key id, date, region, service, `aws4_request`."""
     authorization = request.header("Authorization") or ""
-    credential = authorization.partition("Credential=")[2].partition(",")[0]
-    return credential.split("/", 1)[0] or None
+    return authorization.partition("Credential=")[2].partition(",")[0].split("/")
+
+
+def access_key_of(request: Request) -> str | None:
+    return _credential_scope(request)[0] or None
 
 
 def describe_call(request: Request) -> AwsCall:
     """The service, operation and protocol of a signed AWS call."""
-    authorization = request.header("Authorization") or ""
-    scope = authorization.partition("Credential=")[2].partition(",")[0].split("/")
+    scope = _credential_scope(request)
     service = scope[3] if len(scope) > 3 else "unknown"
     content_type = request.header("Content-Type") or ""
     target = request.header("X-Amz-Target")

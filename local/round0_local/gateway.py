@@ -30,14 +30,15 @@ import json
 import re
 import select
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol
 from urllib.parse import unquote
+
+from round0_testkit.background_server import BackgroundServer
 
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/?]+)/invocations(?:\?.*)?$")
 # headers that belong to one connection, not to the request (RFC 9110 7.6.1); `Expect`
@@ -126,17 +127,6 @@ def function_name_of(label: str) -> str:
     return parts[0]
 
 
-class QuietServer(ThreadingHTTPServer):
-    """A threaded HTTP server on which a client that leaves is not an error."""
-
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
-
-
 class Gateway:
     """The proxy; `start` binds 127.0.0.1:`port` (0: a free port)."""
 
@@ -145,8 +135,7 @@ class Gateway:
         self._port = port
         self._functions: LocalFunctions | None = None
         self._interceptor: Interceptor | None = None
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http = BackgroundServer("the gateway")
         # DynamoDB applies a conditional write atomically; moto checks the condition and
         # writes in two steps, so two threads can both pass it (two "first" claims of one
         # event). One DynamoDB call at a time through the gateway restores the guarantee.
@@ -180,29 +169,15 @@ class Gateway:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        server = QuietServer(("127.0.0.1", self._port), Handler)
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
-        )
-        self._thread.start()
+        self._http.start(Handler, self._port, poll_interval=0.1)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._http.stop()
 
     @property
     def endpoint(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the gateway is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._http.url
 
     def serve_functions(self, functions: LocalFunctions) -> None:
         """Answer Lambda's Invoke API for `functions` from now on."""

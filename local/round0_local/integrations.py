@@ -37,12 +37,11 @@ class LocalIntegrations:
         self.ats_webhook_secret = f"local-{secrets.token_hex(16)}"
 
     def start(self) -> None:
-        self.slack.start()
-        self.round0.start()
-        self.ats.start()
+        for standin in self.standins().values():
+            standin.start()
 
     def stop(self) -> None:
-        for standin in (self.slack, self.round0, self.ats):
+        for standin in self.standins().values():
             standin.stop()
 
     def standins(self) -> dict[str, RecordingStandIn]:
@@ -51,11 +50,7 @@ class LocalIntegrations:
 
     def addresses(self) -> dict[str, str]:
         """Where each stand-in listens (its `/_standin/faults` control endpoint too)."""
-        return {
-            "slack": self.slack.base_url,
-            "round0-api": self.round0.base_url,
-            "ats": self.ats.base_url,
-        }
+        return {name: standin.base_url for name, standin in self.standins().items()}
 
     def parameters(self) -> dict[str, str]:
         """Template parameter values of the local stack."""

@@ -77,8 +77,7 @@ def function_policy(stack: TemplateStack, function: str) -> dict[str, Any]:
                 "Resource": "*",
             }
         )
-    if not statements:  # a role with no policy: every call is denied
-        return {"Version": "2012-10-17", "Statement": []}
+    # no statement at all: a role with no policy, every call is denied
     return {"Version": "2012-10-17", "Statement": statements}
 
 

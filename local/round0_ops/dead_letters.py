@@ -85,13 +85,6 @@ class DeadLetterQueue:
         self._sqs = client
         self._deleted: set[str] = set()
 
-    def depth(self) -> int:
-        attributes = self._sqs.get_queue_attributes(
-            QueueUrl=self._url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return sum(int(value) for value in attributes.values())
-
     @contextmanager
     def held(self) -> Iterator[list[DeadLetter]]:
         """Every message, hidden while the block runs; those not deleted come back at once."""

@@ -19,11 +19,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from round0.candidate_index import CandidateIndex, IndexEntry
 from round0.candidates import candidate_id_key, email_key
-from round0.contract import payload_key
 from round0.event_store import EventStore
 from round0.large_events import PayloadStore
 from round0.secrets import secret_field, secret_value
@@ -189,14 +186,9 @@ class Erasure:
         self._s3 = stack.client("s3")
         self._payloads = PayloadStore(stack.output("PayloadBucketName"), self._s3)
         self._archive = stack.output("ArchiveBucketName")
-        self._payload_bucket = stack.output("PayloadBucketName")
 
     def index_key(self) -> bytes:
-        with explained("reading the candidate index key"):
-            secret = self._stack.client("secretsmanager").get_secret_value(
-                SecretId=self._stack.output("CandidateIndexKeyArn")
-            )["SecretString"]
-        key = secret_field(str(secret), "key")
+        key = secret_field(self._stack.secret("CandidateIndexKeyArn"), "key")
         if key is None:
             raise OpsError("the candidate index key secret is empty", "redeploy the stack")
         return key.encode()
@@ -234,12 +226,8 @@ class Erasure:
     def _payload_objects(self, plan: ErasurePlan, dry_run: bool) -> int:
         count = 0
         for event_id in sorted(plan.event_ids):
-            try:
-                self._s3.head_object(Bucket=self._payload_bucket, Key=payload_key(event_id))
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-                    continue
-                raise
+            if not self._payloads.exists(event_id):
+                continue
             count += 1
             if not dry_run:
                 self._payloads.delete(event_id)
@@ -356,12 +344,13 @@ def run(
         erased.ats_notes = erasure.lever_notes(value, dry_run)
     audit = None if dry_run else erasure.audit(plan, erased)
     verb = "would delete" if dry_run else "deleted"
+    by_hand = outside(stack.output("AtsAdapter"), plan)
     printer.text(
         f"{'dry run: ' if dry_run else ''}erasure of {describe} ({plan.subject}): {summary}\n"
         + table(["store", verb], erased.rows())
         + "".join(f"kept: {line}\n" for line in KEPT)
         + "\noutside this stack, delete by hand:\n"
-        + "".join(f"  - {line}\n" for line in outside(stack.output("AtsAdapter"), plan))
+        + "".join(f"  - {line}\n" for line in by_hand)
     )
     printer.document(
         {
@@ -372,7 +361,7 @@ def run(
             "event_ids": sorted(plan.event_ids),
             verb.replace(" ", "_"): dict(erased.rows()),
             "kept": KEPT,
-            "outside": outside(stack.output("AtsAdapter"), plan),
+            "outside": by_hand,
             "audit": audit,
         }
     )

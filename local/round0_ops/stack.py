@@ -9,9 +9,9 @@ and endpoint are boto3's own (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...).
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +89,7 @@ class Stack:
     name: str
     outputs: dict[str, str]
     session: Any
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def find(cls, name: str, session: Any | None = None) -> Stack:
@@ -119,7 +120,19 @@ class Stack:
         return self.outputs[key]
 
     def client(self, service: str) -> Any:
-        return self.session.client(service)
+        """One client per service for the whole command."""
+        if service not in self._clients:
+            self._clients[service] = self.session.client(service)
+        return self._clients[service]
+
+    def secret(self, output: str) -> str:
+        """The value of the secret named by `output`."""
+        with explained(f"reading the secret of {output}"):
+            return str(
+                self.client("secretsmanager").get_secret_value(SecretId=self.output(output))[
+                    "SecretString"
+                ]
+            )
 
 
 @dataclass(frozen=True)
@@ -157,6 +170,3 @@ def consumers(chosen: list[str] | None) -> list[Consumer]:
             f"unknown consumer {', '.join(unknown)}", f"choose from {', '.join(CONSUMERS)}"
         )
     return [CONSUMERS[name] for name in chosen]
-
-
-Progress = Callable[[int, int], None]

@@ -126,15 +126,6 @@ def _iso(value: float | None) -> str | None:
     return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _secret(stack: Stack, output: str) -> str:
-    with explained(f"reading the secret of {output}"):
-        return str(
-            stack.client("secretsmanager").get_secret_value(SecretId=stack.output(output))[
-                "SecretString"
-            ]
-        )
-
-
 def configuration(stack: Stack) -> list[Check]:
     checks: list[Check] = []
     arn = stack.output("SigningSecretArn")
@@ -152,7 +143,7 @@ def configuration(stack: Stack) -> list[Check]:
     else:
         checks.append(Check("ok", "signing secret set"))
     key_arn = stack.output("Round0ApiKeyArn")
-    if secret_field(_secret(stack, "Round0ApiKeyArn"), "api_key") is None:
+    if secret_field(stack.secret("Round0ApiKeyArn"), "api_key") is None:
         checks.append(
             Check(
                 "fix",
@@ -175,7 +166,7 @@ def configuration(stack: Stack) -> list[Check]:
             )
         )
     slack_arn = stack.output("NotifySlackWebhookSecretArn")
-    if secret_field(_secret(stack, "NotifySlackWebhookSecretArn"), "webhook_url") is None:
+    if secret_field(stack.secret("NotifySlackWebhookSecretArn"), "webhook_url") is None:
         checks.append(
             Check(
                 "off",
@@ -201,7 +192,7 @@ def _ats_check(stack: Stack) -> Check:
         )
     output = ATS_SECRETS.get(adapter)
     if output is not None:
-        document = secret_document(_secret(stack, output)) or {}
+        document = secret_document(stack.secret(output)) or {}
         empty = sorted(
             name for name, value in document.items() if isinstance(value, str) and not value
         )

@@ -16,6 +16,7 @@ import secrets
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -329,6 +330,7 @@ class TemplateStack:
     def create(self, session: Any, endpoint_url: str | None = None) -> None:
         """Create every emulated resource the template declares, in dependency order."""
 
+        @cache  # one client per service, not one per resource
         def client(service: str) -> Any:
             return session.client(service, region_name=REGION, endpoint_url=endpoint_url)
 

@@ -54,6 +54,16 @@ class PayloadStore:
             sha256=hashlib.sha256(body).hexdigest(),
         )
 
+    def exists(self, event_id: str) -> bool:
+        """Whether the payload of `event_id` is still kept."""
+        try:
+            self._s3.head_object(Bucket=self._bucket, Key=payload_key(event_id))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _MISSING:
+                return False
+            raise
+        return True
+
     def delete(self, event_id: str) -> None:
         self._s3.delete_object(Bucket=self._bucket, Key=payload_key(event_id))
 

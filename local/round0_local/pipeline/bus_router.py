@@ -98,12 +98,19 @@ class Deliveries:
             return self._in_flight > 0
 
     def invoke(
-        self, function: str, payload: Any, request_id: str | None = None, attempt: int = 1
+        self,
+        function: str,
+        payload: Any,
+        request_id: str | None = None,
+        attempt: int = 1,
+        interviews: list[str] | None = None,
     ) -> Invocation:
-        """One invocation now (RequestResponse), its side effects reported."""
+        """One invocation now (RequestResponse), its side effects reported. `interviews`:
+        what `_saw` gave for this payload already (a retry of the same delivery)."""
         request_id = request_id or str(uuid.uuid4())
         event_id, event_type = _identity(payload)
-        interviews = self._saw(payload)
+        if interviews is None:
+            interviews = self._saw(payload)
         with self._reporter.observing(
             function, event_id, event_type, interviews, request_id, attempt
         ):
@@ -136,13 +143,14 @@ class Deliveries:
         self._wait_answered(event_id, ANSWER_WAIT_SECONDS)
         invoke_config = self._stack.functions()[function]["Properties"].get("EventInvokeConfig", {})
         attempts = 1 + int(invoke_config.get("MaximumRetryAttempts", 2))
+        interviews = self._saw(payload)  # once per delivery, not once per attempt
         invocation = Invocation(ok=False)
         for attempt in range(1, attempts + 1):
             say(
                 f"→ deliver    {short(event_id)} {event_type} to {function}"
                 f" (attempt {attempt}/{attempts})"
             )
-            invocation = self.invoke(function, payload, request_id, attempt)
+            invocation = self.invoke(function, payload, request_id, attempt, interviews)
             if invocation.ok:
                 say(f"✓ handled    {short(event_id)} by {function}")
                 return
@@ -158,7 +166,6 @@ class Deliveries:
         if destination is None:
             say(f"✗ dropped    {short(event_id)}: {function} has no OnFailure destination")
             return
-        interviews = self._saw(payload)
         with self._reporter.observing(
             function, event_id, event_type, interviews, request_id, attempts
         ):

@@ -8,14 +8,14 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from round0.event_store import event_key
 from round0_local.emulator import AwsEmulator
-from round0_local.gateway import QuietServer
 from round0_local.pipeline.reporter import Reporter, short
 from round0_local.workers import Invocation
+from round0_testkit.background_server import BackgroundServer
 from round0_testkit.events import http_api_event
 from round0_testkit.template import IMPLICIT_HTTP_API, TemplateStack
 
@@ -63,8 +63,7 @@ class FrontDoor:
         self.route = http_route(stack)
         self.function, self.path = self.route.function, self.route.path
         self.method = self.route.method
-        self._http: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http = BackgroundServer("the front door")
         # deliveries of an event wait until its webhook answer is printed (readable order)
         self._receiving: dict[str, threading.Event] = {}
 
@@ -103,24 +102,15 @@ class FrontDoor:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self._http = QuietServer(("127.0.0.1", self._port), Handler)
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
-        self._thread.start()
+        self._http.start(Handler, self._port)
 
     def stop(self) -> None:
-        if self._http is not None:
-            self._http.shutdown()
-            self._http.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._http.stop()
 
     @property
     def origin(self) -> str:
         """Where the HTTP API is served: what its execute-api origin stands for locally."""
-        if self._http is None:
-            raise RuntimeError("the front door is not open")
-        host, port = self._http.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._http.url
 
     @property
     def url(self) -> str:

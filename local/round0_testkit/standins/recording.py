@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, cast
 from urllib.parse import parse_qs, urlsplit
+
+from round0_testkit.background_server import BackgroundServer, QuietServer
 
 CONTROL_PATH = "/_standin/faults"
 
@@ -186,15 +187,8 @@ class _Handler(BaseHTTPRequestHandler):
         """Quiet: the stand-in records requests instead of printing them."""
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(QuietServer):
     standin: RecordingStandIn
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that left (a reset, a broken pipe) is no error of the stand-in's."""
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
 
 
 @dataclass(frozen=True)
@@ -219,33 +213,21 @@ class RecordingStandIn:
         self._faults: deque[Fault] = deque()
         self.fault_source: FaultSource | None = None
         self._release = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._http = BackgroundServer(f"the {type(self).__name__}")
 
     def handle(self, request: RecordedRequest, reply: Responder) -> None:
         raise NotImplementedError
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> Self:
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.standin = self
-        self._server = server
         self._release.clear()
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        server = self._http.start(_Handler, poll_interval=0.05, server_class=_Server)
+        cast(_Server, server).standin = self
         return self
 
     def stop(self) -> None:
         self._release.set()  # let any hanging request finish
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._http.stop()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -260,10 +242,7 @@ class RecordingStandIn:
 
     @property
     def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError(f"the {type(self).__name__} is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._http.url
 
     # ------------------------------------------------------------ faults
     def fail(self, fault: Fault, times: int = 1) -> None:
