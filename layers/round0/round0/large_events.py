@@ -100,7 +100,7 @@ def resolve_event(
         raise PayloadIntegrityError(f"payload at {ref.s3_key} does not match its reference")
     try:
         event = json.loads(body)
-    except MalformedPayloadRef as exc:  # not UTF-8, not JSON
+    except ValueError as exc:  # not UTF-8, not JSON
         raise PayloadIntegrityError("the payload is not JSON") from exc
     if not isinstance(event, dict):
         raise PayloadIntegrityError("the payload is not a JSON object")

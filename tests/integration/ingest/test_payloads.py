@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from hashlib import sha256
 from typing import Any
 
 import boto3
@@ -70,6 +71,23 @@ def test_a_payload_changed_behind_its_reference_is_refused(
     boto3.client("s3").put_object(Bucket=ref["s3_bucket"], Key=ref["s3_key"], Body=b"{}")
     with pytest.raises(PayloadIntegrityError):
         resolve_event(message["detail"], ref["s3_bucket"])
+
+
+def test_a_payload_that_is_not_json_is_refused_not_a_crash(
+    ingest: Invoke, bus_messages: Drain
+) -> None:
+    # a payload whose digest matches its reference but whose bytes are not JSON
+    ingest(signed_request(ended_of_size(3_000)))
+    [message] = bus_messages()
+    body = b"\xff not json"
+    detail = {
+        **message["detail"],
+        POINTER_FIELD: {**message["detail"][POINTER_FIELD], "sha256": sha256(body).hexdigest()},
+    }
+    ref = detail[POINTER_FIELD]
+    boto3.client("s3").put_object(Bucket=ref["s3_bucket"], Key=ref["s3_key"], Body=body)
+    with pytest.raises(PayloadIntegrityError, match="not JSON"):
+        resolve_event(detail, ref["s3_bucket"])
 
 
 def test_a_payload_erased_or_expired_is_gone(
