@@ -23,7 +23,7 @@ from round0.candidate_index import CandidateIndex, IndexEntry
 from round0.candidates import candidate_id_key, email_key
 from round0.event_store import EventStore
 from round0.large_events import PayloadStore
-from round0.secrets import secret_field, secret_value
+from round0.secrets import index_key, secret_value
 from round0.state_store import InterviewStates
 from round0_archive.keys import UnsafeId, interview_prefix
 from round0_ats import lever
@@ -188,10 +188,10 @@ class Erasure:
         self._archive = stack.output("ArchiveBucketName")
 
     def index_key(self) -> bytes:
-        key = secret_field(self._stack.secret("CandidateIndexKeyArn"), "key")
+        key = index_key(self._stack.secret("CandidateIndexKeyArn"))
         if key is None:
             raise OpsError("the candidate index key secret is empty", "redeploy the stack")
-        return key.encode()
+        return key
 
     def plan(self, by: By, value: str) -> ErasurePlan:
         if by is By.INTERVIEW_ID:

@@ -15,6 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from round0.delivery import REPUBLISHED
 from round0.event_store import EventStore
 from round0.records import QUARANTINED
 from round0_ops.dead_letters import DeadLetter, DeadLetterQueue
@@ -171,7 +172,7 @@ def republish(stack: Stack, printer: Printer, event_ids: Sequence[str]) -> int:
     results = [{"event_id": event_id, "outcome": outcomes[event_id]} for event_id in event_ids]
     printer.document(results)
     printer.text(table(["event id", "outcome"], [[r["event_id"], r["outcome"]] for r in results]))
-    return 0 if all(r["outcome"] == "republished" for r in results) else 1
+    return 0 if all(r["outcome"] == REPUBLISHED for r in results) else 1
 
 
 # ---------------------------------------------------------------- replay

@@ -34,12 +34,7 @@ DEFAULT_PART_SIZE = 8 * 1024 * 1024
 # (s3transfer sends up to 10, holding as many in memory)
 DEFAULT_PARTS_IN_FLIGHT = 2
 SHA256_TAG = "sha256"
-_MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
 _EXISTS = frozenset({"412", "PreconditionFailed"})  # If-None-Match: * found an object
-
-
-def _code(exc: ClientError) -> str | None:
-    return exc.response.get("Error", {}).get("Code")
 
 
 def _body(buffer: bytearray) -> bytes:
@@ -98,7 +93,7 @@ class ArchiveBucket:
         try:
             response = self._s3.head_object(Bucket=self._bucket, Key=key)
         except ClientError as exc:
-            if _code(exc) in _MISSING:
+            if aws.error_code(exc) in aws.S3_MISSING:
                 return None
             raise
         return StoredObject(size=response["ContentLength"], metadata=response.get("Metadata", {}))
@@ -107,7 +102,7 @@ class ArchiveBucket:
         try:
             tags = self._s3.get_object_tagging(Bucket=self._bucket, Key=key)["TagSet"]
         except ClientError as exc:
-            if _code(exc) in _MISSING:
+            if aws.error_code(exc) in aws.S3_MISSING:
                 return None
             raise
         return next((tag["Value"] for tag in tags if tag["Key"] == SHA256_TAG), None)
@@ -235,7 +230,7 @@ class ArchiveBucket:
             try:
                 s3.put_object(**conditional)
             except ClientError as exc:
-                if _code(exc) not in _EXISTS:
+                if aws.error_code(exc) not in _EXISTS:
                     raise
             else:
                 return True
@@ -271,7 +266,7 @@ class ArchiveBucket:
         try:
             self._s3.abort_multipart_upload(Bucket=self._bucket, Key=key, UploadId=upload_id)
         except ClientError as exc:  # the lifecycle rule removes what is left
-            logger.warning("abort failed", error=_code(exc))
+            logger.warning("abort failed", error=aws.error_code(exc))
 
 
 class _PartsInFlight:

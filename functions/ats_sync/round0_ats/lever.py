@@ -85,28 +85,37 @@ class LeverAts:
         )
         return response.json() if response.content else {}
 
-    def _opportunities(
-        self, email: str, credentials: LeverCredentials, time_left: TimeLeft
-    ) -> list[str]:
-        found: list[str] = []
-        params = {"email": email, "limit": str(PAGE_SIZE)}
+    def _list(
+        self,
+        path: str,
+        what: str,
+        params: dict[str, str],
+        credentials: LeverCredentials,
+        time_left: TimeLeft,
+    ) -> list[dict[str, Any]]:
+        """Every item of a Lever list, page after page (`hasNext`, `next` offset), at most
+        MAX_PAGES pages (a warning when there were more)."""
+        items: list[dict[str, Any]] = []
+        params = {**params, "limit": str(PAGE_SIZE)}
         for _ in range(MAX_PAGES):
-            page = self._call(
-                "GET",
-                "/v1/opportunities",
-                "find opportunities",
-                credentials,
-                time_left,
-                params=params,
-            )
+            page = self._call("GET", path, what, credentials, time_left, params=params)
             if not isinstance(page, dict):
                 break
-            found.extend(str(item["id"]) for item in page.get("data", []) if item.get("id"))
+            items += [item for item in page.get("data", []) if isinstance(item, dict)]
             if not page.get("hasNext") or not page.get("next"):
                 break
             params = {**params, "offset": str(page["next"])}
         else:
             logger.warning("lever list truncated", pages=MAX_PAGES)
+        return items
+
+    def _opportunities(
+        self, email: str, credentials: LeverCredentials, time_left: TimeLeft
+    ) -> list[str]:
+        listed = self._list(
+            "/v1/opportunities", "find opportunities", {"email": email}, credentials, time_left
+        )
+        found = [str(item["id"]) for item in listed if item.get("id")]
         if not found:
             raise CandidateNotFound("candidate_unknown: no lever opportunity has that email")
         return found
@@ -156,17 +165,7 @@ class LeverAts:
         deleted = 0
         for opportunity_id in opportunity_ids:
             path = f"/v1/opportunities/{quote(opportunity_id, safe='')}/notes"
-            notes: list[dict[str, Any]] = []
-            params = {"limit": str(PAGE_SIZE)}
-            for _ in range(MAX_PAGES):
-                page = self._call("GET", path, "list notes", credentials, time_left, params=params)
-                if not isinstance(page, dict):
-                    break
-                notes += [note for note in page.get("data", []) if isinstance(note, dict)]
-                if not page.get("hasNext") or not page.get("next"):
-                    break
-                params = {**params, "offset": str(page["next"])}
-            for note in notes:
+            for note in self._list(path, "list notes", {}, credentials, time_left):
                 if not note.get("id") or not is_screening_note(str(note.get("text") or "")):
                     continue
                 deleted += 1

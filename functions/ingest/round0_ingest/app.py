@@ -29,10 +29,6 @@ ROUTE_PATH = "/webhooks/round0"  # behind any prefix a stage or a domain mapping
 app = Router()
 
 
-def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JsonResponse:
-    return JsonResponse(status, body, headers)
-
-
 @app.post(ROUTE_PATH)
 def receive_webhook(request: Request) -> JsonResponse:
     count(Metric.RECEIVED)
@@ -44,7 +40,7 @@ def receive_webhook(request: Request) -> JsonResponse:
         case Outcome.DUPLICATE:
             count(Metric.DUPLICATE)
     logger.info("event accepted", outcome=receipt.outcome.value)
-    return _json(200, {"status": receipt.outcome.value, "event_id": receipt.event_id})
+    return JsonResponse(200, {"status": receipt.outcome.value, "event_id": receipt.event_id})
 
 
 def _raw_body(body: str, *, is_base64: bool) -> bytes:
@@ -59,28 +55,30 @@ def _raw_body(body: str, *, is_base64: bool) -> bytes:
 def reject_signature(error: SignatureError) -> JsonResponse:
     count_with_reason(Metric.REJECTED, f"signature_{error.reason}")
     logger.warning("signature rejected", reason=error.reason)
-    return _json(401, {"error": "invalid_signature", "message": str(error)})
+    return JsonResponse(401, {"error": "invalid_signature", "message": str(error)})
 
 
 @app.exception_handler(InvalidEvent)
 def reject_event(error: InvalidEvent) -> JsonResponse:
     count_with_reason(Metric.REJECTED, "invalid_event")
     logger.warning("event rejected", problem=str(error))
-    return _json(400, {"error": "invalid_event", "message": str(error)})
+    return JsonResponse(400, {"error": "invalid_event", "message": str(error)})
 
 
 @app.exception_handler(UnprocessableEvent)
 def refuse_event(error: UnprocessableEvent) -> JsonResponse:
     count_with_reason(Metric.REJECTED, "unprocessable_event")
     logger.warning("event refused: beyond a limit", field=error.field, problem=str(error))
-    return _json(422, {"error": "unprocessable_event", "field": error.field, "message": str(error)})
+    return JsonResponse(
+        422, {"error": "unprocessable_event", "field": error.field, "message": str(error)}
+    )
 
 
 @app.exception_handler(Unpublishable)
 def refuse_unpublishable(error: Unpublishable) -> JsonResponse:
     count(Metric.QUARANTINED)
     logger.warning("event refused: quarantined, it can never be published", reason=error.reason)
-    return _json(
+    return JsonResponse(
         422,
         {
             "error": "unprocessable_event",
@@ -107,7 +105,7 @@ def ask_for_retry(error: RetryableError) -> JsonResponse:
         case _:
             status = 503
     logger.warning("delivery not acknowledged", reason=error.reason, status=status)
-    return _json(
+    return JsonResponse(
         status,
         {"error": error.reason, "message": "retry later"},
         {"Retry-After": str(error.retry_after)},

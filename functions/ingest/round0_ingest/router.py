@@ -109,9 +109,8 @@ class Route:
         self.handler = handler
 
     def matches(self, request: Request) -> bool:
-        return request.method == self.method and (
-            request.path == self.path or request.path.endswith(self.path)
-        )
+        # the route's path starts with "/": a suffix match is at a segment boundary
+        return request.method == self.method and request.path.endswith(self.path)
 
 
 class Router:

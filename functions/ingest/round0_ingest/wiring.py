@@ -2,7 +2,7 @@
 
 from functools import cache
 
-from round0.secrets import ParsedValue, secret_field, secret_value, signing_secrets
+from round0.secrets import ParsedValue, index_key, secret_value, signing_secrets
 from round0.settings import FunctionSettings, load_settings
 from round0.wiring import delivery
 from round0_ingest.service import Ingest, SecretUnavailable
@@ -25,10 +25,10 @@ def _signing_secrets(secret_string: str) -> tuple[str, ...]:
 
 
 def _index_key(secret_string: str) -> bytes:
-    key = secret_field(secret_string, "key")
+    key = index_key(secret_string)
     if key is None:
         raise SecretUnavailable("index_key_invalid", retry_after=60)
-    return key.encode()
+    return key
 
 
 @cache

@@ -69,7 +69,7 @@ class SesMailer:
 
 
 def _classify(error: ClientError) -> TransientFailure | PermanentFailure:
-    code = error.response.get("Error", {}).get("Code", "Unknown")
+    code = aws.error_code(error) or "Unknown"
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     if code in THROTTLING_CODES:
         return TransientFailure(f"ses_throttled:{code}")

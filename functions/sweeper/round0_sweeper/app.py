@@ -9,6 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from round0.delivery import REPUBLISHED
 from round0.observability import Metric, count, gauge, logger, metrics
 from round0.settings import load_settings
 from round0.wiring import delivery
@@ -21,7 +22,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     requested = event.get("republish")
     if isinstance(requested, list):
         outcomes = delivery().republish([str(event_id) for event_id in requested])
-        republished = sum(outcome == "republished" for outcome in outcomes.values())
+        republished = sum(outcome == REPUBLISHED for outcome in outcomes.values())
         count(Metric.PUBLISHED, republished)
         logger.info("republished on request", republished=republished, asked=len(outcomes))
         return {"republish": outcomes}

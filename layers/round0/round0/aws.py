@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -19,6 +20,16 @@ if TYPE_CHECKING:
     from mypy_boto3_ses import SESClient
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_ssm import SSMClient
+
+# the codes S3 answers for an object (or a key) that is not there: GetObject's,
+# and HEAD's (no body, so only the status)
+S3_MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
+
+
+def error_code(exc: ClientError) -> str | None:
+    """An AWS error's code (`ThrottlingException`, `NoSuchKey`, `404`, ...)."""
+    return exc.response.get("Error", {}).get("Code")
+
 
 # Standard retry mode retries throttling and 5xx with backoff; timeouts keep a
 # hung call from eating the 10 seconds ROUND0 waits for an answer.

@@ -49,7 +49,7 @@ class EventBus:
                 ]
             )
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
+            code = aws.error_code(exc)
             if code == "ValidationException":  # the entry itself is not valid
                 raise PermanentFailure(f"bus_refused: {code}") from exc
             raise

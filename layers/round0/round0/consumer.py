@@ -128,14 +128,11 @@ def run_consumer(
     )
     count(Metric.RECEIVED)
     try:
-        try:
-            event = _read_event(detail)
-        except PayloadGone:
-            # erased on a candidate's request, or past its retention: nothing to do
-            logger.info("the event's payload is gone (erased or expired); skipped")
-            handled = skipped("payload_gone")
-        else:
-            handled = process(event, time_left)
+        handled = process(_read_event(detail), time_left)
+    except PayloadGone:
+        # erased on a candidate's request, or past its retention: nothing to do
+        logger.info("the event's payload is gone (erased or expired); skipped")
+        handled = skipped("payload_gone")
     except InProgressElsewhere as busy:
         # a duplicate delivery while another invocation does the work: not a failure
         logger.info("already in progress in another invocation", key=busy.key)

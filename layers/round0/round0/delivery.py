@@ -98,6 +98,10 @@ class Unpublishable(Exception):
         self.reason = reason
 
 
+# `republish`'s outcome for an event put on the bus again (the others say why not)
+REPUBLISHED = "republished"
+
+
 class Outcome(StrEnum):
     PUBLISHED = "published"
     DUPLICATE = "duplicate"
@@ -235,7 +239,7 @@ class Delivery:
                 outcomes[event_id] = "pending: the sweeper publishes it"
             else:
                 self._bus.publish(record.event_type, detail_for(record))
-                outcomes[event_id] = "republished"
+                outcomes[event_id] = REPUBLISHED
         return outcomes
 
     def _forget_body(self, event_id: str) -> None:

@@ -14,8 +14,6 @@ from round0.records import MalformedPayloadRef, PayloadRef
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-_MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
-
 
 class PayloadIntegrityError(Exception):
     """The reference, or the payload behind it, cannot be trusted: malformed, naming
@@ -59,7 +57,7 @@ class PayloadStore:
         try:
             self._s3.head_object(Bucket=self._bucket, Key=payload_key(event_id))
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in _MISSING:
+            if aws.error_code(exc) in aws.S3_MISSING:
                 return False
             raise
         return True
@@ -92,7 +90,7 @@ def resolve_event(
     try:
         response = (s3_client or aws.s3()).get_object(Bucket=ref.s3_bucket, Key=ref.s3_key)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in _MISSING:
+        if aws.error_code(exc) in aws.S3_MISSING:
             raise PayloadGone(f"no payload at {ref.s3_key}") from exc
         raise
     body = response["Body"].read()

@@ -139,6 +139,13 @@ def secret_field(secret_string: str, field: str) -> str | None:
     return text or None
 
 
+def index_key(secret_string: str) -> bytes | None:
+    """The candidate index's key, from its secret (`{"key": ...}`); None if unset.
+    Ingest files under it and erasure looks up with it: one reading for both."""
+    key = secret_field(secret_string, "key")
+    return key.encode() if key is not None else None
+
+
 def signing_secrets(secret_string: str) -> tuple[str, ...]:
     """The signing secrets a secret holds, current first; ValueError when there is none.
 

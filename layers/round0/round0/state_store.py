@@ -53,7 +53,7 @@ class InterviewStates:
         try:
             return self._record(state, now, candidate_keys)
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
+            code = aws.error_code(exc)
             if code == "ValidationException":
                 raise PermanentFailure(f"state_refused: {code}") from exc
             raise
@@ -73,7 +73,6 @@ class InterviewStates:
         values: dict[str, AttributeValueTypeDef] = {
             f":{name}": {"S": value} for name, value in timestamps.items()
         }
-        values[":eid"] = {"S": state.latest_event_id}
         values[":eids"] = {"SS": [state.latest_event_id]}
         collect = "ADD event_ids :eids"
         if candidate_keys:
@@ -103,6 +102,7 @@ class InterviewStates:
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
                     ":iid": {"S": state.interview_id},
+                    ":eid": {"S": state.latest_event_id},
                     ":status": {"S": state.status.name.lower()},
                     ":rank": {"N": str(state.status.value)},
                     ":created": {"N": str(state.latest_event_created)},
@@ -116,7 +116,6 @@ class InterviewStates:
         else:
             return True
         # an older event: it still knows timestamps the newer one may lack, and its id
-        values.pop(":eid")
         self._db.update_item(
             TableName=self._table,
             Key=interview_key(state.interview_id),

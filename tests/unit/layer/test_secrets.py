@@ -9,6 +9,7 @@ from round0 import aws
 from round0.secrets import (
     CachedValue,
     ParsedValue,
+    index_key,
     parameter_value,
     secret_document,
     secret_field,
@@ -126,3 +127,9 @@ def test_signing_secrets_plain_or_json_with_previous() -> None:
 def test_the_providers_default_to_the_projects_cached_clients() -> None:
     assert secret_value("secret", 60)._provider.client is aws.secretsmanager()  # type: ignore[attr-defined]
     assert parameter_value("parameter", 60)._provider.client is aws.ssm()  # type: ignore[attr-defined]
+
+
+def test_the_index_key_is_read_one_way_for_ingest_and_erasure() -> None:
+    assert index_key('{"key": "k3y"}') == b"k3y"
+    assert index_key('{"key": ""}') is None
+    assert index_key("{}") is None
