@@ -40,7 +40,6 @@ import argparse
 import hashlib
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -143,13 +142,6 @@ print(json.dumps({"outcome": "copied", "seconds": seconds, "rss_before_kib": bef
                   "first_seconds": first_seconds}))
 """
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _child_copy(code: str, args: list[str]) -> dict[str, Any]:
@@ -282,10 +274,11 @@ def main() -> int:
     import boto3
     from moto.server import ThreadedMotoServer
 
+    from round0_testkit.served import free_port
     from round0_testkit.standins.round0_api import Round0ApiStandIn
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server's request log
-    port = _free_port()
+    port = free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     moto.start()
     endpoint = f"http://127.0.0.1:{port}"

@@ -17,12 +17,15 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
+import requests
 
+from round0_testkit.scenario import counted
 from round0_testkit.template import REGION
 
 STARTUP_TIMEOUT = 180.0
@@ -69,6 +72,24 @@ class Served:
         [stack] = self.client("cloudformation").describe_stacks(StackName="round0-local")["Stacks"]
         return {output["OutputKey"]: output["OutputValue"] for output in stack["Outputs"]}
 
+    def effects_of(self, event_id: str) -> Counter[str]:
+        """The side effects of one event that succeeded (no status, or 2xx), per channel."""
+        return Counter(
+            {
+                channel: n
+                for (event, channel), n in counted(self.outbox_records()).items()
+                if event == event_id
+            }
+        )
+
+    def control(self, standin: str, command: dict[str, Any]) -> None:
+        """Queue a fault on a stand-in (or `{"clear": true}`): `POST /_standin/faults`."""
+        answer = requests.post(
+            f"{self.standins[standin]}/_standin/faults", json=command, timeout=10
+        )
+        if answer.status_code != 204:
+            raise AssertionError(f"the {standin} stand-in answered {answer.status_code}")
+
     def outbox_records(self) -> list[dict[str, Any]]:
         return _json_lines(self.outbox)
 
@@ -103,6 +124,18 @@ class Served:
         if self._reader is not None:
             self._reader.join(timeout=10)
         return status
+
+
+@dataclass
+class Ran:
+    """A command run as an operator runs it (`round0-ops ...`): its exit status and output."""
+
+    status: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
 
 
 def _json_lines(path: Path) -> list[dict[str, Any]]:

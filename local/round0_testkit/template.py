@@ -10,6 +10,7 @@ local runner registers as a CloudFormation stack of its own.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import secrets
@@ -76,6 +77,13 @@ _CfnLoader.add_multi_constructor("!", _construct_tag)
 
 
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """The template as a document of its own (a copy: callers may change it)."""
+    return copy.deepcopy(_parsed(path))
+
+
+@cache
+def _parsed(path: Path) -> dict[str, Any]:
+    """Parsed once per process: the YAML costs about 190 ms, a copy about 3."""
     with path.open(encoding="utf-8") as handle:
         document: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
     return document

@@ -27,19 +27,11 @@ def stack_outputs(served: Served) -> dict[str, str]:
     return {output["OutputKey"]: output["OutputValue"] for output in stack["Outputs"]}
 
 
-def channels_of(served: Served, event_id: str) -> Counter[str]:
-    return Counter(
-        record["channel"]
-        for record in served.outbox_records()
-        if record["event_id"] == event_id and 200 <= int(record.get("status", 200)) < 300
-    )
-
-
 def wait_for(served: Served, event_id: str, channel: str) -> Counter[str]:
     deadline = time.monotonic() + EFFECT_TIMEOUT
-    while time.monotonic() < deadline and not channels_of(served, event_id)[channel]:
+    while time.monotonic() < deadline and not served.effects_of(event_id)[channel]:
         time.sleep(0.2)
-    return channels_of(served, event_id)
+    return served.effects_of(event_id)
 
 
 def fresh_started() -> dict[str, Any]:
@@ -75,7 +67,7 @@ def test_a_consumer_invoked_synchronously_by_name_acts_once_and_answers(served: 
     assert answer["ResponseMetadata"]["RequestId"]
     assert json.loads(answer["Payload"].read()) is None  # the consumer returns nothing
     # the side effect happened before the answer, once
-    assert channels_of(served, event["detail"]["id"]) == Counter({"email": 1})
+    assert served.effects_of(event["detail"]["id"]) == Counter({"email": 1})
 
 
 def test_a_consumer_invoked_asynchronously_by_arn_acts_once(served: Served) -> None:
@@ -92,7 +84,7 @@ def test_a_consumer_invoked_asynchronously_by_arn_acts_once(served: Served) -> N
     served.client("lambda").invoke(
         FunctionName=name, InvocationType="RequestResponse", Payload=json.dumps(event)
     )
-    assert channels_of(served, event["detail"]["id"]) == Counter({"email": 1})
+    assert served.effects_of(event["detail"]["id"]) == Counter({"email": 1})
 
 
 def test_a_dry_run_checks_and_runs_nothing(served: Served) -> None:
@@ -104,7 +96,7 @@ def test_a_dry_run_checks_and_runs_nothing(served: Served) -> None:
     )
     assert answer["StatusCode"] == 204
     time.sleep(1.0)
-    assert channels_of(served, event["detail"]["id"]) == Counter()
+    assert served.effects_of(event["detail"]["id"]) == Counter()
 
 
 def test_a_function_that_is_not_local_is_unknown(served: Served) -> None:

@@ -3,7 +3,6 @@ as it would after `sam deploy` (moto's IAM access control is on in `serve`)."""
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 import uuid
@@ -24,7 +23,7 @@ MISSING = "SendFromTheConfiguredIdentity"  # NotifyFunction's ses:SendEmail stat
 
 
 def without_statement(function: str, sid: str) -> dict[str, object]:
-    template = copy.deepcopy(load_template())
+    template = load_template()
     for policy in template["Resources"][function]["Properties"]["Policies"]:
         before = len(policy["Statement"])
         policy["Statement"] = [s for s in policy["Statement"] if s.get("Sid") != sid]

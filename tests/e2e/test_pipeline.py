@@ -32,15 +32,6 @@ def post(served: Served, payload: dict[str, Any], secret: str = LOCAL_SIGNING_SE
     return send(served.webhook_url, compact(payload), secret)
 
 
-def effects_of(served: Served, event_id: str) -> Counter[str]:
-    counts: Counter[str] = Counter()
-    for record in served.outbox_records():
-        status = record.get("status")
-        if record["event_id"] == event_id and (status is None or 200 <= int(status) < 300):
-            counts[record["channel"]] += 1
-    return counts
-
-
 def settled_effects(
     served: Served, event_ids: list[str], expected: Counter[tuple[str, str]]
 ) -> Counter[tuple[str, str]]:
@@ -52,7 +43,7 @@ def settled_effects(
             {
                 (event_id, channel): n
                 for event_id in event_ids
-                for channel, n in effects_of(served, event_id).items()
+                for channel, n in served.effects_of(event_id).items()
             }
         )
 
@@ -147,7 +138,7 @@ def test_ended_before_started_completes_without_start_email_or_ats_regression(
     assert post(served, started).status == 200
     observed = settled_effects(served, [ended["id"], started["id"]], expected)
     assert observed == expected
-    assert effects_of(served, started["id"]) == Counter()  # no email, no ATS update
+    assert served.effects_of(started["id"]) == Counter()  # no email, no ATS update
     state = served.client("dynamodb").get_item(
         TableName="round0-local-EventsTable",
         Key={"pk": {"S": f"interview#{ended['data']['interview']['id']}"}},
@@ -187,7 +178,7 @@ def test_rejected_requests_leave_nothing_behind(
     assert "Item" not in served.client("dynamodb").get_item(
         TableName="round0-local-EventsTable", Key=event_key(payload["id"])
     )
-    assert effects_of(served, payload["id"]) == Counter()
+    assert served.effects_of(payload["id"]) == Counter()
 
 
 def test_a_one_megabyte_interview_ended_reaches_every_consumer_intact(served: Served) -> None:
@@ -212,22 +203,17 @@ def test_a_one_megabyte_interview_ended_reaches_every_consumer_intact(served: Se
     assert transcript in json.dumps(archived, ensure_ascii=False)
 
 
-def _control(served: Served, standin: str, fault: dict[str, Any]) -> None:
-    answer = requests.post(f"{served.standins[standin]}/_standin/faults", json=fault, timeout=10)
-    assert answer.status_code == 204
-
-
 def test_a_consumer_that_keeps_failing_ends_in_its_dead_letter_queue_and_the_outbox(
     served: Served,
 ) -> None:
     # Given Slack answers 500 to everything for a while
-    _control(served, "slack", {"status": 500, "times": 50})
+    served.control("slack", {"status": 500, "times": 50})
     payload = unique("interview_ended.json")
     assert post(served, payload).status == 200
     deadline = time.monotonic() + EFFECT_TIMEOUT
-    while time.monotonic() < deadline and not effects_of(served, payload["id"])["dead_letter"]:
+    while time.monotonic() < deadline and not served.effects_of(payload["id"])["dead_letter"]:
         time.sleep(0.2)
-    _control(served, "slack", {"clear": True})
+    served.control("slack", {"clear": True})
     # Then the notification is dead-lettered once, with the reason, and the others went on
     dead = [
         r
@@ -244,16 +230,16 @@ def test_a_consumer_that_keeps_failing_ends_in_its_dead_letter_queue_and_the_out
         for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     ]
     assert payload["id"] in [body["requestPayload"]["detail"]["id"] for body in bodies]
-    others = effects_of(served, payload["id"])
+    others = served.effects_of(payload["id"])
     assert (others["ats"], others["slack"]) == (1, 0)
 
 
 def test_a_permanent_failure_is_dead_lettered_at_once(served: Served) -> None:
-    _control(served, "slack", {"status": 404, "body": "no_service", "times": 1})
+    served.control("slack", {"status": 404, "body": "no_service", "times": 1})
     payload = unique("interview_ended.json")
     assert post(served, payload).status == 200
     deadline = time.monotonic() + EFFECT_TIMEOUT
-    while time.monotonic() < deadline and not effects_of(served, payload["id"])["dead_letter"]:
+    while time.monotonic() < deadline and not served.effects_of(payload["id"])["dead_letter"]:
         time.sleep(0.2)
     [dead] = [
         r
@@ -287,4 +273,4 @@ def test_a_signed_event_beyond_a_limit_is_a_422_and_reaches_no_consumer(served: 
         "message": "data.interview.id: one storage key segment: is longer than 255 bytes of UTF-8",
     }
     time.sleep(SETTLE_SECONDS)
-    assert effects_of(served, payload["id"]) == Counter()
+    assert served.effects_of(payload["id"]) == Counter()

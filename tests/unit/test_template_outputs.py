@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
@@ -43,14 +42,14 @@ def test_an_api_not_served_locally_fails_loudly() -> None:
 
 
 def test_an_output_with_no_local_value_fails_loudly() -> None:
-    template = copy.deepcopy(load_template())
+    template = load_template()
     template["Outputs"]["Mystery"] = {"Value": {"Fn::GetAtt": ["EventsTable", "StreamArn"]}}
     with pytest.raises(UnresolvableOutput, match="Mystery"):
         created(template).outputs({"WebhookApi": "http://127.0.0.1:3000"})
 
 
 def test_a_conditional_output_follows_its_condition() -> None:
-    template = copy.deepcopy(load_template())
+    template = load_template()
     template["Conditions"] = {
         "AtsOn": {"Fn::Not": [{"Fn::Equals": [{"Ref": "AtsAdapter"}, "none"]}]}
     }

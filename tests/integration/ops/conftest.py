@@ -16,20 +16,11 @@ import pytest
 
 from round0_ops import cli
 from round0_ops.stack import Stack
+from round0_testkit.served import Ran
 from round0_testkit.template import TemplateStack
 
 # where round0-local serve would answer the webhook (the Outputs' WebhookUrl)
 LOCAL_API = {"WebhookApi": "http://127.0.0.1:3000"}
-
-
-@dataclass
-class Ran:
-    status: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
 
 
 @dataclass

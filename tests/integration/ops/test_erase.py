@@ -9,10 +9,12 @@ from typing import Any
 import boto3
 
 from round0.consumer import DeadLetterQueue
+from round0.event_store import event_key
 from round0_testkit.events import load_api_event, payload_bytes, signed_request
+from round0_testkit.served import Ran
 from round0_testkit.template import TemplateStack, load_template
 
-from .conftest import Ran
+from .conftest import LOCAL_API
 
 Ops = Callable[..., Ran]
 Receive = Callable[[dict[str, Any]], dict[str, Any]]
@@ -132,9 +134,7 @@ def test_erase_by_email_deletes_every_copy_and_a_redelivery_brings_nothing_back(
     # and the event ids stay as tombstones
     table = stack.physical_name("EventsTable")
     for event_id in (STARTED_ID, ENDED_ID):
-        record = boto3.client("dynamodb").get_item(
-            TableName=table, Key={"pk": {"S": f"event#{event_id}"}}
-        )["Item"]
+        record = boto3.client("dynamodb").get_item(TableName=table, Key=event_key(event_id))["Item"]
         assert record["status"]["S"] == "published"
         assert "erased_at" in record
         assert "payload_ref" not in record
@@ -202,7 +202,7 @@ def test_ats_notes_are_deleted_through_levers_api(ops: Ops) -> None:
             },
         )
         stack.create(boto3.Session())
-        stack.register(boto3.client("cloudformation"), {"WebhookApi": "http://127.0.0.1:3000"})
+        stack.register(boto3.client("cloudformation"), LOCAL_API)
         opportunity = lever.add_lever_opportunity(CANDIDATE["email"])
         for number, text in enumerate(
             ["ROUND0 screening completed (screening_completed)\n...", "Recruiter's own note"]

@@ -14,9 +14,10 @@ import boto3
 from round0.consumer import DeadLetterQueue
 from round0.event_store import EventStore, event_key
 from round0_testkit.events import load_api_event
+from round0_testkit.served import Ran
 from round0_testkit.template import TemplateStack, load_template
 
-from .conftest import FakeLambda, Ran
+from .conftest import LOCAL_API, FakeLambda
 
 Ops = Callable[..., Ran]
 Receive = Callable[[dict[str, Any]], dict[str, Any]]
@@ -74,7 +75,7 @@ def test_a_signing_secret_never_set_needs_attention(ops: Ops) -> None:
     # Given a stack as `sam deploy` leaves it: the generated signing secret, never replaced
     fresh = TemplateStack(load_template(), stack_name="fresh")
     fresh.create(boto3.Session())
-    fresh.register(boto3.client("cloudformation"), {"WebhookApi": "http://127.0.0.1:3000"})
+    fresh.register(boto3.client("cloudformation"), LOCAL_API)
     # When the operator asks
     ran = ops("--stack", "fresh", "status")
     # Then the one thing that refuses every webhook is named, with the command that fixes it
@@ -147,7 +148,7 @@ def run_the_sweeper(
 
         with contextlib.redirect_stdout(io.StringIO()):  # its logs are not round0-ops' output
             report = lambda_handler(event, lambda_context)
-        return {"StatusCode": 200, "Payload": _Body(json.dumps(report).encode())}
+        return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(report).encode())}
 
     return invoke
 
@@ -243,14 +244,6 @@ def test_pending_lists_what_the_sweeper_should_have_published_and_publishes_it(
     assert ran.status == 0
     assert "swept: 1 published" in ran.out
     assert ops("--json", "pending").json()["pending"] == []
-
-
-class _Body:
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def read(self) -> bytes:
-        return self._data
 
 
 def test_an_unknown_stack_says_so_and_how_to_fix_it(ops: Ops) -> None:
