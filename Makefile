@@ -83,8 +83,9 @@ $(addprefix build-,$(FUNCTIONS)):
 	$(call place,$(STAGE),$(ARTIFACTS_DIR),checked-hash)
 
 # requirements.lock: every package of the project and its dev tools, pinned with hashes,
-# for any platform; the one place a version changes. Then the SAM CLI's own lock and the
-# layer's requirements, which are generated from it.
+# for any platform; the one place a version changes. Then the SAM CLI's and checkov's own
+# locks, the local Lambda runtime's (.venv-lambda: the SDK at requirements.lock's versions)
+# and the layer's requirements, which are generated from it.
 lock:
 	cd "$(REPO)" && "$(UV)" pip compile pyproject.toml --extra dev --universal --python-version 3.13 \
 	  --generate-hashes --quiet --custom-compile-command "make lock" $(UPGRADE) -o requirements.lock
@@ -92,6 +93,9 @@ lock:
 	  --generate-hashes --quiet --custom-compile-command "make lock" $(UPGRADE) -o .ci/sam-cli.lock
 	cd "$(REPO)" && "$(UV)" pip compile --group scan --universal --python-version 3.13 \
 	  --generate-hashes --quiet --custom-compile-command "make lock" $(UPGRADE) -o .ci/checkov.lock
+	cd "$(REPO)" && "$(UV)" pip compile --group lambda-runtime --constraint requirements.lock \
+	  --universal --python-version 3.13 --generate-hashes --quiet --custom-compile-command "make lock" \
+	  $(UPGRADE) -o .ci/lambda-runtime.lock
 	$(MAKE) --no-print-directory -f "$(REPO)/Makefile" layer-requirements
 
 # layers/round0/requirements.txt: pyproject's dependencies but boto3 (the runtime's), with
