@@ -1,6 +1,7 @@
 """`round0-local`: the ROUND0 webhook pipeline on your laptop (no AWS, no Docker).
 
 serve        run the whole pipeline until Ctrl-C
+invoke       run one function of the sam build output once (sam local invoke, no Docker)
 send         sign payloads as ROUND0 does and POST them (local or deployed)
 demo         run the pipeline, send the seed's events, check every side effect
 sign-events  re-sign events/api/*.json and rewrite events/bus/*.json
@@ -48,6 +49,7 @@ def _stop_on_signals() -> threading.Event:
 def _serve(arguments: argparse.Namespace) -> int:
     from round0_local.chaos import ChaosConfig  # noqa: PLC0415 - moto: only here
     from round0_local.pipeline import LocalPipeline, PipelineConfig  # noqa: PLC0415
+    from round0_local.runtime import BuildFailed, BuildMissing, RuntimeUnavailable  # noqa: PLC0415
 
     chaos = (
         ChaosConfig(
@@ -68,10 +70,16 @@ def _serve(arguments: argparse.Namespace) -> int:
         concurrency=arguments.concurrency,
         chaos=chaos,
         template=Path(arguments.template),
+        runtime=arguments.runtime,
+        build_dir=Path(arguments.build_dir) if arguments.build_dir else None,
     )
     stop = _stop_on_signals()
     pipeline = LocalPipeline(config, printer=lambda line: print(line, flush=True))
-    pipeline.start()
+    try:
+        pipeline.start()
+    except (BuildMissing, BuildFailed, RuntimeUnavailable) as failed:  # before anything started
+        print(f"round0-local: {failed}", file=sys.stderr, flush=True)
+        return 1
     try:
         endpoint = pipeline.emulator.endpoint
         # a secret it was given is never printed; say only where it came from
@@ -92,6 +100,7 @@ def _serve(arguments: argparse.Namespace) -> int:
                 for name, url in pipeline.integrations.addresses().items()
             ),
             f"  outbox   {config.outbox}",
+            f"  runtime  {pipeline.runtime.description}",
             f"  logs     {config.log_dir}/<Function>.log",
             *(
                 [
@@ -124,10 +133,17 @@ def _send(arguments: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _invoke(arguments: argparse.Namespace) -> int:
+    from round0_local.invoke import run_invoke  # noqa: PLC0415 - boto3, moto: only here
+
+    return run_invoke(arguments)
+
+
 def _demo(arguments: argparse.Namespace) -> int:
     from round0_local.demo import run_demo  # noqa: PLC0415 - moto: only here
 
-    return run_demo(Path(arguments.outbox))
+    build_dir = Path(arguments.build_dir) if arguments.build_dir else None
+    return run_demo(Path(arguments.outbox), arguments.runtime, build_dir)
 
 
 def _rate(value: str) -> float:
@@ -142,6 +158,21 @@ def _positive_int(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"at least 1, not {value}")
     return number
+
+
+def _add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--runtime",
+        choices=["auto", "rie", "worker"],
+        default="auto",
+        help="how the functions run: Lambda's runtime emulator on the sam build output (rie),"
+        " the worker protocol on the source tree (worker), or rie where it can run (auto)",
+    )
+    parser.add_argument(
+        "--build-dir",
+        metavar="DIR",
+        help="the sam build output to run (default: run sam build first)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -187,7 +218,45 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--template", default=str(TEMPLATE_PATH), help="the SAM template to run (template.yaml)"
     )
+    _add_runtime_arguments(serve)
     serve.set_defaults(run=_serve)
+
+    invoke = commands.add_parser(
+        "invoke",
+        help="run one function of the sam build output once, as sam local invoke (no Docker)",
+    )
+    invoke.add_argument("function", metavar="FUNCTION", help="the function's logical id")
+    invoke.add_argument("-e", "--event", help="the event: a JSON file, or - for stdin (default {})")
+    invoke.add_argument(
+        "-n",
+        "--env-vars",
+        metavar="FILE",
+        help="environment variables, JSON: {Parameters: {...}, FUNCTION: {...}} as sam's",
+    )
+    invoke.add_argument(
+        "-t",
+        "--template",
+        default=str(Path(".aws-sam") / "build" / "template.yaml"),
+        help="the template to run (default: sam build's output, .aws-sam/build/template.yaml)",
+    )
+    invoke.add_argument(
+        "--aws-endpoint",
+        metavar="URL",
+        help="a running round0-local serve's AWS endpoint (default: an emulator of its own)",
+    )
+    invoke.add_argument(
+        "--stack-name",
+        help="the local stack (default round0-webhooks, the names of events/env.json;"
+        " with --aws-endpoint, serve's round0-local)",
+    )
+    invoke.add_argument(
+        "--runtime",
+        choices=["auto", "rie", "worker"],
+        default="auto",
+        help="Lambda's runtime emulator (rie), the worker protocol on the source tree"
+        " (worker), or rie where it can run (auto)",
+    )
+    invoke.set_defaults(run=_invoke)
 
     send = commands.add_parser("send", help="sign payloads as ROUND0 does and POST them")
     send.add_argument("files", nargs="+", metavar="FILE", help="ROUND0 payload JSON files")
@@ -202,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="run the pipeline on the seed's events and check it")
     demo.add_argument("--outbox", default=".local/demo-outbox.jsonl")
+    _add_runtime_arguments(demo)
     demo.set_defaults(run=_demo)
 
     sign_events = commands.add_parser(

@@ -11,8 +11,8 @@ from round0_testkit.sender import compact, send
 SETTLE_TIMEOUT = 120.0
 
 
-def run_demo(outbox: Path) -> int:
-    config = PipelineConfig(port=0, aws_port=0, outbox=outbox)
+def run_demo(outbox: Path, runtime: str = "auto", build_dir: Path | None = None) -> int:
+    config = PipelineConfig(port=0, aws_port=0, outbox=outbox, runtime=runtime, build_dir=build_dir)
     pipeline = LocalPipeline(config, printer=lambda line: print(line, flush=True))
     print(
         "round0-local demo: starting the pipeline (AWS emulator, functions, stand-ins)…", flush=True

@@ -28,6 +28,11 @@ LOCAL_SENDER = "round0-local@example.com"
 LOCAL_HIRING_MANAGERS = "hiring-manager@example.com"
 
 
+def signing_secret_value(signing_secret: str) -> str:
+    """The SigningSecret's value for one signing secret (none previous)."""
+    return json.dumps({"current": signing_secret, "previous": ""})
+
+
 class LocalIntegrations:
     def __init__(self) -> None:
         self.slack = SlackStandIn()
@@ -65,7 +70,7 @@ class LocalIntegrations:
 
     def secret_values(self, signing_secret: str) -> dict[str, str]:
         return {
-            "SigningSecret": json.dumps({"current": signing_secret, "previous": ""}),
+            "SigningSecret": signing_secret_value(signing_secret),
             "NotifySlackWebhook": json.dumps({"webhook_url": self.slack.webhook_url}),
             "Round0ApiKey": json.dumps({"api_key": self.round0.api_key}),
             # the receiver's URL is kept with the signing secret, as when deployed

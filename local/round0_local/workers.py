@@ -1,15 +1,19 @@
-"""Lambda functions run locally: a warm pool of worker processes per function.
+"""Lambda functions run locally: a pool of execution environments per function.
 
-Each worker is a separate process (this module run as `python -m
-round0_local.workers HANDLER`: one Lambda execution environment) with the function's
-own environment, so handlers run unmodified. An invocation that outlives the
-function's Timeout is killed with its worker, which is replaced, as Lambda does.
+`FunctionPool` is Lambda's concurrency: up to N execution environments of a function,
+one invocation at a time each. An execution environment is Lambda's runtime interface
+emulator running the `sam build` output (`round0_local.runtime`), or, where that cannot
+run, a worker of the protocol below.
 
-The worker imports the handler once (the cold start) and runs one invocation at a
-time. Protocol: one JSON request per line on stdin (`{"request_id", "event",
-"deadline", "function_arn"}`), one JSON answer per line on the original stdout
-(`{"ok": true, "result"}` or `{"ok": false, "errorType", "errorMessage"}`).
-Everything the handler prints or logs goes to stderr, which the pool keeps.
+The worker protocol (the fallback): each worker is a separate process (this module run
+as `python -m round0_local.workers HANDLER`) with the function's own environment, on
+the source tree and the project's environment, so handlers run unmodified. An
+invocation that outlives the function's Timeout is killed with its worker, which is
+replaced, as Lambda does. The worker imports the handler once (the cold start) and runs
+one invocation at a time. Protocol: one JSON request per line on stdin (`{"request_id",
+"event", "deadline", "function_arn"}`), one JSON answer per line on the original stdout
+(`{"ok": true, "result"}` or `{"ok": false, "errorType", "errorMessage"}`). Everything
+the handler prints or logs goes to stderr, which the pool keeps.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -38,14 +42,78 @@ class Invocation:
     error_type: str = ""
     error_message: str = ""
     request_id: str = ""
-    killed: bool = False  # its worker was killed half-way (the chaos of `serve --chaos`)
+    killed: bool = False  # its runtime was killed half-way (the chaos of `serve --chaos`)
 
     def error_document(self) -> dict[str, Any]:
         """Lambda's answer for a function error."""
         return {"errorType": self.error_type, "errorMessage": self.error_message}
 
 
-class _Worker:
+@dataclass(frozen=True)
+class Request:
+    """One invocation, as the pool hands it to an execution environment."""
+
+    request_id: str
+    event: Any
+    deadline: float  # time.time() by which the function's Timeout has run out
+    function: str  # the function's logical id (for messages)
+    timeout_seconds: float
+    function_arn: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an execution environment did with a request, and whether it can take another
+    (else the pool replaces it, as Lambda starts a new execution environment)."""
+
+    invocation: Invocation
+    reusable: bool
+
+
+class ExecutionEnvironment(Protocol):
+    """One Lambda execution environment: one invocation at a time."""
+
+    slot: int
+
+    def wait_ready(self, timeout: float) -> None:
+        """Block until it can take an invocation; RuntimeError if it cannot start."""
+
+    def run(self, request: Request, kill_after: float | None) -> Outcome:
+        """Run one invocation; with `kill_after`, its runtime is killed that many seconds
+        in, if still running (`Invocation.killed`)."""
+
+    def stop(self) -> None: ...
+
+
+# slot, and the function log (None: discarded) -> a new execution environment in that slot
+type Launcher = Callable[[int, IO[str] | None], ExecutionEnvironment]
+
+
+def timed_out(request: Request) -> Invocation:
+    return Invocation(
+        ok=False,
+        error_type="Sandbox.Timedout",
+        error_message=f"{request.function} did not finish within {request.timeout_seconds:g} s",
+        request_id=request.request_id,
+    )
+
+
+def killed(request: Request) -> Invocation:
+    return Invocation(
+        ok=False,
+        error_type="Runtime.ExitError",
+        error_message=f"RequestId: {request.request_id} Error: Runtime exited with error:"
+        " signal: killed",
+        request_id=request.request_id,
+        killed=True,
+    )
+
+
+class WorkerEnvironment:
+    """The worker protocol (the fallback where Lambda's runtime emulator cannot run):
+    `python -m round0_local.workers HANDLER` with the project's own environment, on the
+    source tree."""
+
     def __init__(self, slot: int, handler: str, env: dict[str, str], log: IO[str] | None) -> None:
         self.slot = slot
         self.process = subprocess.Popen(
@@ -80,15 +148,61 @@ class _Worker:
         requests.write(json.dumps(request) + "\n")
         requests.flush()
 
+    def run(self, request: Request, kill_after: float | None) -> Outcome:
+        was_killed = False
+        try:
+            self.send(
+                {
+                    "request_id": request.request_id,
+                    "event": request.event,
+                    "deadline": request.deadline,
+                    "function_arn": request.function_arn,
+                }
+            )
+            wait = request.deadline - time.time() + 1.0
+            if kill_after is not None and kill_after < wait:
+                line = self.read_line(kill_after)
+                was_killed = line is None
+            else:
+                line = self.read_line(wait)
+        except (BrokenPipeError, OSError):
+            line = None
+        if line is None:  # killed on purpose, or past its Timeout: replaced
+            return Outcome(killed(request) if was_killed else timed_out(request), reusable=False)
+        answer = json.loads(line)
+        if answer["ok"]:
+            return Outcome(
+                Invocation(ok=True, result=answer["result"], request_id=request.request_id), True
+            )
+        return Outcome(
+            Invocation(
+                ok=False,
+                error_type=answer["errorType"],
+                error_message=answer["errorMessage"],
+                request_id=request.request_id,
+            ),
+            reusable=True,
+        )
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(timeout=10)
 
 
+def worker_launcher(handler: str, environment: Callable[[int], dict[str, str]]) -> Launcher:
+    """Execution environments of the worker protocol for `handler`; `environment(slot)`
+    gives each its environment."""
+
+    def launch(slot: int, log: IO[str] | None) -> ExecutionEnvironment:
+        return WorkerEnvironment(slot, handler, environment(slot), log)
+
+    return launch
+
+
 @dataclass(frozen=True)
 class Running:
-    """The invocation a worker (an execution environment) is running."""
+    """The invocation an execution environment is running."""
 
     request_id: str
     event_id: str
@@ -97,20 +211,20 @@ class Running:
 class FunctionPool:
     """Up to `size` concurrent executions of one function, as Lambda's concurrency.
 
-    Each slot is one worker (an execution environment) with the environment
-    `environment(slot)` gives it (its own credentials: the gateway tells the callers
-    apart by them). One starts warm; the others start (cold) when an invocation finds
-    every started one busy, as Lambda scales out; beyond `size`, `invoke` waits for a
-    free one. A worker that outlives the function's Timeout, or is killed on purpose
-    (`kill_after`), is replaced in its slot in the background, as Lambda starts a new
-    execution environment.
+    Each slot is one execution environment, started by `launch` (Lambda's runtime
+    emulator, `round0_local.runtime`, or a worker of the fallback protocol) with the
+    environment of that slot (its own credentials: the gateway tells the callers apart
+    by them). One starts at once; the others start (cold) when an invocation finds every
+    started one busy, as Lambda scales out; beyond `size`, `invoke` waits for a free one.
+    An environment that cannot go on (a worker past the function's Timeout or killed on
+    purpose, an emulator that stopped answering) is replaced in its slot in the
+    background, as Lambda starts a new execution environment.
     """
 
     def __init__(
         self,
         name: str,
-        handler: str,
-        environment: Callable[[int], dict[str, str]],
+        launch: Launcher,
         timeout_seconds: float,
         size: int = 1,
         log_path: Path | None = None,
@@ -119,41 +233,40 @@ class FunctionPool:
         self.name = name
         self.size = size
         self._function_arn = function_arn
-        self._handler = handler
-        self._environment = environment
+        self._launch = launch
         self._timeout = timeout_seconds
         self._log = log_path.open("a", encoding="utf-8") if log_path else None
-        self._idle: queue.Queue[_Worker] = queue.Queue()
-        self._all: dict[int, _Worker] = {}
+        self._idle: queue.Queue[ExecutionEnvironment] = queue.Queue()
+        self._all: dict[int, ExecutionEnvironment] = {}
         self._running: dict[int, Running] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._started = 1  # slots with a worker (started or starting)
+        self._started = 1  # slots with an environment (started or starting)
         first = self._spawn(0)
         first.wait_ready(timeout=60)
         self._idle.put(first)
 
-    def _spawn(self, slot: int) -> _Worker:
-        worker = _Worker(slot, self._handler, self._environment(slot), self._log)
+    def _spawn(self, slot: int) -> ExecutionEnvironment:
+        environment = self._launch(slot, self._log)
         with self._lock:
-            self._all[slot] = worker
-        return worker
+            self._all[slot] = environment
+        return environment
 
     def _respawn(self, slot: int) -> None:
         """A new execution environment in `slot`, ready (in the background)."""
-        for _ in range(3):  # bounded: a worker that cannot start is reported, not retried forever
+        for _ in range(3):  # bounded: one that cannot start is reported, not retried forever
             if self._stopping.is_set():
                 return
             try:
-                worker = self._spawn(slot)
-                worker.wait_ready(timeout=60)
+                environment = self._spawn(slot)
+                environment.wait_ready(timeout=60)
             except (RuntimeError, OSError):
                 continue
-            self._idle.put(worker)
+            self._idle.put(environment)
             return
 
-    def _acquire(self) -> _Worker:
-        """An idle worker; else a new one in a free slot (a cold start); else wait."""
+    def _acquire(self) -> ExecutionEnvironment:
+        """An idle environment; else a new one in a free slot (a cold start); else wait."""
         try:
             return self._idle.get_nowait()
         except queue.Empty:
@@ -163,16 +276,16 @@ class FunctionPool:
             self._started += slot is not None
         if slot is not None:
             try:
-                worker = self._spawn(slot)
-                worker.wait_ready(timeout=60)
+                environment = self._spawn(slot)
+                environment.wait_ready(timeout=60)
             except (RuntimeError, OSError):
                 threading.Thread(target=self._respawn, args=(slot,), daemon=True).start()
             else:
-                return worker
+                return environment
         return self._idle.get()
 
     def running(self, slot: int) -> Running | None:
-        """What the worker in `slot` is running now, if anything."""
+        """What the environment in `slot` is running now, if anything."""
         with self._lock:
             return self._running.get(slot)
 
@@ -184,68 +297,36 @@ class FunctionPool:
         kill_after: float | None = None,
     ) -> Invocation:
         """One invocation (Lambda's request id given: a retry of the same invocation);
-        with `kill_after`, its worker is killed that many seconds in, if still running."""
-        request_id = request_id or str(uuid.uuid4())
-        worker = self._acquire()
-        deadline = time.time() + self._timeout
-        killed = False
+        with `kill_after`, its runtime is killed that many seconds in, if still running."""
+        environment = self._acquire()
+        request = Request(
+            request_id=request_id or str(uuid.uuid4()),
+            event=event,
+            deadline=time.time() + self._timeout,
+            function=self.name,
+            timeout_seconds=self._timeout,
+            function_arn=self._function_arn,
+        )
         with self._lock:
-            self._running[worker.slot] = Running(request_id, event_id)
+            self._running[environment.slot] = Running(request.request_id, event_id)
         try:
-            worker.send(
-                {
-                    "request_id": request_id,
-                    "event": event,
-                    "deadline": deadline,
-                    "function_arn": self._function_arn,
-                }
-            )
-            wait = deadline - time.time() + 1.0
-            if kill_after is not None and kill_after < wait:
-                line = worker.read_line(kill_after)
-                killed = line is None
-            else:
-                line = worker.read_line(wait)
-        except (BrokenPipeError, OSError):
-            line = None
+            outcome = environment.run(request, kill_after)
         finally:
             with self._lock:
-                self._running.pop(worker.slot, None)
-        if line is None:
-            worker.stop()
-            threading.Thread(target=self._respawn, args=(worker.slot,), daemon=True).start()
-            if killed:
-                return Invocation(
-                    ok=False,
-                    error_type="Runtime.ExitError",
-                    error_message=f"RequestId: {request_id} Error: Runtime exited with error:"
-                    " signal: killed",
-                    request_id=request_id,
-                    killed=True,
-                )
-            return Invocation(
-                ok=False,
-                error_type="Sandbox.Timedout",
-                error_message=f"{self.name} did not finish within {self._timeout:g} s",
-                request_id=request_id,
-            )
-        self._idle.put(worker)
-        answer = json.loads(line)
-        if answer["ok"]:
-            return Invocation(ok=True, result=answer["result"], request_id=request_id)
-        return Invocation(
-            ok=False,
-            error_type=answer["errorType"],
-            error_message=answer["errorMessage"],
-            request_id=request_id,
-        )
+                self._running.pop(environment.slot, None)
+        if outcome.reusable:
+            self._idle.put(environment)
+        else:
+            environment.stop()
+            threading.Thread(target=self._respawn, args=(environment.slot,), daemon=True).start()
+        return outcome.invocation
 
     def stop(self) -> None:
         self._stopping.set()
         with self._lock:
-            workers, self._all = list(self._all.values()), {}
-        for worker in workers:
-            worker.stop()
+            environments, self._all = list(self._all.values()), {}
+        for environment in environments:
+            environment.stop()
         if self._log is not None:
             self._log.close()
 

@@ -26,10 +26,12 @@ import boto3
 import requests
 
 from round0_testkit.scenario import counted
-from round0_testkit.template import REGION
+from round0_testkit.template import REGION, REPO_ROOT
 
 STARTUP_TIMEOUT = 180.0
 STOP_TIMEOUT = 120.0
+# what serve runs, unless told otherwise: the `sam build` output (.ci/run builds it first)
+BUILD_DIR = REPO_ROOT / ".aws-sam" / "build"
 
 
 def free_port() -> int:
@@ -147,14 +149,21 @@ def _json_lines(path: Path) -> list[dict[str, Any]]:
 def start_serve(workdir: Path, *arguments: str, quiet: bool = False) -> Served:
     """Start `round0-local serve` in `workdir` on free ports; wait until it is ready.
 
-    `arguments` go to serve as they are (`--chaos 0.2`, `--retry-delay 0.2`, ...). Its
-    output is kept in `Served.output` (`quiet`: only the lines that are not per-step).
+    `arguments` go to serve as they are (`--chaos 0.2`, `--retry-delay 0.2`, ...); unless
+    they name one, serve runs the `sam build` output in `BUILD_DIR` (run `sam build`
+    first). Its output is kept in `Served.output` (`quiet`: only the lines that are not
+    per-step).
     """
     outbox, chaos_log = workdir / "outbox.jsonl", workdir / "chaos.jsonl"
+    build: list[str] = []
+    if "--build-dir" not in arguments:
+        if not (BUILD_DIR / "template.yaml").exists():
+            raise RuntimeError(f"no sam build output in {BUILD_DIR}: run sam build first")
+        build = ["--build-dir", str(BUILD_DIR)]
     command = [
         sys.executable, "-m", "round0_local.cli", "serve",
         "--port", str(free_port()), "--aws-port", str(free_port()),
-        "--outbox", str(outbox), "--chaos-log", str(chaos_log), *arguments,
+        "--outbox", str(outbox), "--chaos-log", str(chaos_log), *build, *arguments,
     ]  # fmt: skip
     environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     process = subprocess.Popen(

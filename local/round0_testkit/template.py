@@ -453,12 +453,14 @@ class TemplateStack:
 
     def register(self, cloudformation: Any, api_origins: Mapping[str, str]) -> None:
         """Register this stack in the emulator's CloudFormation with the template's Outputs
-        (`outputs`), so tools that find resources through DescribeStacks (round0-ops)
-        work as against a deployed stack. Its template holds one resource that creates
-        nothing (CloudFormation needs one)."""
+        (`outputs`) and the parameter values it was given (`parameters`), so tools that
+        find resources and settings through DescribeStacks (round0-ops, `round0-local
+        invoke --aws-endpoint`) work as against a deployed stack. Its template holds one
+        resource that creates nothing (CloudFormation needs one)."""
         template = {
             "AWSTemplateFormatVersion": "2010-09-09",
             "Description": f"{self.stack_name}: the Outputs of the local stack",
+            "Parameters": {name: {"Type": "String"} for name in self.parameters},
             "Resources": {"LocalStack": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
             "Outputs": {
                 output.key: {"Value": output.value}
@@ -469,7 +471,12 @@ class TemplateStack:
         with warnings.catch_warnings():  # moto: the placeholder type is not one it builds
             warnings.simplefilter("ignore", UserWarning)
             cloudformation.create_stack(
-                StackName=self.stack_name, TemplateBody=json.dumps(template)
+                StackName=self.stack_name,
+                TemplateBody=json.dumps(template),
+                Parameters=[
+                    {"ParameterKey": name, "ParameterValue": value}
+                    for name, value in self.parameters.items()
+                ],
             )
 
     def _secret_string(self, properties: Mapping[str, Any]) -> str:

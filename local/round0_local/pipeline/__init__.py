@@ -14,6 +14,8 @@ the outbox as one JSON line (`reporter`).
 Each function runs up to its ReservedConcurrentExecutions at once (else
 `concurrency`), each execution environment with the credentials of the function's
 own role, which holds the template's policies for it (`round0_local.permissions`).
+An execution environment is Lambda's runtime emulator running the function's `sam
+build` output (`round0_local.runtime`), or the worker protocol where it cannot run.
 With `chaos`, faults are injected into the functions' AWS calls, the stand-ins and
 the workers (`round0_local.chaos`).
 """
@@ -35,9 +37,10 @@ from round0_local.permissions import FunctionRoles
 from round0_local.pipeline.bus_router import BusRouter, Deliveries, Schedules
 from round0_local.pipeline.front_door import FrontDoor
 from round0_local.pipeline.reporter import Printer, Reporter, short
-from round0_local.workers import FunctionPool, Invocation, Running, worker_environment
+from round0_local.runtime import LocalRuntime, choose_runtime
+from round0_local.workers import FunctionPool, Invocation, Running
 from round0_testkit.events import LOCAL_SIGNING_SECRET
-from round0_testkit.template import REGION, TEMPLATE_PATH, TemplateStack, load_template
+from round0_testkit.template import TEMPLATE_PATH, TemplateStack, load_template
 
 __all__ = ["LocalPipeline", "PipelineConfig"]
 
@@ -55,6 +58,11 @@ class PipelineConfig:
     retry_delay_seconds: float = 1.0
     chaos: ChaosConfig | None = None
     template: Path = TEMPLATE_PATH
+    # how the functions run: auto (the runtime emulator where it can run, else the
+    # worker protocol), rie or worker; the emulator runs the build in `build_dir`
+    # (None: `sam build` first)
+    runtime: str = "auto"
+    build_dir: Path | None = None
 
 
 class LocalPipeline:
@@ -65,6 +73,7 @@ class LocalPipeline:
         self.stack = TemplateStack(load_template(config.template))
         self.integrations = LocalIntegrations()
         self.pools: dict[str, FunctionPool] = {}
+        self.runtime = LocalRuntime(None, None, "not chosen yet")
         self.chaos: Chaos | None = None
         self._callers: dict[str, Caller] = {}
         self._callers_lock = threading.Lock()
@@ -90,6 +99,9 @@ class LocalPipeline:
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> LocalPipeline:
+        self.runtime = choose_runtime(
+            self.config.runtime, self.config.build_dir, self.stack, self.say
+        )
         self.emulator.start()
         self.integrations.start()
         self.stack.parameters.update(self.integrations.parameters())
@@ -226,32 +238,28 @@ class LocalPipeline:
         starters = []
         for name, body in self.stack.functions().items():
             timeout = float(body["Properties"].get("Timeout", default_timeout))
-            function_env = self.stack.function_environment(name)
 
-            def environment(
-                slot: int, name: str = name, function_env: dict[str, str] = function_env
-            ) -> dict[str, str]:
+            def credentials(slot: int, name: str = name) -> dict[str, str]:
                 """Slot `slot`'s execution environment: a session of the function's role."""
-                credentials = roles.session(name, f"{name}-{slot}-{time.time_ns()}")
+                granted = roles.session(name, f"{name}-{slot}-{time.time_ns()}")
                 with self._callers_lock:
-                    self._callers[credentials.access_key_id] = Caller(
+                    self._callers[granted.access_key_id] = Caller(
                         name, lambda: self._running(name, slot)
                     )
-                return worker_environment(
-                    function_env,
-                    self.emulator.endpoint,
-                    self.stack.physical_name(name),
-                    REGION,
-                    credentials.environment(),
-                )
+                return granted.environment()
 
-            def start(
-                name: str = name, environment: Any = environment, timeout: float = timeout
-            ) -> None:
+            launch = self.runtime.launcher(
+                self.stack,
+                name,
+                self.stack.function_environment(name),
+                self.emulator.endpoint,
+                credentials,
+            )
+
+            def start(name: str = name, launch: Any = launch, timeout: float = timeout) -> None:
                 self.pools[name] = FunctionPool(
                     name,
-                    self.stack.function_handler(name),
-                    environment,
+                    launch,
                     timeout_seconds=timeout,
                     size=self.concurrency(name),
                     log_path=self.config.log_dir / f"{name}.log",

@@ -1,0 +1,265 @@
+"""The `sam build` output under Lambda's runtime emulator: `round0-local invoke` (sam local
+invoke without Docker) and `serve`'s execution environments fail as Lambda fails.
+
+`invoke` runs as a user runs it, a separate process: its answer on stdout, its logs on
+stderr, its exit status. Needs `sam build` first (`.ci/run` builds before pytest).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from round0.event_store import event_key
+from round0.idempotency import idempotency_key
+from round0_testkit.events import (
+    API_EVENTS_DIR,
+    BUS_EVENTS_DIR,
+    LOCAL_SIGNING_SECRET,
+    bus_event,
+    signed_request,
+)
+from round0_testkit.scenario import renamed, seed
+from round0_testkit.sender import compact, send
+from round0_testkit.served import BUILD_DIR, Served, start_serve
+from round0_testkit.template import REPO_ROOT, load_template
+
+pytestmark = pytest.mark.e2e
+INVOKE_TIMEOUT = 180.0
+EFFECT_TIMEOUT = 90.0
+MISSING_MODULE = "round0_notify.no_such_module"
+
+
+@dataclass(frozen=True)
+class Invoked:
+    status: int
+    out: str
+    err: str
+
+    def answer(self) -> Any:
+        return json.loads(self.out)
+
+
+def invoke(*arguments: str) -> Invoked:
+    """`round0-local invoke ARGUMENTS` in the repository, as a developer runs it."""
+    done = subprocess.run(
+        [sys.executable, "-m", "round0_local.cli", "invoke", *arguments],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=INVOKE_TIMEOUT,
+        check=False,
+    )
+    return Invoked(done.returncode, done.stdout, done.stderr)
+
+
+def write_json(path: Path, document: Any) -> str:
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return str(path)
+
+
+def built_template_with(path: Path, function: str, handler: str) -> str:
+    """The built template, its code where the build put it, `function`'s Handler changed."""
+    template = load_template(BUILD_DIR / "template.yaml")
+    for body in template["Resources"].values():
+        properties = body.get("Properties", {})
+        for key in ("CodeUri", "ContentUri"):
+            if isinstance(properties.get(key), str):
+                properties[key] = str(BUILD_DIR / properties[key])
+    template["Resources"][function]["Properties"]["Handler"] = handler
+    return write_json(path, template)
+
+
+def test_invoke_runs_ingest_on_a_sample_api_event_with_its_own_emulator() -> None:
+    # Given the sample API event, whose signature went stale long ago
+    # When ingest is invoked with nothing else running (its own emulator, the stack of
+    # events/env.json), with sam local invoke's environment file
+    ran = invoke(
+        "IngestFunction",
+        "-e",
+        str(API_EVENTS_DIR / "interview_started.json"),
+        "--env-vars",
+        str(REPO_ROOT / "events" / "env.json"),
+    )
+    # Then the event was signed again, accepted and published: API Gateway's answer on
+    # stdout, Lambda's log lines on stderr, exit 0
+    assert ran.status == 0, ran.err
+    answer = ran.answer()
+    assert answer["statusCode"] == 200
+    assert json.loads(answer["body"])["status"] == "published"
+    assert "signature was made again" in ran.err
+    assert "under the Lambda runtime emulator" in ran.err
+    assert "START RequestId:" in ran.err
+    assert "REPORT RequestId:" in ran.err
+    assert '"outcome":"published"' in ran.err
+
+
+def test_invoke_runs_ingest_against_a_running_serve(served: Served, tmp_path: Path) -> None:
+    # Given an event serve has never seen, signed as ROUND0 signs it
+    payload = renamed(seed("interview_started.json"), uuid.uuid4().hex[:10])
+    event = write_json(tmp_path / "event.json", signed_request(compact(payload)))
+    # When ingest is invoked against serve's AWS endpoint
+    ran = invoke("IngestFunction", "-e", event, "--aws-endpoint", served.aws_endpoint)
+    # Then it was stored and published in serve's stack
+    assert ran.status == 0, ran.err
+    assert json.loads(ran.answer()["body"]) == {"status": "published", "event_id": payload["id"]}
+    item = served.client("dynamodb").get_item(
+        TableName="round0-local-EventsTable", Key=event_key(payload["id"])
+    )["Item"]
+    assert item["status"]["S"] == "published"
+
+
+def test_invoke_runs_a_consumer_on_its_sample_event(served: Served, tmp_path: Path) -> None:
+    # Given the sample bus event of an interview_started, for an interview serve never saw
+    sample = json.loads((BUS_EVENTS_DIR / "interview_started.json").read_text(encoding="utf-8"))
+    event = bus_event(renamed(sample["detail"], uuid.uuid4().hex[:10]))
+    # When the notification consumer is invoked with it against serve (whose stack has
+    # an email sender and hiring managers)
+    ran = invoke(
+        "NotifyFunction",
+        "-e",
+        write_json(tmp_path / "event.json", event),
+        "--aws-endpoint",
+        served.aws_endpoint,
+    )
+    # Then it answered (a consumer returns nothing) and sent the email once: its mark
+    # is completed in serve's idempotency table
+    assert ran.status == 0, ran.err
+    assert ran.answer() is None
+    mark = served.client("dynamodb").get_item(
+        TableName="round0-local-IdempotencyTable",
+        Key={"id": {"S": idempotency_key(event["detail"]["id"], "email")}},
+    )["Item"]
+    assert mark["status"]["S"] == "COMPLETED"
+
+
+def test_a_function_error_exits_non_zero_with_lambdas_error_document(
+    served: Served, tmp_path: Path
+) -> None:
+    # Given an event ingest cannot read at all (not an object)
+    event = write_json(tmp_path / "event.json", "not an event")
+    # When ingest is invoked with it
+    ran = invoke("IngestFunction", "-e", event, "--aws-endpoint", served.aws_endpoint)
+    # Then Lambda's error document is the answer, awslambdaric logged it, exit 1
+    assert ran.status == 1
+    document = ran.answer()
+    assert document["errorType"] == "AttributeError"
+    assert document["stackTrace"]
+    assert "[ERROR] AttributeError" in ran.err
+
+
+def test_an_import_error_exits_non_zero(served: Served, tmp_path: Path) -> None:
+    # Given a template whose handler names a module the build does not have
+    template = built_template_with(
+        tmp_path / "template.json", "NotifyFunction", f"{MISSING_MODULE}.lambda_handler"
+    )
+    # When the function is invoked
+    ran = invoke(
+        "NotifyFunction",
+        "-t",
+        template,
+        "-e",
+        str(BUS_EVENTS_DIR / "interview_started.json"),
+        "--aws-endpoint",
+        served.aws_endpoint,
+    )
+    # Then its init failed as on Lambda, exit 1
+    assert ran.status == 1
+    assert ran.answer()["errorType"] == "Runtime.ImportModuleError"
+    assert MISSING_MODULE in ran.answer()["errorMessage"]
+
+
+def test_invoke_falls_back_to_the_worker_protocol(served: Served, tmp_path: Path) -> None:
+    # Given a fresh interview_started, as the bus delivers it
+    event = bus_event(renamed(seed("interview_started.json"), uuid.uuid4().hex[:10]))
+    # When the consumer is invoked through the worker protocol (where the emulator
+    # cannot run, invoke does so by itself)
+    ran = invoke(
+        "NotifyFunction",
+        "--runtime",
+        "worker",
+        "-e",
+        write_json(tmp_path / "event.json", event),
+        "--aws-endpoint",
+        served.aws_endpoint,
+    )
+    # Then it ran from the source tree, and answered as under the emulator
+    assert ran.status == 0, ran.err
+    assert "through the worker protocol, on the source tree" in ran.err
+    assert ran.answer() is None
+    mark = served.client("dynamodb").get_item(
+        TableName="round0-local-IdempotencyTable",
+        Key={"id": {"S": idempotency_key(event["detail"]["id"], "email")}},
+    )["Item"]
+    assert mark["status"]["S"] == "COMPLETED"
+
+
+def test_an_unknown_function_is_refused() -> None:
+    ran = invoke("NoSuchFunction", "-e", str(BUS_EVENTS_DIR / "interview_started.json"))
+    assert ran.status == 2
+    assert "NoSuchFunction is not a function" in ran.err
+    assert ran.out == ""
+
+
+# ---------------------------------------------------------------- serve's execution environments
+@pytest.fixture(scope="module")
+def wrong_handler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """serve on the build, with a template whose NotifyFunction names a missing module."""
+    workdir = tmp_path_factory.mktemp("wrong-handler")
+    template = load_template()
+    template["Resources"]["NotifyFunction"]["Properties"]["Handler"] = (
+        f"{MISSING_MODULE}.lambda_handler"
+    )
+    path = write_json(workdir / "template.json", template)
+    served = start_serve(workdir, "--retry-delay", "0.2", "--concurrency", "1", "--template", path)
+    yield served
+    assert served.stop() == 0
+
+
+def test_a_wrong_handler_fails_in_serve_as_on_lambda(wrong_handler: Served) -> None:
+    # Given serve running the build under the runtime emulator, NotifyFunction's
+    # handler naming a module that is not in its code
+    assert any("Lambda runtime emulator" in line for line in wrong_handler.output)
+    payload = renamed(seed("interview_started.json"), uuid.uuid4().hex[:10])
+    # When an event reaches it
+    sent = send(wrong_handler.webhook_url, compact(payload), LOCAL_SIGNING_SECRET)
+    assert sent.status == 200
+    deadline = time.monotonic() + EFFECT_TIMEOUT
+    records: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not {"dead_letter", "ats"} <= {
+        r["channel"] for r in records
+    }:
+        time.sleep(0.2)
+        records = [r for r in wrong_handler.outbox_records() if r["event_id"] == payload["id"]]
+    # Then each attempt failed at init with Lambda's Runtime.ImportModuleError, and the
+    # event went to the OnFailure dead-letter queue with it, after Lambda's retries
+    [dead] = [r for r in records if r["channel"] == "dead_letter"]
+    assert dead["function"] == "NotifyFunction"
+    assert MISSING_MODULE in dead["reason"]
+    queue = wrong_handler.client("sqs").get_queue_url(
+        QueueName="round0-local-NotifyDeadLetterQueue"
+    )["QueueUrl"]
+    messages = (
+        wrong_handler.client("sqs")
+        .receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
+        .get("Messages", [])
+    )
+    [record] = [
+        json.loads(m["Body"])
+        for m in messages
+        if json.loads(m["Body"])["requestPayload"]["detail"]["id"] == payload["id"]
+    ]
+    assert record["responsePayload"]["errorType"] == "Runtime.ImportModuleError"
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert "Runtime.ImportModuleError" in wrong_handler.function_log("NotifyFunction")
+    # and the consumer whose handler is right did its part
+    assert "ats" in {r["channel"] for r in records}
