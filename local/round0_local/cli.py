@@ -141,9 +141,14 @@ def _invoke(arguments: argparse.Namespace) -> int:
 
 def _demo(arguments: argparse.Namespace) -> int:
     from round0_local.demo import run_demo  # noqa: PLC0415 - moto: only here
+    from round0_local.runtime import BuildFailed, BuildMissing, RuntimeUnavailable  # noqa: PLC0415
 
     build_dir = Path(arguments.build_dir) if arguments.build_dir else None
-    return run_demo(Path(arguments.outbox), arguments.runtime, build_dir)
+    try:
+        return run_demo(Path(arguments.outbox), arguments.runtime, build_dir)
+    except (BuildMissing, BuildFailed, RuntimeUnavailable) as failed:  # before anything started
+        print(f"round0-local: {failed}", file=sys.stderr, flush=True)
+        return 1
 
 
 def _rate(value: str) -> float:

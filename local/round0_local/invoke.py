@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import http.client
 import json
 import sys
 import time
@@ -267,7 +268,7 @@ def _invoke_rie(
         )
         try:
             status, body = rie.post(request, json.dumps(event).encode("utf-8"))
-        except (OSError, TimeoutError) as lost:
+        except (OSError, http.client.HTTPException) as lost:
             raise InvokeError(f"the runtime emulator did not answer: {lost}") from lost
     finally:
         rie.stop()

@@ -146,6 +146,27 @@ def _json_lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
+def check_build(build_dir: Path) -> None:
+    """RuntimeError unless `build_dir` holds a `sam build` output newer than every source
+    it is built from (else the tests would run yesterday's code)."""
+    built = build_dir / "template.yaml"
+    if not built.exists():
+        raise RuntimeError(f"no sam build output in {build_dir}: run sam build first")
+    sources = [
+        REPO_ROOT / "template.yaml",
+        REPO_ROOT / "Makefile",
+        *(REPO_ROOT / "functions").rglob("*.py"),
+        *(REPO_ROOT / "layers").rglob("*.py"),
+        *(REPO_ROOT / "layers").rglob("requirements.txt"),
+    ]
+    newest = max(sources, key=lambda path: path.stat().st_mtime)
+    if newest.stat().st_mtime > built.stat().st_mtime:
+        raise RuntimeError(
+            f"the sam build output in {build_dir} is older than {newest.relative_to(REPO_ROOT)}:"
+            " run sam build again"
+        )
+
+
 def start_serve(workdir: Path, *arguments: str, quiet: bool = False) -> Served:
     """Start `round0-local serve` in `workdir` on free ports; wait until it is ready.
 
@@ -157,8 +178,7 @@ def start_serve(workdir: Path, *arguments: str, quiet: bool = False) -> Served:
     outbox, chaos_log = workdir / "outbox.jsonl", workdir / "chaos.jsonl"
     build: list[str] = []
     if "--build-dir" not in arguments:
-        if not (BUILD_DIR / "template.yaml").exists():
-            raise RuntimeError(f"no sam build output in {BUILD_DIR}: run sam build first")
+        check_build(BUILD_DIR)
         build = ["--build-dir", str(BUILD_DIR)]
     command = [
         sys.executable, "-m", "round0_local.cli", "serve",
