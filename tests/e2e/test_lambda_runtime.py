@@ -203,6 +203,27 @@ def test_invoke_falls_back_to_the_worker_protocol(served: Served, tmp_path: Path
     assert mark["status"]["S"] == "COMPLETED"
 
 
+def test_a_function_past_its_timeout_is_stopped_and_exits_non_zero(tmp_path: Path) -> None:
+    # Given any function and template: one that sleeps past its Timeout of 1 s
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "slow.py").write_text(
+        "import time\n\ndef handler(event, context):\n    time.sleep(60)\n", encoding="utf-8"
+    )
+    function = {"Runtime": "python3.13", "Handler": "slow.handler", "CodeUri": str(code)}
+    template = {
+        "Resources": {
+            "Slow": {"Type": "AWS::Serverless::Function", "Properties": {**function, "Timeout": 1}}
+        }
+    }
+    # When it is invoked
+    ran = invoke("Slow", "-t", write_json(tmp_path / "template.json", template))
+    # Then the emulator stopped it at its Timeout (had it finished, it would answer null
+    # and exit 0), and said so as Lambda does
+    assert ran.status == 1
+    assert ran.out.strip() == "Task timed out after 1.00 seconds"
+
+
 def test_an_unknown_function_is_refused() -> None:
     ran = invoke("NoSuchFunction", "-e", str(BUS_EVENTS_DIR / "interview_started.json"))
     assert ran.status == 2
