@@ -16,7 +16,7 @@ median of each round's own ratio, so the state of the machine weighs on both ali
 
 Run after `sam build`:
   .venv/bin/python bench/invoke.py                  # 7 rounds, 20 warm invokes each
-  .venv/bin/python bench/invoke.py --quick          # 2 rounds, 3 warm: a smoke run (.ci/run)
+  .venv/bin/python bench/invoke.py --quick          # 1 round, 3 warm: a smoke run (.ci/run)
 (`--rounds N`, `--warm N`, `--functions IngestFunction NotifyFunction ...`, `--build-dir DIR`).
 Exits 1 if an invocation failed; the timings are reported, never judged. Where the
 emulator cannot run (not Linux...), it says so and exits 1 (0 with --quick).
@@ -164,10 +164,10 @@ def main() -> int:
     parser.add_argument("--warm", type=int, default=20, help="warm invokes per round")
     parser.add_argument("--functions", nargs="+", default=["IngestFunction", "NotifyFunction"])
     parser.add_argument("--build-dir", type=Path, default=REPO / ".aws-sam" / "build")
-    parser.add_argument("--quick", action="store_true", help="2 rounds, 3 warm invokes")
+    parser.add_argument("--quick", action="store_true", help="1 round, 3 warm invokes")
     arguments = parser.parse_args()
     if arguments.quick:
-        arguments.rounds, arguments.warm = 2, 3
+        arguments.rounds, arguments.warm = 1, 3
     ways = runtimes(arguments.build_dir, arguments.quick)
     samples: dict[str, dict[str, dict[str, list[float]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(list))

@@ -10,7 +10,7 @@ At RATE, the chaos injects faults:
 - into every request to a stand-in (Slack, ROUND0's API and audio, the ATS): a 5xx,
   a 429 with Retry-After, a hang, or a body broken off after the headers (the request
   was handled: its answer is lost on the way);
-- and into RATE/4 of the invocations (or `--chaos-kill-rate`): the function's worker
+- and into RATE/4 of the invocations (or `--chaos-kill-rate`): the function's runtime
   is killed half-way (Lambda retries an asynchronous invocation under the same request
   id; an ingest killed half-way answers 502 and ROUND0 sends again).
 
@@ -72,7 +72,7 @@ class ChaosConfig:
     # a held call ends when its client gives up (the layer's boto3 clients read for
     # 5 s), else after this long
     hang_seconds: float = 6.0
-    # the share of invocations whose worker is killed half-way (None: RATE/4)
+    # the share of invocations whose runtime is killed half-way (None: RATE/4)
     kill: float | None = None
 
     @property
@@ -345,7 +345,7 @@ class Chaos:
 
         return fault_for
 
-    # ------------------------------------------------------------ killed workers
+    # ------------------------------------------------------------ killed runtimes
     def kill_after(self, function: str) -> float | None:
         """Seconds into the next invocation of `function` to kill its worker, or None."""
         drawn = self._draw(f"kill/{function}", self.config.kill_rate, [("kill", 1.0)])
@@ -356,7 +356,7 @@ class Chaos:
             "kill",
             function,
             "kill",
-            f"worker killed {seconds:g} s into the invocation",
+            f"runtime killed {seconds:g} s into the invocation",
             running,
             {},
         )

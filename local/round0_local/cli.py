@@ -207,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_rate,
         default=0.0,
         metavar="RATE",
-        help="inject faults at this rate (0..1) into AWS calls, stand-ins and workers",
+        help="inject faults at this rate (0..1) into AWS calls, stand-ins and runtimes",
     )
     serve.add_argument("--chaos-seed", type=int, default=0, help="same seed, same faults")
     serve.add_argument(
@@ -215,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_rate,
         default=None,
         metavar="RATE",
-        help="share of invocations whose worker is killed half-way (default: RATE/4)",
+        help="share of invocations whose runtime is killed half-way (default: RATE/4)",
     )
     serve.add_argument(
         "--chaos-log", default=".local/chaos.jsonl", help="the injected faults, JSON lines"

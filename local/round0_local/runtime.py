@@ -127,7 +127,8 @@ def decide_runtime(
     if requested == "worker":
         return RuntimeChoice(None, "the worker protocol was asked for (--runtime worker)")
     reason = found if isinstance(found, str) else ""
-    host = ARCHITECTURES.get((machine or platform.machine()).lower(), machine or "?")
+    actual = machine or platform.machine()
+    host = ARCHITECTURES.get(actual.lower(), actual)
     foreign = sorted(architectures - {host})
     if not reason and foreign:
         reason = f"the functions are built for {', '.join(foreign)}, this machine is {host}"

@@ -3,6 +3,9 @@ invoke without Docker) and `serve`'s execution environments fail as Lambda fails
 
 `invoke` runs as a user runs it, a separate process: its answer on stdout, its logs on
 stderr, its exit status. Needs `sam build` first (`.ci/run` builds before pytest).
+Against the shared `serve` only ingest is invoked (and events serve never saw): serve
+reports the side effects it notices while its own invocations run, and a consumer's
+made by `invoke` at that moment would be counted as one of theirs.
 """
 
 from __future__ import annotations
@@ -20,12 +23,10 @@ from typing import Any
 import pytest
 
 from round0.event_store import event_key
-from round0.idempotency import idempotency_key
 from round0_testkit.events import (
     API_EVENTS_DIR,
     BUS_EVENTS_DIR,
     LOCAL_SIGNING_SECRET,
-    bus_event,
     signed_request,
 )
 from round0_testkit.scenario import renamed, seed
@@ -118,28 +119,24 @@ def test_invoke_runs_ingest_against_a_running_serve(served: Served, tmp_path: Pa
     assert item["status"]["S"] == "published"
 
 
-def test_invoke_runs_a_consumer_on_its_sample_event(served: Served, tmp_path: Path) -> None:
-    # Given the sample bus event of an interview_started, for an interview serve never saw
-    sample = json.loads((BUS_EVENTS_DIR / "interview_started.json").read_text(encoding="utf-8"))
-    event = bus_event(renamed(sample["detail"], uuid.uuid4().hex[:10]))
-    # When the notification consumer is invoked with it against serve (whose stack has
-    # an email sender and hiring managers)
+def test_invoke_runs_a_consumer_on_its_sample_event() -> None:
+    # Given the archive's sample bus event, and the stack of events/env.json (its own
+    # emulator), where ROUND0's API key is still the template's placeholder
+    # When the archive consumer is invoked with it
     ran = invoke(
-        "NotifyFunction",
+        "ArchiveFunction",
         "-e",
-        write_json(tmp_path / "event.json", event),
-        "--aws-endpoint",
-        served.aws_endpoint,
+        str(BUS_EVENTS_DIR / "interview_ended.json"),
+        "--env-vars",
+        str(REPO_ROOT / "events" / "env.json"),
     )
-    # Then it answered (a consumer returns nothing) and sent the email once: its mark
-    # is completed in serve's idempotency table
+    # Then it read the secret and sent the event to its dead-letter queue with the
+    # reason, both under its own role (a call IAM refused would have failed it), and
+    # answered as a consumer does: nothing, exit 0
     assert ran.status == 0, ran.err
     assert ran.answer() is None
-    mark = served.client("dynamodb").get_item(
-        TableName="round0-local-IdempotencyTable",
-        Key={"id": {"S": idempotency_key(event["detail"]["id"], "email")}},
-    )["Item"]
-    assert mark["status"]["S"] == "COMPLETED"
+    assert '"message":"dead-lettered"' in ran.err
+    assert '"reason":"api_key_not_configured"' in ran.err
 
 
 def test_a_function_error_exits_non_zero_with_lambdas_error_document(
@@ -179,31 +176,27 @@ def test_an_import_error_exits_non_zero(served: Served, tmp_path: Path) -> None:
 
 
 def test_invoke_falls_back_to_the_worker_protocol(served: Served, tmp_path: Path) -> None:
-    # Given a fresh interview_started, as the bus delivers it
-    event = bus_event(renamed(seed("interview_started.json"), uuid.uuid4().hex[:10]))
-    # When the consumer is invoked through the worker protocol (where the emulator
-    # cannot run, invoke does so by itself)
+    # Given an event serve has never seen, signed as ROUND0 signs it
+    payload = renamed(seed("interview_ended.json"), uuid.uuid4().hex[:10])
+    event = write_json(tmp_path / "event.json", signed_request(compact(payload)))
+    # When ingest is invoked through the worker protocol (where the emulator cannot
+    # run, invoke does so by itself)
     ran = invoke(
-        "NotifyFunction",
-        "--runtime",
-        "worker",
-        "-e",
-        write_json(tmp_path / "event.json", event),
-        "--aws-endpoint",
-        served.aws_endpoint,
+        "IngestFunction", "--runtime", "worker", "-e", event, "--aws-endpoint", served.aws_endpoint
     )
-    # Then it ran from the source tree, and answered as under the emulator
+    # Then it ran from the source tree, answered as under the emulator, and stored it
     assert ran.status == 0, ran.err
     assert "through the worker protocol, on the source tree" in ran.err
-    assert ran.answer() is None
-    mark = served.client("dynamodb").get_item(
-        TableName="round0-local-IdempotencyTable",
-        Key={"id": {"S": idempotency_key(event["detail"]["id"], "email")}},
+    assert json.loads(ran.answer()["body"]) == {"status": "published", "event_id": payload["id"]}
+    item = served.client("dynamodb").get_item(
+        TableName="round0-local-EventsTable", Key=event_key(payload["id"])
     )["Item"]
-    assert mark["status"]["S"] == "COMPLETED"
+    assert item["status"]["S"] == "published"
 
 
-def test_a_function_past_its_timeout_is_stopped_and_exits_non_zero(tmp_path: Path) -> None:
+def test_a_function_past_its_timeout_is_stopped_and_exits_non_zero(
+    served: Served, tmp_path: Path
+) -> None:
     # Given any function and template: one that sleeps past its Timeout of 1 s
     code = tmp_path / "code"
     code.mkdir()
@@ -216,10 +209,17 @@ def test_a_function_past_its_timeout_is_stopped_and_exits_non_zero(tmp_path: Pat
             "Slow": {"Type": "AWS::Serverless::Function", "Properties": {**function, "Timeout": 1}}
         }
     }
-    # When it is invoked
-    ran = invoke("Slow", "-t", write_json(tmp_path / "template.json", template))
+    # When it is invoked (against serve, whose stack has no role for it)
+    ran = invoke(
+        "Slow",
+        "-t",
+        write_json(tmp_path / "template.json", template),
+        "--aws-endpoint",
+        served.aws_endpoint,
+    )
     # Then the emulator stopped it at its Timeout (had it finished, it would answer null
     # and exit 0), and said so as Lambda does
+    assert "has no role for Slow" in ran.err
     assert ran.status == 1
     assert ran.out.strip() == "Task timed out after 1.00 seconds"
 
@@ -263,8 +263,8 @@ def test_a_wrong_handler_fails_in_serve_as_on_lambda(wrong_handler: Served) -> N
         records = [r for r in wrong_handler.outbox_records() if r["event_id"] == payload["id"]]
     # Then each attempt failed at init with Lambda's Runtime.ImportModuleError, and the
     # event went to the OnFailure dead-letter queue with it, after Lambda's retries
+    assert [r["channel"] for r in records if r["function"] == "NotifyFunction"] == ["dead_letter"]
     [dead] = [r for r in records if r["channel"] == "dead_letter"]
-    assert dead["function"] == "NotifyFunction"
     assert MISSING_MODULE in dead["reason"]
     queue = wrong_handler.client("sqs").get_queue_url(
         QueueName="round0-local-NotifyDeadLetterQueue"

@@ -17,7 +17,7 @@ own role, which holds the template's policies for it (`round0_local.permissions`
 An execution environment is Lambda's runtime emulator running the function's `sam
 build` output (`round0_local.runtime`), or the worker protocol where it cannot run.
 With `chaos`, faults are injected into the functions' AWS calls, the stand-ins and
-the workers (`round0_local.chaos`).
+their runtimes (`round0_local.chaos`).
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ class LocalPipeline:
     def run(
         self, function: str, payload: Any, request_id: str | None = None, event_id: str = "?"
     ) -> Invocation:
-        """One invocation of `function` (its worker killed half-way, if the chaos says so)."""
+        """One invocation of `function` (its runtime killed half-way, if the chaos says so)."""
         kill_after = self.chaos.kill_after(function) if self.chaos is not None else None
         invocation = self.pools[function].invoke(payload, request_id, event_id, kill_after)
         if invocation.killed and self.chaos is not None and kill_after is not None:
