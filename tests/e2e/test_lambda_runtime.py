@@ -1,5 +1,6 @@
-"""The `sam build` output under Lambda's runtime emulator: `round0-local invoke` (sam local
-invoke without Docker) and `serve`'s execution environments fail as Lambda fails.
+"""`round0-local invoke`: the `sam build` output once under Lambda's runtime emulator, as
+`sam local invoke` runs it, without Docker (`serve`'s execution environments failing as
+Lambda's: tests/e2e/test_permissions.py).
 
 `invoke` runs as a user runs it, a separate process: its answer on stdout, its logs on
 stderr, its exit status. Needs `sam build` first (`.ci/run` builds before pytest).
@@ -13,9 +14,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,12 +25,11 @@ from round0.event_store import event_key
 from round0_testkit.events import (
     API_EVENTS_DIR,
     BUS_EVENTS_DIR,
-    LOCAL_SIGNING_SECRET,
     signed_request,
 )
 from round0_testkit.scenario import renamed, seed
-from round0_testkit.sender import compact, send
-from round0_testkit.served import BUILD_DIR, Served, start_serve
+from round0_testkit.sender import compact
+from round0_testkit.served import BUILD_DIR, Served
 from round0_testkit.template import REPO_ROOT, load_template
 
 pytestmark = pytest.mark.e2e
@@ -229,58 +227,3 @@ def test_an_unknown_function_is_refused() -> None:
     assert ran.status == 2
     assert "NoSuchFunction is not a function" in ran.err
     assert ran.out == ""
-
-
-# ---------------------------------------------------------------- serve's execution environments
-@pytest.fixture(scope="module")
-def wrong_handler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """serve on the build, with a template whose NotifyFunction names a missing module."""
-    workdir = tmp_path_factory.mktemp("wrong-handler")
-    template = load_template()
-    template["Resources"]["NotifyFunction"]["Properties"]["Handler"] = (
-        f"{MISSING_MODULE}.lambda_handler"
-    )
-    path = write_json(workdir / "template.json", template)
-    served = start_serve(workdir, "--retry-delay", "0.2", "--concurrency", "1", "--template", path)
-    yield served
-    assert served.stop() == 0
-
-
-def test_a_wrong_handler_fails_in_serve_as_on_lambda(wrong_handler: Served) -> None:
-    # Given serve running the build under the runtime emulator, NotifyFunction's
-    # handler naming a module that is not in its code
-    assert any("Lambda runtime emulator" in line for line in wrong_handler.output)
-    payload = renamed(seed("interview_started.json"), uuid.uuid4().hex[:10])
-    # When an event reaches it
-    sent = send(wrong_handler.webhook_url, compact(payload), LOCAL_SIGNING_SECRET)
-    assert sent.status == 200
-    deadline = time.monotonic() + EFFECT_TIMEOUT
-    records: list[dict[str, Any]] = []
-    while time.monotonic() < deadline and not {"dead_letter", "ats"} <= {
-        r["channel"] for r in records
-    }:
-        time.sleep(0.2)
-        records = [r for r in wrong_handler.outbox_records() if r["event_id"] == payload["id"]]
-    # Then each attempt failed at init with Lambda's Runtime.ImportModuleError, and the
-    # event went to the OnFailure dead-letter queue with it, after Lambda's retries
-    assert [r["channel"] for r in records if r["function"] == "NotifyFunction"] == ["dead_letter"]
-    [dead] = [r for r in records if r["channel"] == "dead_letter"]
-    assert MISSING_MODULE in dead["reason"]
-    queue = wrong_handler.client("sqs").get_queue_url(
-        QueueName="round0-local-NotifyDeadLetterQueue"
-    )["QueueUrl"]
-    messages = (
-        wrong_handler.client("sqs")
-        .receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
-        .get("Messages", [])
-    )
-    [record] = [
-        json.loads(m["Body"])
-        for m in messages
-        if json.loads(m["Body"])["requestPayload"]["detail"]["id"] == payload["id"]
-    ]
-    assert record["responsePayload"]["errorType"] == "Runtime.ImportModuleError"
-    assert record["requestContext"]["approximateInvokeCount"] == 3
-    assert "Runtime.ImportModuleError" in wrong_handler.function_log("NotifyFunction")
-    # and the consumer whose handler is right did its part
-    assert "ats" in {r["channel"] for r in records}
