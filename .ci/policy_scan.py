@@ -2,7 +2,8 @@
 
 1. Translate template.yaml with the SAM translator of .venv-sam (local CodeUri and
    ContentUri become placeholder S3 URIs, as `sam validate` does), so the generated
-   roles, permissions and event rules are scanned, not only the SAM shorthand.
+   roles, permissions and event rules are scanned, not only the SAM shorthand (the
+   same translation the IAM check evaluates: `round0_testkit.iam.stack`).
 2. Run checkov (.venv-scan) on it, offline (`--skip-download`).
 3. Compare the failed checks with .ci/policy-exceptions.yaml: a finding not listed
    there fails, and so does a listed exception that matches no finding (stale).
@@ -21,38 +22,17 @@ from typing import Any
 
 import yaml
 
+from round0_testkit.iam.stack import sam_translate
+
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / ".aws-sam" / "policy-scan"
 EXCEPTIONS = REPO / ".ci" / "policy-exceptions.yaml"
-
-TRANSLATE = r"""
-import json, sys
-from samtranslator.translator.transform import transform
-from samtranslator.yaml_helper import yaml_parse
-
-class NoManagedPolicyNames:  # the template names no managed policy by name
-    def load(self):
-        return {}
-
-template = yaml_parse(open(sys.argv[1], encoding="utf-8").read())
-for name, resource in template["Resources"].items():
-    properties = resource.get("Properties", {})
-    for key in ("CodeUri", "ContentUri"):
-        if isinstance(properties.get(key), str):
-            properties[key] = f"s3://policy-scan/{name}.zip"
-json.dump(transform(template, {}, NoManagedPolicyNames()), open(sys.argv[2], "w"), indent=1)
-"""
 
 
 def translate() -> Path:
     OUT.mkdir(parents=True, exist_ok=True)
     target = OUT / "template.json"
-    subprocess.run(
-        [str(REPO / ".venv-sam" / "bin" / "python"), "-c", TRANSLATE, "template.yaml", target],
-        cwd=REPO,
-        check=True,
-        env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"},
-    )
+    sam_translate(REPO / "template.yaml", target)
     return target
 
 

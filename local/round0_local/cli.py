@@ -66,6 +66,7 @@ def _serve(arguments: argparse.Namespace) -> int:
         aws_port=arguments.aws_port,
         secret=arguments.secret,
         outbox=Path(arguments.outbox),
+        calls_log=Path(arguments.calls_log),
         retry_delay_seconds=arguments.retry_delay,
         concurrency=arguments.concurrency,
         chaos=chaos,
@@ -101,6 +102,7 @@ def _serve(arguments: argparse.Namespace) -> int:
             ),
             f"  outbox   {config.outbox}",
             f"  runtime  {pipeline.runtime.description}",
+            f"  calls    {config.calls_log}  (every AWS call of the functions, for the IAM check)",
             f"  logs     {config.log_dir}/<Function>.log",
             *(
                 [
@@ -193,6 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--aws-port", type=int, default=5000, help="AWS emulator port on 127.0.0.1")
     serve.add_argument("--secret", default=LOCAL_SIGNING_SECRET, help="the signing secret")
     serve.add_argument("--outbox", default=".local/outbox.jsonl", help="side effects, JSON lines")
+    serve.add_argument(
+        "--calls-log",
+        default=".local/calls.jsonl",
+        help="every AWS call of the functions with what IAM needs for it, JSON lines",
+    )
     serve.add_argument(
         "--retry-delay", type=float, default=1.0, help="seconds before a failed delivery's retry"
     )

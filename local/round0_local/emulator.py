@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from moto.events.models import events_backends
 from moto.iam.models import iam_backends
 from moto.s3.models import s3_backends
 from moto.server import ThreadedMotoServer
@@ -67,6 +68,13 @@ class StoredObject:
 class QueuedMessage:
     message_id: str
     body: str
+
+
+@dataclass(frozen=True)
+class Archive:
+    arn: str
+    source_arn: str  # the bus it archives
+    events: list[dict[str, Any]]  # as put on the bus, oldest first; `time` in epoch seconds
 
 
 class AwsEmulator:
@@ -175,6 +183,39 @@ class AwsEmulator:
             key: StoredObject(key=key, size=int(value.size), etag=str(value.etag).strip('"'))
             for key, value in list(store.keys.items())
         }
+
+    @staticmethod
+    def ses_identities() -> list[str]:
+        """The SES identities (addresses and domains) verified now."""
+        return list(ses_backends[ACCOUNT][REGION].email_identities)
+
+    @staticmethod
+    def archive(name: str) -> Archive | None:
+        """A bus archive and the events it keeps (copies)."""
+        found = events_backends[ACCOUNT][REGION].archives.get(name)
+        if found is None:
+            return None
+        return Archive(found.arn, found.source_arn, [dict(event) for event in list(found.events)])
+
+    @staticmethod
+    def bus_rules(bus_name: str) -> dict[str, str]:
+        """The ARN of each rule of a bus by its name, but the rules AWS services manage
+        (an archive's)."""
+        bus = events_backends[ACCOUNT][REGION].event_buses.get(bus_name)
+        rules = list(bus.rules.values()) if bus is not None else []
+        return {rule.name: rule.arn for rule in rules if not rule.managed_by}
+
+    @staticmethod
+    def send_to_rule(bus_name: str, rule_name: str, event: dict[str, Any]) -> bool:
+        """Hand one event to a rule of the bus, as the bus does: to its targets if its
+        pattern matches. False if the rule is gone."""
+        bus = events_backends[ACCOUNT][REGION].event_buses.get(bus_name)
+        rule = bus.rules.get(rule_name) if bus is not None else None
+        if rule is None:
+            return False
+        message: Any = dict(event)  # moto's EventMessageType: the event as put on the bus
+        rule.send_to_targets(message)
+        return True
 
     @staticmethod
     def queued(queue_name: str) -> list[QueuedMessage]:

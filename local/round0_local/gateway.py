@@ -18,6 +18,14 @@ Each answer carries `x-amzn-RequestId`, the invocation's Lambda request id. The
 gateway checks no IAM permission for the Invoke calls it answers: its callers are
 operators (`round0-ops redrive`, the AWS CLI), who may do everything locally.
 
+It answers EventBridge's replays too (`StartReplay`, `DescribeReplay`, `ListReplays`,
+`CancelReplay`), when the pipeline serves them (`serve_replays`): moto replays a whole
+archive to every rule of the bus, whatever the window and the destination's
+`FilterArns`.
+
+A checker (`check`: the IAM recorder, `round0_local.iam_recorder`) sees every call
+first, whoever answers it, and may change the answer.
+
 An interceptor (`use`: the chaos of `serve --chaos`) may stand between a forwarded
 call and moto: it answers instead of moto, or forwards and then drops the answer, or
 holds the call unanswered until the client gives up (`Drop`).
@@ -32,6 +40,7 @@ import select
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
@@ -92,6 +101,11 @@ class Drop:
 
 type Forward = Callable[[Request], Answer]
 type Interceptor = Callable[[Request, Forward], Answer | Drop]
+type Dispatch = Callable[[Request], Answer | Drop]
+type Checker = Callable[[Request, Dispatch], Answer | Drop]
+
+EVENTS_TARGET = "AWSEvents."
+REPLAY_OPERATIONS = {"StartReplay", "DescribeReplay", "ListReplays", "CancelReplay"}
 
 
 @dataclass(frozen=True)
@@ -116,6 +130,13 @@ class LocalFunctions(Protocol):
         """Queue one asynchronous invocation (Event); its request id."""
 
 
+class LocalReplays(Protocol):
+    """EventBridge's replays of the local bus archive."""
+
+    def answer(self, operation: str, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """EventBridge's answer to one replay operation: its status and JSON document."""
+
+
 def function_name_of(label: str) -> str:
     """The bare function name in a FunctionName label: a name, `name:qualifier`, a full
     ARN (`arn:aws:lambda:region:account:function:name[:qualifier]`) or a partial one
@@ -134,7 +155,9 @@ class Gateway:
         self._upstream_port = upstream_port
         self._port = port
         self._functions: LocalFunctions | None = None
+        self._replays: LocalReplays | None = None
         self._interceptor: Interceptor | None = None
+        self._checker: Checker | None = None
         self._http = BackgroundServer("the gateway")
         # DynamoDB applies a conditional write atomically; moto checks the condition and
         # writes in two steps, so two threads can both pass it (two "first" claims of one
@@ -183,9 +206,17 @@ class Gateway:
         """Answer Lambda's Invoke API for `functions` from now on."""
         self._functions = functions
 
+    def serve_replays(self, replays: LocalReplays) -> None:
+        """Answer EventBridge's replay API with `replays` from now on."""
+        self._replays = replays
+
     def use(self, interceptor: Interceptor) -> None:
         """Pass every forwarded call through `interceptor` from now on."""
         self._interceptor = interceptor
+
+    def check(self, checker: Checker) -> None:
+        """Hand every call to `checker` first from now on (with what answers it)."""
+        self._checker = checker
 
     # ------------------------------------------------------------ one call
     def _serve(self, handler: BaseHTTPRequestHandler) -> None:
@@ -201,11 +232,20 @@ class Gateway:
         _write_answer(handler, request, outcome)
 
     def _answer(self, request: Request) -> Answer | Drop:
+        if self._checker is not None:
+            return self._checker(request, self._dispatch)
+        return self._dispatch(request)
+
+    def _dispatch(self, request: Request) -> Answer | Drop:
         invoked = INVOKE_PATH.match(request.path) if request.method == "POST" else None
         if invoked and self._functions is not None:
             function = self._functions.function_named(function_name_of(invoked["name"]))
             if function is not None:
                 return self._invoke(self._functions, function, request)
+        target = request.header("X-Amz-Target") or ""
+        operation = target.removeprefix(EVENTS_TARGET)
+        if target.startswith(EVENTS_TARGET) and operation in REPLAY_OPERATIONS and self._replays:
+            return self._replay(self._replays, operation, request)
         if self._interceptor is not None:
             return self._interceptor(request, self.forward)
         return self.forward(request)
@@ -274,6 +314,23 @@ class Gateway:
             "InvalidParameterValueException",
             f"Invalid invocation type {kind!r}: RequestResponse, Event or DryRun",
         )
+
+    # ------------------------------------------------------------ EventBridge's replays
+    @staticmethod
+    def _replay(replays: LocalReplays, operation: str, request: Request) -> Answer:
+        try:
+            document = json.loads(request.body or b"{}")
+        except ValueError:
+            document = None
+        if not isinstance(document, dict):
+            status, answer = 400, {"__type": "ValidationException", "message": "not JSON"}
+        else:
+            status, answer = replays.answer(operation, document)
+        headers = [
+            ("Content-Type", "application/x-amz-json-1.1"),
+            ("x-amzn-RequestId", str(uuid.uuid4())),
+        ]
+        return Answer(status, headers, json.dumps(answer, default=str).encode())
 
 
 def _lambda_error(status: int, code: str, message: str) -> Answer:

@@ -7,10 +7,13 @@ allow fails locally as it would after `sam deploy`:
 
 - Actions are kept as written. Resources are widened to "*": moto matches a policy's
   Resource against "*" for most services (DynamoDB, EventBridge, Secrets Manager, SSM,
-  SES...), so a real ARN would deny every call. Locally, a policy's actions are
-  proven, not its resources.
+  SES...), so a real ARN would deny every call. moto proves a policy's actions, not
+  its resources.
 - Conditions are kept, but moto evaluates them against no request values: a
-  statement's Condition never denies locally.
+  statement's Condition never denies in moto.
+- Resources and conditions are judged by the IAM check instead: every call is recorded
+  with what IAM evaluates for it (`round0_local.iam_recorder`) and evaluated against the
+  translated template (`round0_testkit.iam`).
 - SAM adds to the role what the function's EventInvokeConfig needs (the OnFailure
   destination's sqs:SendMessage, used by Lambda itself); so does this module. SAM's
   managed policy templates (a string or `{"SQSSendMessagePolicy": ...}`) are not

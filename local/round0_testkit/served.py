@@ -1,9 +1,10 @@
 """`round0-local serve` as a separate process on free ports (end-to-end tests, benchmarks).
 
-The caller talks to it only over HTTP (the webhook, the stand-ins' control endpoints)
-and through boto3 against its AWS endpoint (as the operator: access key `local`),
-and reads the outbox and the chaos log it writes. Started as a program, not imported:
-the test kit never imports the runner.
+The caller talks to it only over HTTP (the webhook, the stand-ins' control endpoints),
+through boto3 against its AWS endpoint (as the operator: access key `local`) and
+`round0-ops` (`ops`), and reads the outbox, the chaos log and the call log it writes
+(`access`: the IAM check of every AWS call its functions made). Started as a program,
+not imported: the test kit never imports the runner.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from typing import Any
 import boto3
 import requests
 
+from round0_testkit.iam.calls import read_call_log
+from round0_testkit.iam.check import AccessReport, UnusedAllowed, check_calls
 from round0_testkit.scenario import counted
 from round0_testkit.template import REGION, REPO_ROOT
 
@@ -32,6 +35,7 @@ STARTUP_TIMEOUT = 180.0
 STOP_TIMEOUT = 120.0
 # what serve runs, unless told otherwise: the `sam build` output (.ci/run builds it first)
 BUILD_DIR = REPO_ROOT / ".aws-sam" / "build"
+OPS_TIMEOUT = 300.0
 
 
 def free_port() -> int:
@@ -49,6 +53,7 @@ class Served:
     aws_endpoint: str
     outbox: Path
     chaos_log: Path
+    calls_log: Path
     standins: dict[str, str]
     output: list[str] = field(default_factory=list)
     _reader: threading.Thread | None = None
@@ -97,6 +102,34 @@ class Served:
 
     def chaos_records(self) -> list[dict[str, Any]]:
         return _json_lines(self.chaos_log)
+
+    def access(
+        self, allowances: tuple[UnusedAllowed, ...] = (), *, grants: bool = False
+    ) -> AccessReport:
+        """The IAM check of every AWS call the functions made so far (with `grants`,
+        also the grants none used, but those `allowances` accept)."""
+        return check_calls(read_call_log(self.calls_log), allowances, grants=grants)
+
+    def ops(self, *arguments: str) -> Ran:
+        """`round0-ops --stack round0-local ...` as an operator runs it: its own process,
+        the endpoint and credentials `serve` printed, no terminal (so erase needs --yes)."""
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        environment.update(
+            AWS_ENDPOINT_URL=self.aws_endpoint,
+            AWS_ACCESS_KEY_ID="local",
+            AWS_SECRET_ACCESS_KEY="local",  # noqa: S106 - the emulator's, not a secret
+            AWS_DEFAULT_REGION=REGION,
+        )
+        done = subprocess.run(
+            [sys.executable, "-m", "round0_ops.cli", "--stack", "round0-local", *arguments],
+            env=environment,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=OPS_TIMEOUT,
+            check=False,
+        )
+        return Ran(done.returncode, done.stdout, done.stderr)
 
     def function_log(self, function: str) -> str:
         path = self.workdir / ".local" / "logs" / f"{function}.log"
@@ -176,6 +209,7 @@ def start_serve(workdir: Path, *arguments: str, quiet: bool = False) -> Served:
     per-step).
     """
     outbox, chaos_log = workdir / "outbox.jsonl", workdir / "chaos.jsonl"
+    calls_log = workdir / "calls.jsonl"
     build: list[str] = []
     if "--build-dir" not in arguments:
         check_build(BUILD_DIR)
@@ -183,7 +217,8 @@ def start_serve(workdir: Path, *arguments: str, quiet: bool = False) -> Served:
     command = [
         sys.executable, "-m", "round0_local.cli", "serve",
         "--port", str(free_port()), "--aws-port", str(free_port()),
-        "--outbox", str(outbox), "--chaos-log", str(chaos_log), *build, *arguments,
+        "--outbox", str(outbox), "--chaos-log", str(chaos_log),
+        "--calls-log", str(calls_log), *build, *arguments,
     ]  # fmt: skip
     environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     process = subprocess.Popen(
@@ -214,7 +249,15 @@ def start_serve(workdir: Path, *arguments: str, quiet: bool = False) -> Served:
         raise RuntimeError(f"round0-local serve did not start:\n{text}")
     standins = dict(re.findall(r"stand-in\s+(\S+)\s+(http://\S+)", text))
     served = Served(
-        process, workdir, webhook.group(1), aws.group(1), outbox, chaos_log, standins, lines
+        process,
+        workdir,
+        webhook.group(1),
+        aws.group(1),
+        outbox,
+        chaos_log,
+        calls_log,
+        standins,
+        lines,
     )
 
     def drain() -> None:  # keep reading, so the process never blocks on a full pipe

@@ -203,7 +203,7 @@ class TemplateStack:
                 return self._created(f"{name}.KeyId", self.physical)
             case "AWS::SQS::Queue":
                 return self._created(f"{name}.QueueUrl", self.physical)
-            case "AWS::SNS::Topic":
+            case "AWS::SNS::Topic" | "AWS::IAM::ManagedPolicy":
                 return self.arn(name)
             case _:
                 return self.physical_name(name)
@@ -254,6 +254,8 @@ class TemplateStack:
             "AWS::SNS::Topic": "TopicName",
             "AWS::CloudWatch::Dashboard": "DashboardName",
             "AWS::CloudWatch::Alarm": "AlarmName",
+            "AWS::IAM::Role": "RoleName",
+            "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
         }.get(body["Type"])
         if explicit and explicit in properties:
             value = str(self.resolve(properties[explicit]))
@@ -271,6 +273,7 @@ class TemplateStack:
             return self.arns[name]
         kind = self.resources[name]["Type"]
         physical = self.physical_name(name)
+        path = str(self.resolve(self.resources[name].get("Properties", {}).get("Path", "/")))
         arn = {
             "AWS::DynamoDB::Table": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{physical}",
             "AWS::Events::EventBus": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{physical}",
@@ -278,6 +281,9 @@ class TemplateStack:
             "AWS::SQS::Queue": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{physical}",
             "AWS::SSM::Parameter": f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{physical}",
             "AWS::Serverless::Function": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{physical}",
+            "AWS::Lambda::Function": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{physical}",
+            "AWS::IAM::Role": f"arn:aws:iam::{ACCOUNT}:role{path}{physical}",
+            "AWS::IAM::ManagedPolicy": f"arn:aws:iam::{ACCOUNT}:policy{path}{physical}",
             "AWS::Events::Archive": f"arn:aws:events:{REGION}:{ACCOUNT}:archive/{physical}",
             "AWS::Logs::LogGroup": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{physical}",
             "AWS::SNS::Topic": f"arn:aws:sns:{REGION}:{ACCOUNT}:{physical}",

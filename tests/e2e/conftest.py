@@ -2,7 +2,9 @@
 
 The tests talk to it only over HTTP (the webhook, the stand-ins' control endpoints)
 and through boto3 against its AWS endpoint, and read the outbox it writes
-(`round0_testkit.served`).
+(`round0_testkit.served`). When the session ends, every AWS call its functions made
+must be one the deployed roles allow, as real IAM evaluates it (resources and
+conditions too): the IAM check of the call log (`round0_testkit.iam`).
 """
 
 from __future__ import annotations
@@ -23,3 +25,5 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     yield running
     assert running.stop() == 0
     assert any("round0-local: stopped" in line for line in running.output)
+    report = running.access()
+    assert not report.refused, report.text()

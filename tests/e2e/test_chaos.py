@@ -41,6 +41,9 @@ def chaotic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     yield served
     assert served.stop() == 0
     assert any(line.startswith("chaos: ") for line in served.output)  # the summary
+    # faults or not, every call the functions made is one their roles allow
+    report = served.access()
+    assert not report.refused, report.text()
 
 
 def until_accepted(served: Served, payload: dict[str, Any]) -> list[int]:

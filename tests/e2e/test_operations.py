@@ -4,28 +4,30 @@ The same commands an operator runs against a deployed stack (the stack is found 
 CloudFormation at the AWS endpoint `serve` prints): a notification Slack refuses for good
 is dead-lettered, seen, redriven once after the fix, and all is clear again; a
 candidate's data is erased from every table, bucket and queue, and a redelivery of their
-event brings nothing back. This module runs its own `serve`, so `status` sees only what
-these tests do.
+event brings nothing back; a replay of the bus archive reaches only the consumers asked
+for, with only the events of its window, as EventBridge's does. This module runs its own
+`serve`, so `status` sees only what these tests do.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+import math
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from round0.contract import payload_key
 from round0_testkit.events import LOCAL_SIGNING_SECRET
+from round0_testkit.iam.calls import read_call_log
 from round0_testkit.scenario import renamed, seed
 from round0_testkit.sender import compact, send
-from round0_testkit.served import Ran, Served, start_serve
+from round0_testkit.served import Served, start_serve
 
 pytestmark = pytest.mark.e2e
 WAIT_SECONDS = 90.0
@@ -40,28 +42,8 @@ def operated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         pytest.fail(str(failed))
     yield running
     assert running.stop() == 0
-
-
-def ops(served: Served, *arguments: str) -> Ran:
-    """`round0-ops --stack round0-local ...` as an operator runs it: its own process, the
-    endpoint and credentials `serve` printed, no terminal (so erase needs --yes)."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    environment.update(
-        AWS_ENDPOINT_URL=served.aws_endpoint,
-        AWS_ACCESS_KEY_ID="local",
-        AWS_SECRET_ACCESS_KEY="local",
-        AWS_DEFAULT_REGION="us-east-1",
-    )
-    done = subprocess.run(
-        [sys.executable, "-m", "round0_ops.cli", "--stack", "round0-local", *arguments],
-        env=environment,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=300,
-        check=False,
-    )
-    return Ran(done.returncode, done.stdout, done.stderr)
+    report = running.access()
+    assert not report.refused, report.text()
 
 
 def candidate(tag: str) -> dict[str, Any]:
@@ -145,32 +127,32 @@ def test_a_refused_notification_is_seen_redriven_once_and_all_is_clear_again(
     before = settled(operated, event_id, s3=4, ats=1)
     assert before["slack"] == 0
     # and `dead-letters` lists it, with the reason and no personal data
-    listed = ops(operated, "dead-letters")
+    listed = operated.ops("dead-letters")
     assert listed.status == 0
     assert event_id in listed.out
     assert "slack_rejected:404 no_service" in listed.out
     assert [value for value in personal(document) if value in listed.out] == []
-    [row] = [r for r in ops(operated, "--json", "dead-letters").json() if r["event_id"] == event_id]
+    [row] = [r for r in operated.ops("--json", "dead-letters").json() if r["event_id"] == event_id]
     assert (row["consumer"], row["type"]) == ("notify", "interview_ended")
     # and `status` says someone is needed
-    status = ops(operated, "status")
+    status = operated.ops("status")
     assert status.status == 1, status.out
     assert "round0-ops redrive --consumer notify" in status.out
     # When the webhook is fixed and the operator redrives
     operated.control("slack", {"clear": True})
-    redriven = ops(operated, "--json", "redrive", "--consumer", "notify")
+    redriven = operated.ops("--json", "redrive", "--consumer", "notify")
     assert redriven.status == 0, redriven.out + redriven.err
     assert redriven.json() == [{"event_id": event_id, "consumer": "notify", "outcome": "redriven"}]
     # Then exactly one Slack message goes out, and no other consumer repeats its work
     after = settled(operated, event_id, slack=1)
     assert after == before + Counter(slack=1)
     # and a second redrive finds nothing to do
-    assert ops(operated, "redrive").out.strip() == "nothing to redrive"
+    assert operated.ops("redrive").out.strip() == "nothing to redrive"
     # and all is clear
-    wait_for(lambda: ops(operated, "status").status == 0, "status to clear")
-    assert ops(operated, "status").out.rstrip().endswith("all clear")
+    wait_for(lambda: operated.ops("status").status == 0, "status to clear")
+    assert operated.ops("status").out.rstrip().endswith("all clear")
     # And republishing the handled event causes no new side effect
-    republished = ops(operated, "republish", event_id)
+    republished = operated.ops("republish", event_id)
     assert (republished.status, "republished" in republished.out) == (0, True)
     time.sleep(SETTLE_SECONDS * 2)
     assert operated.effects_of(event_id) == after
@@ -199,10 +181,10 @@ def test_erase_leaves_no_copy_in_any_table_bucket_or_queue(operated: Served) -> 
     assert [value for value in personal(ended) if value in tables] == []
     # When the candidate asks to be forgotten
     email = ended["data"]["candidate"]["email"]
-    dry = ops(operated, "--json", "erase", "--email", email, "--dry-run")
+    dry = operated.ops("--json", "erase", "--email", email, "--dry-run")
     assert dry.status == 0
     assert dry.json()["would_delete"]["archive bucket: audio, transcripts, results"] == 4
-    erased = ops(operated, "erase", "--email", email, "--yes")
+    erased = operated.ops("erase", "--email", email, "--yes")
     assert erased.status == 0, erased.out + erased.err
     assert "outside this stack, delete by hand" in erased.out
     # Then no table, bucket or queue of the stack holds any of it
@@ -215,4 +197,58 @@ def test_erase_leaves_no_copy_in_any_table_bucket_or_queue(operated: Served) -> 
     assert operated.effects_of(ended["id"]) == done
     assert [value for value in personal(ended) if value in everything_stored(operated)] == []
     # and erasing again finds nothing
-    assert "nothing to erase" in ops(operated, "erase", "--email", email, "--yes").out
+    assert "nothing to erase" in operated.ops("erase", "--email", email, "--yes").out
+
+
+def payload_reads(served: Served, event_id: str) -> Counter[str]:
+    """How many times each function read the event's payload (the IAM call log)."""
+    return Counter(
+        record.function
+        for record in read_call_log(served.calls_log).calls
+        if record.call == "s3.GetObject"
+        and any(access.resource.endswith(f"/{payload_key(event_id)}") for access in record.needs)
+    )
+
+
+def whole_second(moment: float, *, up: bool = False) -> str:
+    second = math.ceil(moment) if up else math.floor(moment)
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_a_replay_reaches_only_the_chosen_consumers_with_only_its_window(
+    operated: Served,
+) -> None:
+    # Given a screening's end inside the window, and another's just after it
+    inside, after = candidate(uuid.uuid4().hex[:10]), candidate(uuid.uuid4().hex[:10])
+    start = time.time()
+    post(operated, inside)
+    end = time.time()
+    settled(operated, inside["id"], slack=1, ats=1, s3=4)
+    time.sleep(max(0.0, math.ceil(end) + 1.0 - time.time()))  # past the window's end
+    post(operated, after)
+    settled(operated, after["id"], slack=1, ats=1, s3=4)
+    read_before = {e["id"]: payload_reads(operated, e["id"]) for e in (inside, after)}
+    effects_before = {e["id"]: operated.effects_of(e["id"]) for e in (inside, after)}
+    # When the operator replays the window to the ATS sync only
+    replayed = operated.ops(
+        "replay",
+        "--from", whole_second(start), "--to", whole_second(end, up=True),
+        "--consumer", "ats",
+    )  # fmt: skip
+    # Then the replay completes, and the ATS sync alone is handed the event of the window
+    assert replayed.status == 0, replayed.out + replayed.err
+    assert "COMPLETED" in replayed.out
+    wait_for(
+        lambda: (
+            payload_reads(operated, inside["id"])["AtsSyncFunction"]
+            > read_before[inside["id"]]["AtsSyncFunction"]
+        ),
+        "the replayed event at the ATS sync",
+    )
+    time.sleep(SETTLE_SECONDS)
+    assert payload_reads(operated, inside["id"]) == read_before[inside["id"]] + Counter(
+        AtsSyncFunction=1
+    )
+    # and not the event after the window; and it redoes nothing it already did
+    assert payload_reads(operated, after["id"]) == read_before[after["id"]]
+    assert {e: operated.effects_of(e) for e in effects_before} == effects_before

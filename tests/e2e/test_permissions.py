@@ -1,20 +1,25 @@
 """Mistakes proven before deploy: a function whose policy lacks an action fails locally, as
-it would after `sam deploy` (moto's IAM access control is on in `serve`), and so does one
-whose handler names a module its build does not have (`serve` runs the `sam build`
-output under Lambda's runtime emulator). One `serve` holds both mistakes: they touch
+it would after `sam deploy` (moto's IAM access control is on in `serve`); a consumer that
+may not list the payload bucket gets S3's 403 for a payload gone, not a 404 it could skip;
+the IAM check of the call log names each refusal real IAM would make; and a function whose
+handler names a module its build does not have fails as on Lambda (`serve` runs the `sam
+build` output under Lambda's runtime emulator). One `serve` holds every mistake: they touch
 different functions."""
 
 from __future__ import annotations
 
 import json
+import math
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from round0.contract import payload_key
 from round0_testkit.events import LOCAL_SIGNING_SECRET
 from round0_testkit.scenario import renamed, seed
 from round0_testkit.sender import compact, send
@@ -23,34 +28,46 @@ from round0_testkit.template import load_template
 
 pytestmark = pytest.mark.e2e
 EFFECT_TIMEOUT = 90.0
+SETTLE_SECONDS = 3.0
 MISSING = "SendFromTheConfiguredIdentity"  # NotifyFunction's ses:SendEmail statement
 MISSING_MODULE = "round0_archive.no_such_module"  # ArchiveFunction's handler, wrong
+NOT_LISTING = "GonePayloadsAnswerNotFound"  # a consumer's s3:ListBucket on the payload bucket
+# the refusals the IAM check must find in this module's narrowed stack, and no other
+EXPECTED_REFUSALS = {
+    ("NotifyFunction", "ses:SendEmail", False),
+    ("AtsSyncFunction", "s3:ListBucket", True),
+}
 
 
-def without_statement(function: str, sid: str) -> dict[str, Any]:
+def without_statements(*removed: tuple[str, str]) -> dict[str, Any]:
     template = load_template()
-    for policy in template["Resources"][function]["Properties"]["Policies"]:
-        before = len(policy["Statement"])
-        policy["Statement"] = [s for s in policy["Statement"] if s.get("Sid") != sid]
-        if len(policy["Statement"]) < before:
-            return template
-    raise LookupError(f"{function} has no statement {sid}")
+    for function, sid in removed:
+        statements = template["Resources"][function]["Properties"]["Policies"][0]["Statement"]
+        kept = [s for s in statements if not (isinstance(s, dict) and s.get("Sid") == sid)]
+        if len(kept) == len(statements):
+            raise LookupError(f"{function} has no statement {sid}")
+        template["Resources"][function]["Properties"]["Policies"][0]["Statement"] = kept
+    return template
 
 
 @pytest.fixture(scope="module")
 def flawed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """serve on a template whose NotifyFunction lacks ses:SendEmail and whose
-    ArchiveFunction's handler names a module that is not in its code."""
+    """serve on a template whose NotifyFunction lacks ses:SendEmail, whose AtsSyncFunction
+    may not list the payload bucket, and whose ArchiveFunction's handler names a module
+    that is not in its code."""
     workdir = tmp_path_factory.mktemp("flawed")
-    document = without_statement("NotifyFunction", MISSING)
-    document["Resources"]["ArchiveFunction"]["Properties"]["Handler"] = (
+    template = workdir / "template.json"
+    narrowed = without_statements(("NotifyFunction", MISSING), ("AtsSyncFunction", NOT_LISTING))
+    narrowed["Resources"]["ArchiveFunction"]["Properties"]["Handler"] = (
         f"{MISSING_MODULE}.lambda_handler"
     )
-    template = workdir / "template.json"
-    template.write_text(json.dumps(document))
+    template.write_text(json.dumps(narrowed))
     served = start_serve(workdir, "--retry-delay", "0.2", "--template", str(template))
     yield served
     assert served.stop() == 0
+    # the IAM check found what the narrowed policies refuse, and nothing else
+    found = {(r.function, r.action, r.consulted) for r in served.access().refusals}
+    assert found <= EXPECTED_REFUSALS, served.access().text()
 
 
 def test_a_function_whose_policy_lacks_an_action_fails_locally(flawed: Served) -> None:
@@ -72,6 +89,71 @@ def test_a_function_whose_policy_lacks_an_action_fails_locally(flawed: Served) -
     assert "not authorized to perform: ses:SendEmail" in flawed.function_log("NotifyFunction") or (
         "AccessDenied" in flawed.function_log("NotifyFunction")
     )
+    # and the IAM check of the call log names the refusal, with the closest statement
+    [refusal] = [r for r in flawed.access().refusals if r.action == "ses:SendEmail"]
+    assert refusal.function == "NotifyFunction"
+    assert refusal.resource.endswith(":identity/round0-local@example.com")
+    assert refusal.explanation == "no statement allows the action"
+
+
+def test_a_consumer_that_may_not_list_the_bucket_gets_403_for_a_payload_gone(
+    no_ses: Served,
+) -> None:
+    # Given an event every consumer handled
+    payload = renamed(seed("interview_ended.json"), uuid.uuid4().hex[:10])
+    start = time.time()
+    assert send(no_ses.webhook_url, compact(payload), LOCAL_SIGNING_SECRET).status == 200
+    end = time.time()
+    wait_for(lambda: {"ats", "s3"} <= channels_of(no_ses, payload["id"]), "its effects")
+    # and its payload expired since (the bucket's lifecycle deleted it)
+    bucket = no_ses.outputs()["PayloadBucketName"]
+    no_ses.client("s3").delete_object(Bucket=bucket, Key=payload_key(payload["id"]))
+    # When the operator replays the bus archive of that moment to the archive and the ATS
+    replayed = no_ses.ops(
+        "replay",
+        "--from", whole_second(start), "--to", whole_second(end, up=True),
+        "--consumer", "archive", "--consumer", "ats",
+    )  # fmt: skip
+    assert replayed.status == 0, replayed.out + replayed.err
+    # Then the ATS sync, whose role may not list the payload bucket, is refused (403, as
+    # S3 answers it) and dead-letters the event after its retries
+    wait_for(lambda: "dead_letter" in channels_of(no_ses, payload["id"]), "the dead letter")
+    [dead] = [
+        r
+        for r in no_ses.outbox_records()
+        if r["event_id"] == payload["id"] and r["channel"] == "dead_letter"
+    ]
+    assert dead["function"] == "AtsSyncFunction"
+    assert "AccessDenied" in dead["reason"]
+    # while the archive, whose role may list it, found it gone (404) and skipped it
+    time.sleep(SETTLE_SECONDS)
+    assert {
+        r["function"]
+        for r in no_ses.outbox_records()
+        if r["event_id"] == payload["id"] and r["channel"] == "dead_letter"
+    } == {"AtsSyncFunction"}
+    # and the IAM check says why
+    [refusal] = [r for r in flawed.access().refusals if r.function == "AtsSyncFunction"]
+    assert (refusal.action, refusal.consulted) == ("s3:ListBucket", True)
+    assert refusal.resource == f"arn:aws:s3:::{bucket}"
+
+
+def whole_second(moment: float, *, up: bool = False) -> str:
+    second = math.ceil(moment) if up else math.floor(moment)
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def channels_of(served: Served, event_id: str) -> set[str]:
+    return {r["channel"] for r in served.outbox_records() if r["event_id"] == event_id}
+
+
+def wait_for(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + EFFECT_TIMEOUT
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what}")
 
 
 def test_the_template_policy_is_what_the_role_holds(flawed: Served, tmp_path: Path) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -272,5 +274,91 @@ def test_a_signed_event_beyond_a_limit_is_a_422_and_reaches_no_consumer(served: 
         "field": "data.interview.id",
         "message": "data.interview.id: one storage key segment: is longer than 255 bytes of UTF-8",
     }
+    time.sleep(SETTLE_SECONDS)
+    assert served.effects_of(payload["id"]) == Counter()
+
+
+# ---------------------------------------------------------------- the front door, as API Gateway
+def raw_request(
+    served: Served, method: str, path: str, headers: list[tuple[str, str]], body: bytes = b""
+) -> tuple[int, dict[str, str], bytes]:
+    """One request exactly as given (duplicate headers, any method), over one connection."""
+    address = urlsplit(served.webhook_url)
+    connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=60)
+    try:
+        connection.putrequest(method, path)
+        for name, value in headers:
+            connection.putheader(name, value)
+        connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body)
+        answer = connection.getresponse()
+        return answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read()
+    finally:
+        connection.close()
+
+
+def test_a_signed_body_nested_a_hundred_thousand_deep_reaches_ingest_untouched(
+    served: Served,
+) -> None:
+    # Given a signed 400 KB body nested 100,000 levels deep (API Gateway hands it over as is)
+    event_id = f"evt_deep_{uuid.uuid4().hex[:10]}"
+    nested = "[" * 100_000 + "]" * 100_000
+    body = (
+        f'{{"id":"{event_id}","type":"interview_started","pad":"{"x" * 200_000}","data":{nested}}}'
+    )
+    assert len(body) > 400_000
+    # When it is posted
+    sent = send(served.webhook_url, body.encode(), LOCAL_SIGNING_SECRET)
+    # Then ingest itself answers, as in AWS: an event it cannot process, and nothing kept
+    assert sent.status == 422, sent.body
+    assert json.loads(sent.body)["error"] == "unprocessable_event"
+    assert "Item" not in served.client("dynamodb").get_item(
+        TableName="round0-local-EventsTable", Key=event_key(event_id)
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("PUT", "/webhooks/round0"),
+        ("DELETE", "/webhooks/round0"),
+        ("PATCH", "/webhooks/round0"),
+        ("OPTIONS", "/webhooks/round0"),
+        ("GET", "/webhooks/round0"),
+        ("PROPFIND", "/webhooks/round0"),
+        ("POST", "/webhooks/other"),
+    ],
+)
+def test_any_other_method_or_path_is_api_gateways_json_404(
+    served: Served, method: str, path: str
+) -> None:
+    status, headers, body = raw_request(served, method, path, [("Content-Type", "text/plain")])
+    assert (status, headers["content-type"], json.loads(body)) == (
+        404,
+        "application/json",
+        {"message": "Not Found"},
+    )
+    head_status, _, head_body = raw_request(served, "HEAD", path, [])
+    assert (head_status, head_body) == (404, b"")
+
+
+@pytest.mark.parametrize("good_first", [True, False], ids=["good-then-bad", "bad-then-good"])
+def test_a_signature_header_sent_twice_reaches_ingest_joined_as_api_gateway_joins_it(
+    served: Served, good_first: bool
+) -> None:
+    # Given a signed event, sent with its signature header twice: the right one and a bad one
+    payload = unique("interview_started.json")
+    body = compact(payload)
+    good = sign(body, LOCAL_SIGNING_SECRET, int(time.time()))
+    bad = sign(body, WRONG_SECRET, int(time.time()))
+    signatures = [good, bad] if good_first else [bad, good]
+    headers = [("Content-Type", "application/json")]
+    headers += [(SIGNATURE_HEADER, signature) for signature in signatures]
+    # When it is posted
+    status, _, answer = raw_request(served, "POST", "/webhooks/round0", headers, body)
+    # Then ingest sees one header, both values joined with ", ": not a signature it
+    # accepts, whichever came first (API Gateway's behaviour, not the last one winning)
+    assert status == 401, answer
+    assert json.loads(answer)["error"] == "invalid_signature"
     time.sleep(SETTLE_SECONDS)
     assert served.effects_of(payload["id"]) == Counter()

@@ -16,6 +16,10 @@ Each function runs up to its ReservedConcurrentExecutions at once (else
 own role, which holds the template's policies for it (`round0_local.permissions`).
 An execution environment is Lambda's runtime emulator running the function's `sam
 build` output (`round0_local.runtime`), or the worker protocol where it cannot run.
+Every AWS call a function makes is recorded with what IAM evaluates for it, for the
+IAM check against the translated template (`round0_local.iam_recorder`), and S3
+answers a missing key as it would the deployed role (403 without s3:ListBucket). The
+bus archive's replays honour their window and rules (`pipeline.replays`).
 With `chaos`, faults are injected into the functions' AWS calls, the stand-ins and
 their runtimes (`round0_local.chaos`).
 """
@@ -31,15 +35,27 @@ from typing import Any
 from round0_local.chaos import Caller, Chaos, ChaosConfig
 from round0_local.emulator import AwsEmulator
 from round0_local.gateway import InvokeResult
+from round0_local.iam_calls import StackNames
+from round0_local.iam_recorder import AccessRecorder
 from round0_local.integrations import LocalIntegrations
 from round0_local.observers import observers_for
 from round0_local.permissions import FunctionRoles
 from round0_local.pipeline.bus_router import BusRouter, Deliveries, Schedules
 from round0_local.pipeline.front_door import FrontDoor
+from round0_local.pipeline.replays import BusReplays
 from round0_local.pipeline.reporter import Printer, Reporter, short
 from round0_local.runtime import LocalRuntime, choose_runtime
 from round0_local.workers import FunctionPool, Invocation, Running
 from round0_testkit.events import LOCAL_SIGNING_SECRET
+from round0_testkit.iam.calls import CallLogWriter
+from round0_testkit.iam.managed import UnknownManagedPolicy
+from round0_testkit.iam.policy import PolicyError
+from round0_testkit.iam.stack import (
+    StackPolicies,
+    TranslationUnavailable,
+    stack_policies,
+    translate,
+)
 from round0_testkit.template import TEMPLATE_PATH, TemplateStack, load_template
 
 __all__ = ["LocalPipeline", "PipelineConfig"]
@@ -52,6 +68,8 @@ class PipelineConfig:
     secret: str = LOCAL_SIGNING_SECRET
     outbox: Path = Path(".local/outbox.jsonl")
     log_dir: Path = Path(".local/logs")
+    # every AWS call of the functions, with what IAM evaluates for it (the IAM check)
+    calls_log: Path = Path(".local/calls.jsonl")
     # concurrent executions of a function without ReservedConcurrentExecutions
     concurrency: int = 4
     # Lambda retries an async invocation after about 1 and 2 minutes; locally, seconds.
@@ -90,6 +108,8 @@ class LocalPipeline:
         )
         self.bus = BusRouter(self.stack, self.emulator, self.deliveries)
         self.schedules = Schedules(self.stack, self.deliveries, self.say)
+        self.replays = BusReplays(self.emulator, self.say)
+        self.policies: StackPolicies | None = None
 
     def say(self, line: str) -> None:
         self.reporter.say(line)
@@ -110,6 +130,7 @@ class LocalPipeline:
         self.integrations.prepare_aws(self.emulator, self.stack)
         roles = FunctionRoles(self.stack, self.emulator.client("iam"), self.emulator.client("sts"))
         roles.create()
+        self._start_access_check()
         if self.config.chaos is not None:
             self._start_chaos(self.config.chaos)
         self._start_functions(roles)
@@ -127,6 +148,7 @@ class LocalPipeline:
         self._register_stack()
         if self.emulator.gateway is not None:
             self.emulator.gateway.serve_functions(self)
+            self.emulator.gateway.serve_replays(self.replays)
         return self
 
     def stop(self) -> None:
@@ -160,6 +182,26 @@ class LocalPipeline:
     def _caller(self, access_key_id: str) -> Caller | None:
         with self._callers_lock:
             return self._callers.get(access_key_id)
+
+    def _start_access_check(self) -> None:
+        """Record every call of the functions for the IAM check, with the translated
+        template's policies (if SAM's translator runs here)."""
+        unavailable = ""
+        try:
+            self.policies = stack_policies(self.stack, translate(self.config.template))
+        except (
+            TranslationUnavailable,
+            PolicyError,
+            UnknownManagedPolicy,
+            NotImplementedError,
+            LookupError,
+        ) as exc:
+            unavailable = str(exc)
+            self.say(f"  (the IAM check has no policies, and S3 answers 404 to all: {exc})")
+        log = CallLogWriter(self.config.calls_log, self.policies, unavailable)
+        if self.emulator.gateway is not None:
+            names = StackNames.of(self.stack, self.emulator.ses_identities)
+            self.emulator.gateway.check(AccessRecorder(self._caller, names, self.policies, log))
 
     def _start_chaos(self, config: ChaosConfig) -> None:
         self.chaos = Chaos(

@@ -1,12 +1,18 @@
 """The front door: the template's HTTP API route on 127.0.0.1, handed to the ingest
-function as API Gateway's HTTP API hands it (payload format 2.0)."""
+function as API Gateway's HTTP API hands it (payload format 2.0).
+
+As API Gateway does: the body reaches the function untouched whatever its shape (it is
+peeked at only to print the event's id); any other path or method is answered 404
+`{"message":"Not Found"}` (no body for a HEAD); a header sent several times reaches the
+function once, its values joined with ", ".
+"""
 
 from __future__ import annotations
 
 import base64
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -74,21 +80,21 @@ class FrontDoor:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:
-                self._handle("POST")
+            def __getattr__(self, name: str) -> Callable[[], None]:
+                # every method (http.server looks for `do_<METHOD>`, else answers 501)
+                if name.startswith("do_"):
+                    return self._handle
+                raise AttributeError(name)
 
-            def do_GET(self) -> None:
-                self._handle("GET")
-
-            def _handle(self, verb: str) -> None:
+            def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
-                if self.path.split("?", 1)[0] != door.path or verb != door.method:
+                if self.path.split("?", 1)[0] != door.path or self.command != door.method:
                     self._answer(
                         404, {"content-type": "application/json"}, b'{"message":"Not Found"}'
                     )
                     return
-                self._answer(*door.receive(body, dict(self.headers.items())))
+                self._answer(*door.receive(body, joined_headers(self.headers.items())))
 
             def _answer(self, status: int, headers: dict[str, str], payload: bytes) -> None:
                 self.send_response(status)
@@ -97,7 +103,8 @@ class FrontDoor:
                         self.send_header(key, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
-                self.wfile.write(payload)
+                if self.command != "HEAD":
+                    self.wfile.write(payload)
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
@@ -173,11 +180,22 @@ class FrontDoor:
             say(f"✗ rejected   {short(event_id)} {status} {reason}".rstrip())
 
 
+def joined_headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Each header once, by its lower-case name, with the values of a header sent several
+    times joined with ", " in the order sent, as API Gateway hands them over."""
+    joined: dict[str, str] = {}
+    for name, value in items:
+        key = name.lower()
+        joined[key] = f"{joined[key]}, {value}" if key in joined else value
+    return joined
+
+
 def _peek(body: bytes) -> tuple[str, str]:
-    """The event id and type, for the printed lines only (the handler validates)."""
+    """The event id and type, for the printed lines only (the handler validates: a body
+    of any shape, however deep, goes on to it)."""
     try:
         document = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return "(not JSON)", ""
     if not isinstance(document, dict):
         return "(not an object)", ""
