@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from round0_testkit.events import LOCAL_SIGNING_SECRET, signed_request
+from round0_testkit.sandbox import cold_start
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD = REPO / ".aws-sam" / "build"
@@ -108,18 +109,6 @@ def _local_stack() -> Any:
     return stack
 
 
-def _cold_caches() -> None:
-    """Forget every settings object, client and composition root (a cold start)."""
-    from round0.settings import forget_settings
-
-    forget_settings()
-    for name, module in list(sys.modules.items()):
-        if name.startswith("round0"):
-            for value in vars(module).values():
-                if callable(getattr(value, "cache_clear", None)) and hasattr(value, "__wrapped__"):
-                    value.cache_clear()
-
-
 class _Context:
     function_name = "bench"
     memory_limit_in_mb = 512
@@ -175,7 +164,7 @@ def warm_requests(requests: int) -> dict[str, Any]:
 
     with mock_aws():  # only to name the resources as the template does
         _set_env(_local_stack())
-    _cold_caches()
+    cold_start()
     from round0_ingest.app import lambda_handler
 
     restore_logs = _quiet_logs()
@@ -228,7 +217,7 @@ def api_calls(events_per_kind: int) -> dict[str, Any]:
 
     with mock_aws():
         _set_env(_local_stack())
-        _cold_caches()
+        cold_start()
         from round0_ingest.app import lambda_handler
 
         body = json.loads((REPO / "events/payloads/interview_ended.json").read_text())

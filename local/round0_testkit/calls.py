@@ -159,18 +159,28 @@ def answering(canned: Canned) -> Iterator[Counter[str]]:
 # ------------------------------------------------------------------ DynamoDB's request units
 
 
-def item_size(item: Mapping[str, Any]) -> int:
-    """An item's size as DynamoDB counts it: each attribute's name and value, in bytes."""
-    return sum(len(name.encode("utf-8")) + _value_size(value) for name, value in item.items())
+NUMBER_MAX_BYTES = 21  # DynamoDB's largest number (38 significant digits)
 
 
-def _value_size(value: Mapping[str, Any]) -> int:  # noqa: PLR0911 - one case per type
+def item_size(item: Mapping[str, Any], *, numbers_at_most: bool = False) -> int:
+    """An item's size as DynamoDB counts it: each attribute's name and value, in bytes.
+
+    `numbers_at_most`: every number counted at its largest size, so that items holding
+    time stamps (whose digits vary from run to run) have the same size in every run.
+    """
+    return sum(
+        len(name.encode("utf-8")) + _value_size(value, numbers_at_most)
+        for name, value in item.items()
+    )
+
+
+def _value_size(value: Mapping[str, Any], at_most: bool = False) -> int:  # noqa: PLR0911
     ((kind, content),) = value.items()
     match kind:
         case "S":
             return len(str(content).encode("utf-8"))
         case "N":
-            return _number_size(str(content))
+            return NUMBER_MAX_BYTES if at_most else _number_size(str(content))
         case "B":
             return len(content)
         case "BOOL" | "NULL":
@@ -178,13 +188,15 @@ def _value_size(value: Mapping[str, Any]) -> int:  # noqa: PLR0911 - one case pe
         case "SS":
             return sum(len(str(item).encode("utf-8")) for item in content)
         case "NS":
-            return sum(_number_size(str(item)) for item in content)
+            return sum(NUMBER_MAX_BYTES if at_most else _number_size(str(i)) for i in content)
         case "BS":
             return sum(len(item) for item in content)
         case "L":  # 3 bytes, and 1 for each element
-            return 3 + sum(1 + _value_size(item) for item in content)
+            return 3 + sum(1 + _value_size(item, at_most) for item in content)
         case "M":
-            return 3 + sum(1 + len(k.encode("utf-8")) + _value_size(v) for k, v in content.items())
+            return 3 + sum(
+                1 + len(k.encode("utf-8")) + _value_size(v, at_most) for k, v in content.items()
+            )
     raise ValueError(f"unknown DynamoDB type {kind}")
 
 
