@@ -20,7 +20,7 @@ MAX_ATTEMPTS times. Then it waits for the pipeline to drain and reports:
 - and the same run without chaos, for the time the chaos adds.
 
 Run: `.venv/bin/python bench/chaos.py [--events 1000] [--rate 0.2] [--chaos-seed 7]`
-(`--quick`: 6 events, no baseline, short waits; it proves the bench still runs and
+(`--quick`: 4 events, no baseline, short waits; it proves the bench still runs and
 judges nothing: its exit status is 0 once the report is printed)
 """
 
@@ -130,7 +130,7 @@ def run(arguments: argparse.Namespace, rate: float) -> dict[str, Any]:
             delivered = list(pool.map(one, sends))
         sent_seconds = time.perf_counter() - started
         answered_at = time.time()
-        wait_drained(served, arguments.settle_timeout, 5.0 if arguments.quick else QUIET_SECONDS)
+        wait_drained(served, arguments.settle_timeout, 3.0 if arguments.quick else QUIET_SECONDS)
         drained = max(0.0, last_effect_at(served) - answered_at)
         table = served.outputs()["EventsTableName"]
         states_correct, states_total = interview_states(served, table, steps)
@@ -212,10 +212,10 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7, help="the events' shuffle")
     parser.add_argument("--settle-timeout", type=float, default=1800.0)
     parser.add_argument("--no-baseline", action="store_true", help="skip the run without chaos")
-    parser.add_argument("--quick", action="store_true", help="6 events, short waits, no verdict")
+    parser.add_argument("--quick", action="store_true", help="4 events, short waits, no verdict")
     arguments = parser.parse_args()
     if arguments.quick:
-        arguments.events, arguments.concurrency, arguments.no_baseline = 6, 4, True
+        arguments.events, arguments.concurrency, arguments.no_baseline = 4, 4, True
         arguments.settle_timeout = 120.0
     report = {"chaos": run(arguments, arguments.rate)}
     if not arguments.no_baseline:
