@@ -23,13 +23,15 @@ Run after `sam build`:
   .venv/bin/python bench/cold_start.py                       # .aws-sam/build, 15 pairs
   .venv/bin/python bench/cold_start.py --build before=DIR --build after=.aws-sam/build \
       --import-only before
-(`--pairs N`, `--functions IngestFunction ...`, `--top N`). `--packages-floor` also measures
-a process that loads only what every handler loads whatever its code (boto3 and a client,
-pydantic with one model, Powertools logging, metrics and parameters): the part of a
-ratio no handler's own code can save. `--import-only LABEL` measures
-that build's import alone: a build of an older commit expects that commit's template and
-contract (its environment variables, the events it was sent), which this stack does not
-give it, so its first request would measure a failure.
+(`--pairs N`, `--functions IngestFunction ...`, `--top N`; `--quick`: one pair and no
+importtime profile, no figure to trust, only proof that the bench still runs).
+`--packages-floor` also measures a process that loads only what every handler loads
+whatever its code (boto3 and a client, pydantic with one model, Powertools logging,
+metrics and parameters): the part of a ratio no handler's own code can save.
+`--import-only LABEL` measures that build's import alone: a build of an older commit
+expects that commit's template and contract (its environment variables, the events it
+was sent), which this stack does not give it, so its first request would measure a
+failure.
 """
 
 from __future__ import annotations
@@ -373,7 +375,12 @@ def main() -> int:
         action="store_true",
         help="also measure what the packages every handler loads cost (the last build's layer)",
     )
+    parser.add_argument(
+        "--quick", action="store_true", help="one pair, no importtime: proves the bench runs"
+    )
     arguments = parser.parse_args()
+    if arguments.quick:
+        arguments.pairs = 1
     specs = arguments.build or [f"after={REPO / '.aws-sam' / 'build'}"]
     sources = {spec.split("=", 1)[0]: Path(spec.split("=", 1)[1]).resolve() for spec in specs}
 
@@ -410,6 +417,7 @@ def main() -> int:
                     for function in functions
                 }
                 for label, build in builds.items()
+                if not arguments.quick  # a profile per function: the slow part of a quick run
             }
             floor_packages = {
                 name
@@ -441,7 +449,7 @@ def main() -> int:
         measured = "import" if label in arguments.import_only else "import + first request"
         print(f"  python -X importtime, {measured}, ms of self time by package")
         print("  (* the floor imports it too):")
-        for function, top in tops[label].items():
+        for function, top in tops.get(label, {}).items():
             listed = ", ".join(
                 f"{name}{'*' if name in floor_packages else ''} {ms:.0f}" for name, ms in top
             )

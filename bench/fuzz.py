@@ -8,7 +8,8 @@ to (e.g. `401 invalid_signature`, `dead-lettered invalid_event`), pass or fail w
 the falsifying example, and the seconds it took. Exit status 1 if a property failed
 or fewer than `--minimum` examples ran in all.
 
-Run: `.venv/bin/python bench/fuzz.py` (`--examples`, `--seed`, `--minimum`, `-k`).
+Run: `.venv/bin/python bench/fuzz.py` (`--examples`, `--seed`, `--minimum`, `-k`;
+`--quick`: 5 examples per property with a fixed seed, to prove the bench still runs).
 """
 
 from __future__ import annotations
@@ -77,7 +78,13 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=None, help="hypothesis seed (random)")
     parser.add_argument("--minimum", type=int, default=10_000, help="examples needed in all")
     parser.add_argument("-k", dest="selection", default=None, help="pytest -k selection")
+    parser.add_argument(
+        "--quick", action="store_true", help="5 examples per property, seed 0: the bench runs"
+    )
     arguments = parser.parse_args()
+    if arguments.quick:
+        arguments.examples, arguments.seed = 5, 0
+        arguments.minimum = 5 * len(PROPERTIES)
 
     report, elapsed = run(arguments.examples, arguments.seed, arguments.selection)
     total = 0

@@ -3,12 +3,17 @@
 1. Cold init as Lambda loads it: a fresh process imports the handler from the
    `sam build` output (function code + layer on PYTHONPATH, `-B`: no .pyc written),
    as a ratio to a fresh process that imports only boto3 and creates one client.
-2. Warm time per request, in-process, with AWS stubbed (botocore Stubber: real
-   request serialisation, canned responses): p50 and p99.
-3. AWS API calls per new event and per duplicate, counted from botocore's
-   `before-call` hook, over moto.
+2. Warm time per request, in-process, with every AWS call validated and serialised by
+   botocore, then answered without AWS (`round0_testkit.calls.answering`): p50 and p99.
+3. AWS API calls per new event and per duplicate, and the DynamoDB write and read units
+   they cost, counted where every botocore client sends them, over moto
+   (`round0_testkit.calls.counting`).
 
-Run: `.venv/bin/python bench/ingest.py` (after `sam build`; `--runs`, `--requests`).
+The ingest path's calls are in `CANNED` (figure 2) and nowhere else: a change of the
+flow that calls a new operation needs its canned answer there, and nothing more.
+
+Run: `.venv/bin/python bench/ingest.py` (after `sam build`; `--runs`, `--requests`,
+`--events`; `--quick`: a few of each, to prove the bench still runs).
 """
 
 from __future__ import annotations
@@ -20,9 +25,12 @@ import statistics
 import subprocess
 import sys
 import time
-from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from round0_testkit.events import LOCAL_SIGNING_SECRET, signed_request
+from round0_testkit.sandbox import cold_start
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD = REPO / ".aws-sam" / "build"
@@ -87,166 +95,160 @@ def _set_env(stack: Any) -> None:
         os.environ[key] = value
 
 
-def warm_requests(requests: int) -> dict[str, Any]:
-    """Per-request time of the handler with every AWS call answered by botocore's Stubber."""
+def _local_stack() -> Any:
+    """The template's stack, created in moto (so every name and ARN resolves)."""
+    import boto3
+
+    from round0_testkit.template import TemplateStack, load_template
+
+    stack = TemplateStack(
+        load_template(),
+        secret_values={"SigningSecret": json.dumps({"current": LOCAL_SIGNING_SECRET})},
+    )
+    stack.create(boto3.Session())
+    return stack
+
+
+class _Context:
+    function_name = "bench"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+    aws_request_id = "r"
+
+
+def _secret(params: dict[str, Any]) -> dict[str, Any]:
+    # one value for every secret ingest reads: the signing secret and the index key
+    value = {"current": LOCAL_SIGNING_SECRET, "previous": "", "key": "bench-index-key"}
+    return {"ARN": params["SecretId"], "Name": "bench", "SecretString": json.dumps(value)}
+
+
+def _events_put(params: dict[str, Any]) -> dict[str, Any]:
+    entries = [{"EventId": f"bench-{n}"} for n, _ in enumerate(params["Entries"])]
+    return {"FailedEntryCount": 0, "Entries": entries}
+
+
+# What AWS answers each call of a new event's ack path (figure 2). A new operation in
+# the flow needs a line here.
+CANNED: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "GetSecretValue": _secret,
+    "PutObject": lambda _: {"ETag": '"bench"'},
+    "PutItem": lambda _: {},
+    "UpdateItem": lambda _: {},
+    "DeleteItem": lambda _: {},
+    "GetItem": lambda _: {},
+    "TransactWriteItems": lambda _: {},
+    "PutEvents": _events_put,
+}
+
+
+def _quiet_logs() -> Callable[[], None]:
+    """Keep the handler's log lines out of the figures; gives what puts them back."""
     import io
     import logging
 
-    from botocore.stub import ANY, Stubber
-
-    from round0 import aws
     from round0.observability import logger
-    from round0_ingest import wiring
-    from round0_testkit.events import LOCAL_SIGNING_SECRET, signed_request
-    from round0_testkit.template import ACCOUNT, REGION, TemplateStack, load_template
-
-    stack = TemplateStack(load_template())
-    stack.arns["SigningSecret"] = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:bench"
-    _set_env(stack)
-    dynamodb, events = aws.dynamodb(), aws.events()
-    import boto3
-
-    secrets_client = boto3.client("secretsmanager")
-    aws.secretsmanager = lambda: secrets_client  # type: ignore[assignment]
-    import round0_ingest.app as app_module
-
-    stubbed = wiring.ingest()
-    original_factory = app_module.ingest  # type: ignore[attr-defined]
-    app_module.ingest = lambda: stubbed  # type: ignore[attr-defined,assignment]
-    lambda_handler = app_module.lambda_handler
 
     handler = logger.registered_handler
     assert isinstance(handler, logging.StreamHandler)
-    handler.setStream(io.StringIO())  # keep log I/O out of the figure
-    context = type(
-        "Context",
-        (),
-        {
-            "function_name": "bench",
-            "memory_limit_in_mb": 512,
-            "invoked_function_arn": "arn",
-            "aws_request_id": "r",
-        },
-    )()
+    previous = handler.setStream(io.StringIO())
+    return lambda: handler.setStream(previous)
+
+
+def warm_requests(requests: int) -> dict[str, Any]:
+    """Per-request time of the handler with every AWS call answered from `CANNED`."""
+    import io
+
+    from moto import mock_aws
+
+    from round0_testkit.calls import answering
+
+    with mock_aws():  # only to name the resources as the template does
+        _set_env(_local_stack())
+    cold_start()
+    from round0_ingest.app import lambda_handler
+
+    restore_logs = _quiet_logs()
+    body = json.loads((REPO / "events/payloads/interview_ended.json").read_text())
     timings = []
-    with (
-        Stubber(dynamodb) as db_stub,
-        Stubber(events) as bus_stub,
-        Stubber(secrets_client) as secret_stub,
-    ):
-        secret_stub.add_response(
-            "get_secret_value",
-            {"SecretString": json.dumps({"current": LOCAL_SIGNING_SECRET}), "Name": "bench"},
-            {"SecretId": ANY},
-        )
-        body = json.loads((REPO / "events/payloads/interview_ended.json").read_text())
-        stdout = sys.stdout
-        for number in range(requests):
-            body["id"] = f"evt_bench_{number}"
-            request = signed_request(json.dumps(body).encode())
-            db_stub.add_response("put_item", {}, None)
-            db_stub.add_response("update_item", {}, None)
-            bus_stub.add_response(
-                "put_events", {"FailedEntryCount": 0, "Entries": [{"EventId": "1"}]}, None
-            )
-            db_stub.add_response("update_item", {}, None)
-            sys.stdout = io.StringIO()  # metrics are printed (EMF): keep the I/O out too
-            started = time.perf_counter()
-            response = lambda_handler(request, context)
-            elapsed = time.perf_counter() - started
-            sys.stdout = stdout
-            if response["statusCode"] != 200:
-                raise SystemExit(f"unexpected answer {response}")
-            timings.append(elapsed)
-    app_module.ingest = original_factory  # type: ignore[attr-defined]
+    stdout = sys.stdout
+    try:
+        with answering(CANNED) as answered:
+            for number in range(requests):
+                body["id"] = f"evt_bench_{number}"
+                body["data"]["interview"]["id"] = f"interview_bench_{number}"
+                request = signed_request(json.dumps(body).encode())
+                sys.stdout = io.StringIO()  # metrics are printed (EMF): keep the I/O out too
+                started = time.perf_counter()
+                response = lambda_handler(request, _Context())
+                elapsed = time.perf_counter() - started
+                sys.stdout = stdout
+                if response["statusCode"] != 200:
+                    raise SystemExit(f"unexpected answer {response}")
+                timings.append(elapsed)
+    finally:
+        sys.stdout = stdout
+        restore_logs()
     timings.sort()
     return {
         "requests": requests,
         "p50_ms": round(statistics.median(timings) * 1000, 3),
-        "p99_ms": round(timings[int(len(timings) * 0.99) - 1] * 1000, 3),
+        "p99_ms": round(timings[max(0, int(len(timings) * 0.99) - 1)] * 1000, 3),
+        "calls_per_request": {name: n / requests for name, n in sorted(answered.items())},
     }
 
 
 def api_calls(events_per_kind: int) -> dict[str, Any]:
-    """AWS calls the handler makes per new event and per duplicate (over moto).
-
-    Counted where every botocore client sends its requests (Powertools' secrets
-    provider makes its own client), for new interviews, as ROUND0 sends them.
-    """
+    """AWS calls the handler makes per new event and per duplicate (over moto), and the
+    DynamoDB request units they cost. New interviews, as ROUND0 sends them; the first
+    event (a cold start: it also reads the secrets) is counted apart."""
     import io
 
-    import boto3
-    from botocore.client import BaseClient
     from moto import mock_aws
 
-    from round0_testkit.events import LOCAL_SIGNING_SECRET, signed_request
-    from round0_testkit.template import TemplateStack, load_template
+    from round0_testkit.calls import CallLog, counting
 
-    calls: Counter[str] = Counter()
-    send = BaseClient._make_api_call  # type: ignore[attr-defined]
-
-    def counted(client: BaseClient, operation: str, params: Any) -> Any:
-        calls[f"{client.meta.service_model.service_name}.{operation}"] += 1
-        return send(client, operation, params)
+    def per_event(log: CallLog) -> dict[str, Any]:
+        return {
+            "calls": len(log.calls) / events_per_kind,
+            "by_operation": {k: v / events_per_kind for k, v in sorted(log.counts().items())},
+            "dynamodb_write_units": log.write_units() / events_per_kind,
+            "dynamodb_read_units": log.read_units() / events_per_kind,
+        }
 
     with mock_aws():
-        stack = TemplateStack(
-            load_template(),
-            secret_values={"SigningSecret": json.dumps({"current": LOCAL_SIGNING_SECRET})},
-        )
-        stack.create(boto3.Session())
-        _set_env(stack)
-        from round0 import aws
-        from round0.settings import forget_settings
-        from round0.wiring import delivery
-        from round0_ingest import wiring
+        _set_env(_local_stack())
+        cold_start()
         from round0_ingest.app import lambda_handler
 
-        forget_settings()
-        for cached in (delivery, wiring.ingest, aws.dynamodb, aws.events, aws.s3):
-            cached.cache_clear()
-        BaseClient._make_api_call = counted  # type: ignore[attr-defined]
-        context = type(
-            "Context",
-            (),
-            {
-                "function_name": "bench",
-                "memory_limit_in_mb": 512,
-                "invoked_function_arn": "arn",
-                "aws_request_id": "r",
-            },
-        )()
         body = json.loads((REPO / "events/payloads/interview_ended.json").read_text())
+
+        def send(number: int | str) -> None:
+            body["id"] = f"evt_new_{number}"
+            body["data"]["interview"]["id"] = f"interview_{number}"
+            response = lambda_handler(signed_request(json.dumps(body).encode()), _Context())
+            if response["statusCode"] != 200:
+                raise SystemExit(f"unexpected answer {response}")
+
         stdout = sys.stdout
+        restore_logs = _quiet_logs()
         sys.stdout = io.StringIO()
         try:
-            body["id"] = "evt_warmup"
-            body["data"]["interview"]["id"] = "interview_warmup"
-            lambda_handler(signed_request(json.dumps(body).encode()), context)  # cold: + secret
-            cold = sum(calls.values())
-            calls.clear()
-            for number in range(events_per_kind):
-                body["id"] = f"evt_new_{number}"
-                body["data"]["interview"]["id"] = f"interview_{number}"
-                lambda_handler(signed_request(json.dumps(body).encode()), context)
-            new = dict(calls)
-            calls.clear()
-            for number in range(events_per_kind):
-                body["id"] = f"evt_new_{number}"
-                body["data"]["interview"]["id"] = f"interview_{number}"
-                lambda_handler(signed_request(json.dumps(body).encode()), context)
-            duplicate = dict(calls)
+            with counting() as log:
+                send("warmup")
+                cold = len(log.calls)
+                new = log.mark()
+                for number in range(events_per_kind):
+                    send(number)
+                duplicate = log.mark()
+                for number in range(events_per_kind):
+                    send(number)
         finally:
             sys.stdout = stdout
-            BaseClient._make_api_call = send  # type: ignore[attr-defined]
+            restore_logs()
     return {
         "first_event_of_a_cold_start": cold,
-        "per_new_event": sum(new.values()) / events_per_kind,
-        "per_new_event_by_operation": {k: v / events_per_kind for k, v in sorted(new.items())},
-        "per_duplicate": sum(duplicate.values()) / events_per_kind,
-        "per_duplicate_by_operation": {
-            k: v / events_per_kind for k, v in sorted(duplicate.items())
-        },
+        "per_new_event": per_event(CallLog(log.calls[new:duplicate])),
+        "per_duplicate": per_event(log.since(duplicate)),
     }
 
 
@@ -255,7 +257,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15, help="fresh processes per cold figure")
     parser.add_argument("--requests", type=int, default=2000, help="warm requests timed")
     parser.add_argument("--events", type=int, default=50, help="events per call-count kind")
+    parser.add_argument("--quick", action="store_true", help="1 run, 20 requests, 2 events")
     arguments = parser.parse_args()
+    if arguments.quick:
+        arguments.runs, arguments.requests, arguments.events = 1, 20, 2
     # never reach a real account: the in-process figures use stubs and moto only
     for key, value in {
         "AWS_DEFAULT_REGION": "us-east-1",

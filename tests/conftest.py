@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -23,9 +22,9 @@ from moto import mock_aws
 
 from round0.events import parse_event
 from round0.interview_state import state_from_event
-from round0.settings import forget_settings
 from round0.state_store import InterviewStates
 from round0_testkit.events import LOCAL_SIGNING_SECRET
+from round0_testkit.sandbox import cold_start
 from round0_testkit.template import ACCOUNT, REGION, TemplateStack, load_template
 
 
@@ -33,15 +32,9 @@ def clear_caches() -> None:
     """Forget every cached settings object, client and composition root.
 
     Deployed code caches these with `functools.cache` for warm invocations; each test
-    is a cold start, so every cache in the project's own modules is cleared.
+    is a cold start (`round0_testkit.sandbox.cold_start`).
     """
-    forget_settings()
-    for name, module in list(sys.modules.items()):
-        if not name.startswith(("round0", "round0_")):
-            continue
-        for value in vars(module).values():
-            if callable(getattr(value, "cache_clear", None)) and hasattr(value, "__wrapped__"):
-                value.cache_clear()
+    cold_start()
 
 
 @pytest.fixture(autouse=True)

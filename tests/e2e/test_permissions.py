@@ -97,19 +97,19 @@ def test_a_function_whose_policy_lacks_an_action_fails_locally(flawed: Served) -
 
 
 def test_a_consumer_that_may_not_list_the_bucket_gets_403_for_a_payload_gone(
-    no_ses: Served,
+    flawed: Served,
 ) -> None:
     # Given an event every consumer handled
     payload = renamed(seed("interview_ended.json"), uuid.uuid4().hex[:10])
     start = time.time()
-    assert send(no_ses.webhook_url, compact(payload), LOCAL_SIGNING_SECRET).status == 200
+    assert send(flawed.webhook_url, compact(payload), LOCAL_SIGNING_SECRET).status == 200
     end = time.time()
-    wait_for(lambda: {"ats", "s3"} <= channels_of(no_ses, payload["id"]), "its effects")
+    wait_for(lambda: {"ats", "s3"} <= channels_of(flawed, payload["id"]), "its effects")
     # and its payload expired since (the bucket's lifecycle deleted it)
-    bucket = no_ses.outputs()["PayloadBucketName"]
-    no_ses.client("s3").delete_object(Bucket=bucket, Key=payload_key(payload["id"]))
+    bucket = flawed.outputs()["PayloadBucketName"]
+    flawed.client("s3").delete_object(Bucket=bucket, Key=payload_key(payload["id"]))
     # When the operator replays the bus archive of that moment to the archive and the ATS
-    replayed = no_ses.ops(
+    replayed = flawed.ops(
         "replay",
         "--from", whole_second(start), "--to", whole_second(end, up=True),
         "--consumer", "archive", "--consumer", "ats",
@@ -117,10 +117,10 @@ def test_a_consumer_that_may_not_list_the_bucket_gets_403_for_a_payload_gone(
     assert replayed.status == 0, replayed.out + replayed.err
     # Then the ATS sync, whose role may not list the payload bucket, is refused (403, as
     # S3 answers it) and dead-letters the event after its retries
-    wait_for(lambda: "dead_letter" in channels_of(no_ses, payload["id"]), "the dead letter")
+    wait_for(lambda: "dead_letter" in channels_of(flawed, payload["id"]), "the dead letter")
     [dead] = [
         r
-        for r in no_ses.outbox_records()
+        for r in flawed.outbox_records()
         if r["event_id"] == payload["id"] and r["channel"] == "dead_letter"
     ]
     assert dead["function"] == "AtsSyncFunction"
@@ -129,7 +129,7 @@ def test_a_consumer_that_may_not_list_the_bucket_gets_403_for_a_payload_gone(
     time.sleep(SETTLE_SECONDS)
     assert {
         r["function"]
-        for r in no_ses.outbox_records()
+        for r in flawed.outbox_records()
         if r["event_id"] == payload["id"] and r["channel"] == "dead_letter"
     } == {"AtsSyncFunction"}
     # and the IAM check says why

@@ -129,9 +129,6 @@ class Bucket:
     def head(self, key: str) -> StoredObject | None:
         return None
 
-    def stored_sha256(self, key: str) -> str | None:
-        return None
-
     def put_document(self, key: str, body: bytes, content_type: str) -> bool:
         assert len(key.encode("utf-8")) <= 1024
         return True
@@ -145,6 +142,7 @@ class Bucket:
         unchanged: Callable[[Fingerprint], bool] = lambda _: False,
         *,
         only_if_absent: bool = False,
+        hash_multipart: bool = True,
     ) -> UploadOutcome:
         assert len(key.encode("utf-8")) <= 1024
         assert all(value.isascii() and value.isprintable() for value in metadata.values())

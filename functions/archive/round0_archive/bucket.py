@@ -6,18 +6,22 @@ waits for a free slot. A part's buffer, once sent, is filled again with a later 
 memory holds at most `parts_in_flight + 1` buffers (those uploading and the one being
 filled) plus one incoming chunk, allocated once, whatever the file's size (new buffers
 for every part would leave the allocator's heap growing with the file).
-An object's SHA-256 is kept in its `sha256` tag (a tag, because a multipart upload's
-metadata is fixed before its bytes are known); a copy whose bytes turn out identical to
-the stored object is abandoned, not written. Whatever fails, read or part, the upload
-is aborted once no part of it is still being sent, so none is left behind.
+An object's SHA-256 is kept in its metadata (`x-amz-meta-sha256`), which the HEAD made
+before comparing already returns: no tag, no extra call. A single PutObject carries it
+from the start. A multipart upload's metadata is fixed by CreateMultipartUpload, before
+the bytes are known, so when the hash must be kept (`hash_multipart`), the completed object
+is copied onto itself once with the hash added (docs/design/archive.md says when and
+why). A copy whose bytes turn out identical to the stored object is abandoned, not
+written. Whatever fails, read or part, the upload is aborted once no part of it is still
+being sent, so none is left behind. Every object is written in the bucket's storage
+class (`storage_class`: ArchiveStorageClass in the template).
 """
 
 import hashlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
-from urllib.parse import urlencode
+from typing import TYPE_CHECKING, Literal, cast
 
 from botocore.exceptions import ClientError
 
@@ -26,6 +30,7 @@ from round0.observability import logger
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.literals import StorageClassType
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef, PutObjectRequestTypeDef
 
 MIN_PART_SIZE = 5 * 1024 * 1024  # S3's minimum for every part but the last
@@ -33,7 +38,11 @@ DEFAULT_PART_SIZE = 8 * 1024 * 1024
 # parts sent at once while the next is read: enough to keep the download streaming
 # (s3transfer sends up to 10, holding as many in memory)
 DEFAULT_PARTS_IN_FLIGHT = 2
-SHA256_TAG = "sha256"
+SHA256_METADATA = "sha256"  # x-amz-meta-sha256: the object's SHA-256, hex
+# the classes the archive writes in (ArchiveStorageClass: a lifecycle rule moves objects
+# written in STANDARD to Glacier Instant Retrieval)
+StorageClass = Literal["STANDARD", "INTELLIGENT_TIERING"]
+COPY_OBJECT_LIMIT = 5 * 1024**3  # the largest object one CopyObject can copy
 _EXISTS = frozenset({"412", "PreconditionFailed"})  # If-None-Match: * found an object
 
 
@@ -43,15 +52,24 @@ def _body(buffer: bytearray) -> bytes:
 
 
 @dataclass(frozen=True)
+class Fingerprint:
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
 class StoredObject:
     size: int
     metadata: dict[str, str]
 
-
-@dataclass(frozen=True)
-class Fingerprint:
-    size: int
-    sha256: str
+    def holds(self, fingerprint: Fingerprint) -> bool:
+        """Whether this object has exactly these bytes: its size, and the SHA-256 in its
+        metadata. An object without one (written before the hash moved from a tag into
+        the metadata, or a multipart copy that did not need it) is not known to."""
+        return (
+            self.size == fingerprint.size
+            and self.metadata.get(SHA256_METADATA) == fingerprint.sha256
+        )
 
 
 @dataclass(frozen=True)
@@ -70,6 +88,7 @@ class ArchiveBucket:
         client: "S3Client | None" = None,
         part_size: int = DEFAULT_PART_SIZE,
         parts_in_flight: int = DEFAULT_PARTS_IN_FLIGHT,
+        storage_class: StorageClass = "STANDARD",
     ) -> None:
         if part_size < MIN_PART_SIZE:
             raise ValueError(f"part size must be at least {MIN_PART_SIZE} bytes")
@@ -79,6 +98,7 @@ class ArchiveBucket:
         self._client = client
         self._part_size = part_size
         self._parts_in_flight = parts_in_flight
+        self._storage_class: StorageClassType = storage_class
 
     @property
     def part_size(self) -> int:
@@ -98,27 +118,19 @@ class ArchiveBucket:
             raise
         return StoredObject(size=response["ContentLength"], metadata=response.get("Metadata", {}))
 
-    def stored_sha256(self, key: str) -> str | None:
-        try:
-            tags = self._s3.get_object_tagging(Bucket=self._bucket, Key=key)["TagSet"]
-        except ClientError as exc:
-            if aws.error_code(exc) in aws.S3_MISSING:
-                return None
-            raise
-        return next((tag["Value"] for tag in tags if tag["Key"] == SHA256_TAG), None)
-
     def put_document(self, key: str, body: bytes, content_type: str) -> bool:
         """Store a small document unless the object already holds these bytes."""
-        digest = hashlib.sha256(body).hexdigest()
+        fingerprint = Fingerprint(size=len(body), sha256=hashlib.sha256(body).hexdigest())
         existing = self.head(key)
-        if existing is not None and existing.metadata.get(SHA256_TAG) == digest:
+        if existing is not None and existing.holds(fingerprint):
             return False
         self._s3.put_object(
             Bucket=self._bucket,
             Key=key,
             Body=body,
             ContentType=content_type,
-            Metadata={SHA256_TAG: digest},
+            Metadata={SHA256_METADATA: fingerprint.sha256},
+            StorageClass=self._storage_class,
         )
         return True
 
@@ -131,6 +143,7 @@ class ArchiveBucket:
         unchanged: Callable[[Fingerprint], bool] = lambda _: False,
         *,
         only_if_absent: bool = False,
+        hash_multipart: bool = True,
     ) -> UploadOutcome:
         """Stream `chunks` into `key`: one PutObject if it fits a part, else multipart.
 
@@ -140,6 +153,8 @@ class ArchiveBucket:
         With `only_if_absent`, a file that fits a part is written without asking first,
         on the condition that no object is there (`If-None-Match: *`); only if one is,
         `unchanged` is asked, and the object replaced unless it holds these bytes.
+        A single PutObject always carries the SHA-256 in its metadata; a multipart
+        upload gets it afterwards, by one CopyObject onto itself, only with `hash_multipart`.
         """
         s3 = self._s3  # resolved here, not first in a part's thread
         hasher = hashlib.sha256()
@@ -165,6 +180,7 @@ class ArchiveBucket:
                                 Key=key,
                                 ContentType=content_type,
                                 Metadata=metadata,
+                                StorageClass=self._storage_class,
                                 ChecksumAlgorithm="CRC32",
                             )["UploadId"]
                         sending.send(
@@ -198,12 +214,43 @@ class ArchiveBucket:
             raise
         finally:
             sending.stop()
-        s3.put_object_tagging(
-            Bucket=self._bucket,
-            Key=key,
-            Tagging={"TagSet": [{"Key": SHA256_TAG, "Value": fingerprint.sha256}]},
-        )
+        if hash_multipart:
+            self._add_hash(s3, key, content_type, metadata, fingerprint)
         return UploadOutcome(written=True, fingerprint=fingerprint, parts=len(parts))
+
+    def _add_hash(
+        self,
+        s3: "S3Client",
+        key: str,
+        content_type: str,
+        metadata: dict[str, str],
+        fingerprint: Fingerprint,
+    ) -> None:
+        """Copy a completed multipart object onto itself with its SHA-256 in the metadata.
+
+        The object is archived whatever happens here: a copy that fails (or an object too
+        large for one CopyObject) only leaves it without its hash, so a later re-run that
+        cannot tell its bytes by their source's ETag writes it again.
+        """
+        if fingerprint.size > COPY_OBJECT_LIMIT:
+            logger.warning("hash not kept: too large for one copy", size=fingerprint.size)
+            return
+        try:
+            s3.copy_object(
+                Bucket=self._bucket,
+                Key=key,
+                CopySource={"Bucket": self._bucket, "Key": key},
+                MetadataDirective="REPLACE",
+                # nothing to copy (the archive writes no tags), so nothing to read either
+                TaggingDirective="REPLACE",
+                ContentType=content_type,
+                Metadata={**metadata, SHA256_METADATA: fingerprint.sha256},
+                StorageClass=self._storage_class,
+                # the copy's own checksum, of the whole object (the upload's was per part)
+                ChecksumAlgorithm="CRC32",
+            )
+        except ClientError as exc:
+            logger.warning("hash not kept: the copy failed", error=aws.error_code(exc))
 
     def _put_whole(
         self,
@@ -222,8 +269,8 @@ class ArchiveBucket:
             "Key": key,
             "Body": _body(body),
             "ContentType": content_type,
-            "Metadata": metadata,
-            "Tagging": urlencode({SHA256_TAG: fingerprint.sha256}),
+            "Metadata": {**metadata, SHA256_METADATA: fingerprint.sha256},
+            "StorageClass": self._storage_class,
         }
         if only_if_absent:
             conditional: PutObjectRequestTypeDef = {**put, "IfNoneMatch": "*"}

@@ -59,7 +59,6 @@ class ArchiveBucketPort(Protocol):
     @property
     def part_size(self) -> int: ...
     def head(self, key: str) -> StoredObject | None: ...
-    def stored_sha256(self, key: str) -> str | None: ...
     def put_document(self, key: str, body: bytes, content_type: str) -> bool: ...
     def upload(
         self,
@@ -70,6 +69,7 @@ class ArchiveBucketPort(Protocol):
         unchanged: Callable[[Fingerprint], bool] = ...,
         *,
         only_if_absent: bool = ...,
+        hash_multipart: bool = ...,
     ) -> UploadOutcome: ...
 
 
@@ -125,6 +125,11 @@ def audio_metadata(interview_id: str, response: InterviewResponse) -> dict[str, 
     if (answered_at := iso_utc(response.answered_at)) is not None:
         metadata["answered-at"] = answered_at
     return {name: header_safe(value) for name, value in metadata.items()}
+
+
+def _holds(existing: StoredObject | None, fingerprint: Fingerprint) -> bool:
+    """Whether the stored object (`existing`, its HEAD) holds exactly these bytes."""
+    return existing is not None and existing.holds(fingerprint)
 
 
 class Archiver:
@@ -211,12 +216,15 @@ class Archiver:
         A file that fits one part (its declared length) is written in one request, only
         if no object is there yet (S3's `If-None-Match: *`): a first copy, the common
         case, asks nothing before. If one is there (a re-run), it is compared: the same
-        size and SHA-256 (its `sha256` tag) is left alone, anything else is replaced.
+        size and SHA-256 (its `sha256` metadata, from a HEAD) is left alone, anything
+        else is replaced.
 
         A larger file is looked up first: stored from a source with this strong ETag
         and length, its body is not even read. Otherwise the bytes stream in while their
         SHA-256 is computed, and a copy identical to the stored object is abandoned
-        instead of written.
+        instead of written. Such a copy keeps its SHA-256 (one CopyObject after the
+        upload) only when its source gave no strong ETag: then nothing else can tell a
+        later run that the bytes are the same.
         """
         with self._audio.open(url, time_left) as download:
             if download.etag is not None:
@@ -227,7 +235,7 @@ class Archiver:
                     download.chunks(),
                     download.content_type,
                     metadata,
-                    lambda fingerprint: self._holds(key, fingerprint, self._bucket.head(key)),
+                    lambda fingerprint: _holds(self._bucket.head(key), fingerprint),
                     only_if_absent=True,
                 )
                 return CopyOutcome.COPIED if outcome.written else CopyOutcome.UNCHANGED
@@ -244,17 +252,10 @@ class Archiver:
                 download.chunks(),
                 download.content_type,
                 metadata,
-                lambda fingerprint: self._holds(key, fingerprint, existing),
+                lambda fingerprint: _holds(existing, fingerprint),
+                hash_multipart=SOURCE_ETAG not in metadata,
             )
         return CopyOutcome.COPIED if outcome.written else CopyOutcome.UNCHANGED
-
-    def _holds(self, key: str, fingerprint: Fingerprint, existing: StoredObject | None) -> bool:
-        """Whether the stored object (`existing`, its HEAD) holds exactly these bytes."""
-        return (
-            existing is not None
-            and existing.size == fingerprint.size
-            and self._bucket.stored_sha256(key) == fingerprint.sha256
-        )
 
     def _write_transcripts(self, interview_id: str, results: FullResults) -> None:
         document = json.dumps(without_audio_urls(results), indent=2, ensure_ascii=False)

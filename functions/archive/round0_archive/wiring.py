@@ -11,7 +11,7 @@ from round0.secrets import ParsedValue, secret_value
 from round0.settings import FunctionSettings, load_settings
 from round0_archive.api import Round0Api, configured_key
 from round0_archive.audio import AudioAllowlist, AudioLimits, AudioSource
-from round0_archive.bucket import DEFAULT_PART_SIZE, MIN_PART_SIZE, ArchiveBucket
+from round0_archive.bucket import DEFAULT_PART_SIZE, MIN_PART_SIZE, ArchiveBucket, StorageClass
 from round0_archive.service import Archiver
 
 ROUND0_API = "https://rz-app-omega.vercel.app/api/v1"
@@ -20,6 +20,8 @@ ROUND0_STORAGE_HOST = "storage.round0.io"
 
 class ArchiveSettings(FunctionSettings):
     archive_bucket_name: str
+    # ArchiveStorageClass: what every archived object is written in
+    archive_storage_class: StorageClass
     dead_letter_queue_url: str
     round0_api_key_secret_id: str
     round0_api_base_url: str = ROUND0_API
@@ -58,7 +60,11 @@ def archiver() -> Archiver:
                 time_margin_seconds=config.audio_read_timeout_seconds + 5,
             ),
         ),
-        bucket=ArchiveBucket(config.archive_bucket_name, part_size=config.audio_part_size_bytes),
+        bucket=ArchiveBucket(
+            config.archive_bucket_name,
+            part_size=config.audio_part_size_bytes,
+            storage_class=config.archive_storage_class,
+        ),
     )
 
 

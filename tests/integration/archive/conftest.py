@@ -58,9 +58,22 @@ class ArchiveHarness:
     def head(self, key: str) -> dict[str, Any]:
         return dict(boto3.client("s3").head_object(Bucket=self.bucket, Key=key))
 
-    def tags(self, key: str) -> dict[str, str]:
-        tags = boto3.client("s3").get_object_tagging(Bucket=self.bucket, Key=key)["TagSet"]
-        return {tag["Key"]: tag["Value"] for tag in tags}
+    def sha256(self, key: str) -> str | None:
+        """The SHA-256 the archive keeps in the object's metadata (x-amz-meta-sha256)."""
+        metadata: dict[str, str] = self.head(key)["Metadata"]
+        return metadata.get("sha256")
+
+    def storage_class(self, key: str) -> str:
+        """The object's storage class (S3 leaves it out of a HEAD for STANDARD)."""
+        return str(self.head(key).get("StorageClass", "STANDARD"))
+
+    def tag_count(self) -> int:
+        """Tags on every object of the bucket (each is billed every month)."""
+        s3 = boto3.client("s3")
+        return sum(
+            len(s3.get_object_tagging(Bucket=self.bucket, Key=key)["TagSet"])
+            for key in self.objects()
+        )
 
     def pending_uploads(self) -> list[dict[str, Any]]:
         listed = boto3.client("s3").list_multipart_uploads(Bucket=self.bucket)

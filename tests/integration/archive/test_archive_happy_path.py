@@ -43,7 +43,14 @@ def test_every_answer_is_archived_with_transcripts(
         assert head["Metadata"]["interview-id"] == INTERVIEW
         assert head["Metadata"]["question-id"] == question
         assert head["Metadata"]["source-etag"].startswith('"')
-        assert archive.tags(key)["sha256"] == hashlib.sha256(objects[key]).hexdigest()
+        assert head["Metadata"]["sha256"] == hashlib.sha256(objects[key]).hexdigest()
+    # everything in the template's default class, its hash in its metadata, and no tags
+    assert {key: archive.storage_class(key) for key in objects} == dict.fromkeys(
+        objects, "INTELLIGENT_TIERING"
+    )
+    for key in (f"{PREFIX}transcript.json", f"{PREFIX}transcript.md"):
+        assert archive.sha256(key) == hashlib.sha256(objects[key]).hexdigest()
+    assert archive.tag_count() == 0
     assert archive.head(f"{PREFIX}question_{Q1}.mp3")["Metadata"]["answered-at"] == (
         "2024-01-16T14:33:25Z"
     )
@@ -90,9 +97,15 @@ def test_a_large_answer_streams_in_parts(
     assert s3_calls.calls.count("complete_multipart_upload") == 2
     objects = archive.objects()
     for question in (Q1, Q2):
-        stored = objects[f"{PREFIX}question_{question}.mp3"]
+        key = f"{PREFIX}question_{question}.mp3"
+        stored = objects[key]
         assert len(stored) == 12 * MIB + 123
         assert stored == round0.audio_bytes(INTERVIEW, question)
+        assert archive.storage_class(key) == "INTELLIGENT_TIERING"
+        # the storage's strong ETag tells a re-run these bytes: no copy to add the hash
+        assert archive.head(key)["Metadata"]["source-etag"].startswith('"')
+        assert archive.sha256(key) is None
+    assert "copy_object" not in s3_calls.calls
     assert archive.pending_uploads() == []
 
 
@@ -255,17 +268,25 @@ def test_a_small_answer_whose_stored_bytes_differ_is_replaced(
     # Then the object holds the answer's bytes again, with their digest
     restored = archive.objects()[key]
     assert restored == round0.audio_bytes(INTERVIEW, Q1)
-    assert archive.tags(key)["sha256"] == hashlib.sha256(restored).hexdigest()
+    assert archive.sha256(key) == hashlib.sha256(restored).hexdigest()
 
 
 def test_without_an_etag_identical_bytes_are_not_written_again(
     archive: ArchiveHarness, round0: Round0ApiStandIn, s3_calls: FaultyClient
 ) -> None:
-    # Given a storage that sends no ETag, one small and one multipart-sized answer
+    # Given a storage that sends no ETag, and multipart-sized answers
     event = ended_event()
     round0.register_interview(event["detail"], audio_size=6 * MIB, etag=False)
     archive.invoke(event)
     stored = archive.objects()
+    # each was copied onto itself once to keep its hash: nothing else tells its bytes
+    assert s3_calls.calls.count("copy_object") == 2
+    for question in (Q1, Q2):
+        key = f"{PREFIX}question_{question}.mp3"
+        assert archive.sha256(key) == hashlib.sha256(stored[key]).hexdigest()
+        assert archive.storage_class(key) == "INTELLIGENT_TIERING"
+        assert archive.head(key)["Metadata"]["question-id"] == question
+        assert archive.head(key)["ContentType"] == "audio/mpeg"
     s3_calls.calls.clear()
 
     # When the interview is archived again from another event
@@ -277,3 +298,44 @@ def test_without_an_etag_identical_bytes_are_not_written_again(
     assert "put_object" not in s3_calls.calls
     assert archive.objects() == stored
     assert archive.pending_uploads() == []
+
+
+def test_an_answer_archived_by_the_old_code_is_copied_once_then_left_alone(
+    archive: ArchiveHarness, round0: Round0ApiStandIn, s3_calls: FaultyClient
+) -> None:
+    # Given answers archived before the hash moved into the metadata: the right bytes in
+    # S3 Standard, their SHA-256 in a `sha256` tag, none in the metadata
+    event = ended_event()
+    round0.register_interview(event["detail"], audio_size=300 * 1024)
+    s3 = boto3.client("s3")
+    keys = [f"{PREFIX}question_{q}.mp3" for q in (Q1, Q2)]
+    for question, key in zip((Q1, Q2), keys, strict=True):
+        body = round0.audio_bytes(INTERVIEW, question)
+        s3.put_object(
+            Bucket=archive.bucket,
+            Key=key,
+            Body=body,
+            ContentType="audio/mpeg",
+            Metadata={"interview-id": INTERVIEW, "question-id": question},
+            Tagging=f"sha256={hashlib.sha256(body).hexdigest()}",
+        )
+    puts = watch_puts(s3_calls)
+
+    # When an event for the interview arrives
+    archive.invoke(event)
+
+    # Then each such answer is written once more (its tag is not read): now with its hash
+    # in its metadata, in the archive's storage class, and without the tag
+    rewritten = [put["Key"] for put in puts if "IfNoneMatch" not in put]
+    assert sorted(key for key in rewritten if key.endswith(".mp3")) == sorted(keys)
+    for question, key in zip((Q1, Q2), keys, strict=True):
+        assert archive.objects()[key] == round0.audio_bytes(INTERVIEW, question)
+        assert archive.sha256(key) == hashlib.sha256(archive.objects()[key]).hexdigest()
+        assert archive.storage_class(key) == "INTELLIGENT_TIERING"
+    assert archive.tag_count() == 0
+
+    # And a later run finds them unchanged and writes nothing
+    puts.clear()
+    archive.invoke(bus_event({**event["detail"], "id": "evt_again"}))
+    assert [put["Key"] for put in puts if "IfNoneMatch" not in put] == []
+    assert not {"get_object_tagging", "put_object_tagging"} & set(s3_calls.calls)

@@ -10,6 +10,7 @@ import boto3
 
 from round0.consumer import DeadLetterQueue
 from round0.event_store import event_key
+from round0_archive.bucket import ArchiveBucket
 from round0_testkit.events import load_api_event, payload_bytes, signed_request
 from round0_testkit.served import Ran
 from round0_testkit.template import TemplateStack, load_template
@@ -59,13 +60,19 @@ def everything_stored(stack: TemplateStack) -> str:
 
 
 def archive_as_the_archive_would(stack: TemplateStack) -> None:
-    bucket = stack.physical_name("ArchiveBucket")
-    s3 = boto3.client("s3")
-    s3.put_object(
-        Bucket=bucket, Key=f"interviews/{INTERVIEW}/transcript.json", Body=json.dumps(ENDED["data"])
+    """Objects as the archive writes them: its adapter, in the template's storage class,
+    each with its hash in its metadata."""
+    archive = ArchiveBucket(
+        stack.physical_name("ArchiveBucket"),
+        storage_class=stack.function_environment("ArchiveFunction")["ARCHIVE_STORAGE_CLASS"],  # type: ignore[arg-type]
     )
-    s3.put_object(Bucket=bucket, Key=f"interviews/{INTERVIEW}/question_1.mp3", Body=b"voice")
-    s3.put_object(Bucket=bucket, Key="interviews/other-interview/transcript.md", Body=b"Ola's")
+    archive.put_document(
+        f"interviews/{INTERVIEW}/transcript.json",
+        json.dumps(ENDED["data"]).encode(),
+        "application/json",
+    )
+    archive.upload(f"interviews/{INTERVIEW}/question_1.mp3", [b"voice"], "audio/mpeg", {})
+    archive.put_document("interviews/other-interview/transcript.md", b"Ola's", "text/markdown")
 
 
 def dead_letter_the_ended_event(stack: TemplateStack) -> None:

@@ -1,17 +1,21 @@
 """The archive's pure rules: safe ids, the audio allowlist, Retry-After, the results
-document, the API key secret, and the bounded part buffer of the upload."""
+document, the API key secret, and the upload: bounded part buffers, the hash kept in
+the metadata, the storage class."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from round0.transcripts import format_transcripts
+from round0_archive import bucket as bucket_module
 from round0_archive.api import read_api_key
 from round0_archive.audio import AudioAllowlist
-from round0_archive.bucket import MIN_PART_SIZE, ArchiveBucket, Fingerprint
+from round0_archive.bucket import MIN_PART_SIZE, ArchiveBucket, Fingerprint, StoredObject
 from round0_archive.keys import UnsafeId, audio_key, check_id
 from round0_archive.results import (
     InvalidResponse,
@@ -281,9 +285,15 @@ class RecordingS3:
         self.part_sizes: list[int] = []
         self.put_sizes: list[int] = []
         self.calls: list[str] = []
+        self.requests: dict[str, list[dict[str, Any]]] = {}  # operation: its arguments
+        self.copy_error: Exception | None = None
 
-    def create_multipart_upload(self, **_: Any) -> dict[str, Any]:
+    def _seen(self, operation: str, arguments: dict[str, Any]) -> None:
+        self.requests.setdefault(operation, []).append(arguments)
+
+    def create_multipart_upload(self, **arguments: Any) -> dict[str, Any]:
         self.calls.append("create")
+        self._seen("create", arguments)
         return {"UploadId": "u-1"}
 
     def upload_part(self, *, Body: bytes, PartNumber: int, **_: Any) -> dict[str, Any]:  # noqa: N803
@@ -298,12 +308,16 @@ class RecordingS3:
         self.calls.append("abort")
         return {}
 
-    def put_object(self, *, Body: bytes, **_: Any) -> dict[str, Any]:  # noqa: N803
+    def put_object(self, *, Body: bytes, **arguments: Any) -> dict[str, Any]:  # noqa: N803
         self.put_sizes.append(len(Body))
+        self._seen("put", arguments)
         return {}
 
-    def put_object_tagging(self, **_: Any) -> dict[str, Any]:
-        self.calls.append("tag")
+    def copy_object(self, **arguments: Any) -> dict[str, Any]:
+        self.calls.append("copy")
+        self._seen("copy", arguments)
+        if self.copy_error is not None:
+            raise self.copy_error
         return {}
 
 
@@ -322,16 +336,97 @@ def test_parts_are_never_larger_than_the_part_size_whatever_the_chunks() -> None
     outcome = bucket.upload("k", chunks(total, 3 * 1024 * 1024 + 1), "audio/mpeg", {})
     assert outcome.written
     assert sorted(s3.part_sizes, reverse=True) == [MIN_PART_SIZE] * 3 + [17]
-    assert s3.calls == ["create", "complete", "tag"]
+    assert s3.calls == ["create", "complete", "copy"]
     assert outcome.fingerprint.size == total
 
 
-def test_a_small_file_is_one_put() -> None:
+def test_a_small_file_is_one_put_with_its_hash_in_the_metadata() -> None:
     s3 = RecordingS3()
-    bucket = ArchiveBucket("b", client=s3)  # type: ignore[arg-type]
-    outcome = bucket.upload("k", [b"ab", b"c"], "audio/mpeg", {})
+    bucket = ArchiveBucket("b", client=s3, storage_class="INTELLIGENT_TIERING")  # type: ignore[arg-type]
+    outcome = bucket.upload("k", [b"ab", b"c"], "audio/mpeg", {"question-id": "q"})
     assert s3.put_sizes == [3]
     assert outcome.parts == 1
+    assert s3.calls == []  # no multipart upload, no copy
+    (put,) = s3.requests["put"]
+    assert put["Metadata"] == {"question-id": "q", "sha256": hashlib.sha256(b"abc").hexdigest()}
+    assert put["StorageClass"] == "INTELLIGENT_TIERING"
+    assert "Tagging" not in put
+
+
+def test_a_multipart_upload_gets_its_hash_by_one_copy_onto_itself() -> None:
+    # Given a file of several parts, whose hash is known only once every byte is in
+    s3 = RecordingS3()
+    bucket = ArchiveBucket(
+        "b",
+        client=s3,  # type: ignore[arg-type]
+        part_size=MIN_PART_SIZE,
+        storage_class="INTELLIGENT_TIERING",
+    )
+    source = [b"y" * (MIN_PART_SIZE + 9)]
+
+    # When it is uploaded
+    outcome = bucket.upload("k", iter(source), "audio/wav", {"question-id": "q"})
+
+    # Then it was created in the storage class without the hash, and copied onto itself
+    # with the same content type, metadata and class, plus the hash
+    assert s3.calls == ["create", "complete", "copy"]
+    (create,) = s3.requests["create"]
+    assert create["Metadata"] == {"question-id": "q"}
+    assert create["StorageClass"] == "INTELLIGENT_TIERING"
+    (copy,) = s3.requests["copy"]
+    assert copy["CopySource"] == {"Bucket": "b", "Key": "k"}
+    assert (copy["Bucket"], copy["Key"]) == ("b", "k")
+    assert copy["MetadataDirective"] == "REPLACE"
+    assert copy["Metadata"] == {"question-id": "q", "sha256": outcome.fingerprint.sha256}
+    assert outcome.fingerprint.sha256 == hashlib.sha256(source[0]).hexdigest()
+    assert copy["ContentType"] == "audio/wav"
+    assert copy["StorageClass"] == "INTELLIGENT_TIERING"
+
+
+def test_a_multipart_upload_that_needs_no_hash_is_not_copied() -> None:
+    s3 = RecordingS3()
+    bucket = ArchiveBucket("b", client=s3, part_size=MIN_PART_SIZE)  # type: ignore[arg-type]
+    outcome = bucket.upload(
+        "k", chunks(MIN_PART_SIZE + 1, 65536), "audio/mpeg", {}, hash_multipart=False
+    )
+    assert outcome.written
+    assert s3.calls == ["create", "complete"]
+    assert s3.requests["create"][0]["StorageClass"] == "STANDARD"
+
+
+def test_a_failed_copy_leaves_the_object_archived_without_its_hash() -> None:
+    s3 = RecordingS3()
+    s3.copy_error = ClientError({"Error": {"Code": "SlowDown"}}, "CopyObject")
+    bucket = ArchiveBucket("b", client=s3, part_size=MIN_PART_SIZE)  # type: ignore[arg-type]
+    outcome = bucket.upload("k", chunks(MIN_PART_SIZE + 1, 65536), "audio/mpeg", {})
+    assert outcome.written
+    assert s3.calls == ["create", "complete", "copy"]
+
+
+def test_an_object_too_large_for_one_copy_keeps_no_hash(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bucket_module, "COPY_OBJECT_LIMIT", MIN_PART_SIZE)
+    s3 = RecordingS3()
+    bucket = ArchiveBucket("b", client=s3, part_size=MIN_PART_SIZE)  # type: ignore[arg-type]
+    outcome = bucket.upload("k", chunks(MIN_PART_SIZE + 1, 65536), "audio/mpeg", {})
+    assert outcome.written
+    assert s3.calls == ["create", "complete"]
+
+
+@pytest.mark.parametrize(
+    ("size", "metadata", "holds"),
+    [
+        (3, {"sha256": hashlib.sha256(b"abc").hexdigest()}, True),
+        (4, {"sha256": hashlib.sha256(b"abc").hexdigest()}, False),
+        (3, {"sha256": hashlib.sha256(b"abd").hexdigest()}, False),
+        # written before the hash moved from a tag into the metadata: not known to hold
+        (3, {"source-etag": '"e"'}, False),
+    ],
+)
+def test_a_stored_object_holds_bytes_of_its_size_and_hash(
+    size: int, metadata: dict[str, str], holds: bool
+) -> None:
+    fingerprint = Fingerprint(size=3, sha256=hashlib.sha256(b"abc").hexdigest())
+    assert StoredObject(size=size, metadata=metadata).holds(fingerprint) is holds
 
 
 def test_identical_bytes_abandon_the_upload() -> None:
