@@ -27,9 +27,12 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 # how each test's tally is named (tests/fuzz record outcomes under these)
 PROPERTIES = {
-    "test_every_request_gets_a_deliberate_json_answer_and_a_refusal_stores_nothing": "refusals",
-    "test_a_valid_event_is_always_accepted_whatever_its_optional_fields": "valid_events",
-    "test_a_fault_that_can_pass_is_a_503_and_the_retry_loses_nothing": "faults",
+    "test_any_authentic_body_is_answered_2xx_and_kept_byte_for_byte": "authentic_bodies",
+    "test_a_drifted_real_event_with_a_usable_id_is_published": "drifted_events",
+    "test_a_request_not_signed_by_round0_is_a_401_and_leaves_nothing": "unsigned",
+    "test_under_a_fault_a_503_only_while_nothing_is_durable_and_the_retry_keeps_the_body": (
+        "faults"
+    ),
     "test_any_answer_is_results_or_a_classified_failure": "results_reader",
     "test_any_status_and_answer_is_results_or_a_classified_failure": "api_answers",
     "test_every_bus_event_ends_done_skipped_or_dead_lettered_never_in_a_crash[notify]": (

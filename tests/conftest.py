@@ -20,9 +20,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from round0.events import parse_event
-from round0.interview_state import state_from_event
-from round0.state_store import InterviewStates
+from round0.interview_state import state_from
+from round0.reading import read_facts, read_identity
+from round0.state_store import state_update
 from round0_testkit.events import LOCAL_SIGNING_SECRET
 from round0_testkit.sandbox import cold_start
 from round0_testkit.template import ACCOUNT, REGION, TemplateStack, load_template
@@ -103,13 +103,19 @@ def drain_queue(aws: None) -> Callable[[str], list[dict[str, Any]]]:
 
 @pytest.fixture
 def record_state(stack: TemplateStack) -> Callable[[dict[str, Any]], None]:
-    """Record an event's interview state (from its `detail`) the way the ingest path does."""
-    states = InterviewStates(stack.physical_name("EventsTable"), boto3.client("dynamodb"))
+    """Record an event's interview state (from its whole body) the way the ingest path does."""
+    table = stack.physical_name("EventsTable")
+    dynamodb = boto3.client("dynamodb")
 
-    def record(detail: dict[str, Any]) -> None:
-        state = state_from_event(parse_event(detail))
+    def record(document: dict[str, Any]) -> None:
+        identity, facts = read_identity(document), read_facts(document)
+        assert identity.event_id is not None
+        assert facts.interview_id is not None
+        state = state_from(identity.event_id, identity.event_type, facts)
         assert state is not None
-        states.record(state, time.time())
+        dynamodb.update_item(
+            **state_update(table, facts.interview_id, identity.event_id, time.time(), state)
+        )
 
     return record
 

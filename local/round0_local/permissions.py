@@ -66,7 +66,8 @@ def function_policy(stack: TemplateStack, function: str) -> dict[str, Any]:
             )
         # moto matches Resource against "*" for most services: keep the actions only
         statements.extend(
-            {**statement, "Resource": "*"} for statement in stack.resolve(policy["Statement"])
+            {**statement, "Resource": "*", "Action": moto_actions(statement["Action"])}
+            for statement in stack.resolve(policy["Statement"])
         )
     on_failure = (
         properties.get("EventInvokeConfig", {}).get("DestinationConfig", {}).get("OnFailure")
@@ -82,6 +83,26 @@ def function_policy(stack: TemplateStack, function: str) -> dict[str, Any]:
         )
     # no statement at all: a role with no policy, every call is denied
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+# IAM has no action of its own for a DynamoDB transaction: each item needs its write's
+# action (PutItem, UpdateItem, DeleteItem, ConditionCheckItem) on its table. moto checks
+# the operation's name instead, so a statement granting an item's action grants moto's
+# `TransactWriteItems` too (with no wider right: the item's action is what real IAM checks).
+TRANSACTION_ITEM_ACTIONS = {
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
+}
+
+
+def moto_actions(actions: str | list[str]) -> list[str]:
+    """A statement's actions as moto must see them to allow what IAM allows."""
+    listed = [actions] if isinstance(actions, str) else list(actions)
+    if TRANSACTION_ITEM_ACTIONS.intersection(listed):
+        listed.append("dynamodb:TransactWriteItems")
+    return listed
 
 
 def trust_policy() -> dict[str, Any]:

@@ -4,9 +4,12 @@ Found through the candidate index (keyed hashes of the email and of ROUND0's can
 id) and the interview items (their event ids and candidate keys), so nothing is scanned
 and nothing personal is stored to find it. Deleted: the event bodies in the payload
 bucket, the archived audio, transcripts and results, dead-letter messages of those
-events, interview states and index entries; the event records become tombstones that
-keep only the id, so a redelivery of the same ROUND0 event is acknowledged as a
-duplicate and brings nothing back. Idempotent: a second run finds nothing.
+events, interview states and index entries. Every body of an event goes: the first and
+any other body sent under its id, kept beside it (`events/<segment>/<sha256>.json`), and
+one kept where bodies were before they were keyed by their hash. The event records
+become tombstones that keep no personal data (the id, the envelope and where the body
+was), so a redelivery of the same ROUND0 event is acknowledged as a duplicate and brings
+nothing back. Idempotent: a second run finds nothing.
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ from typing import Any
 
 from round0.candidate_index import CandidateIndex, IndexEntry
 from round0.candidates import candidate_id_key, email_key
-from round0.event_store import EventStore
-from round0.large_events import PayloadStore
+from round0.contract import legacy_payload_key, payload_prefix
+from round0.event_store import EventStore, segment_of
+from round0.keys import is_content_id, key_segment
 from round0.secrets import index_key, secret_value
 from round0.state_store import InterviewStates
-from round0_archive.keys import UnsafeId, interview_prefix
+from round0_archive.keys import interview_prefix
 from round0_ats import lever
 from round0_ats.credentials import lever_credentials
 from round0_ats.transport import Transport
@@ -36,6 +40,16 @@ from round0_ops.stack import CONSUMERS, OpsError, Stack, explained
 MAX_HOPS = 20  # bounds following a candidate across emails and interviews
 LEVER_SECONDS = 300.0  # the time the Lever calls of one erasure may take, retries included
 TOMBSTONE_SECONDS = 30 * 86_400  # for records that expired already (EventTtlDays' default)
+
+
+def segments(event_id: str) -> list[str]:
+    """The key segments an event id the index names may be kept under. An id that reads
+    as a content id (`sha256:<hex>`) is a body kept by its hash, or an event ROUND0 sent
+    with that very id (its segment encoded): an erasure deletes both rather than miss one."""
+    found = [segment_of(event_id)]
+    if is_content_id(event_id):
+        found.append(key_segment(event_id))
+    return found
 
 
 class By(StrEnum):
@@ -184,7 +198,7 @@ class Erasure:
         self.states = InterviewStates(table_name, dynamodb)
         self.events = EventStore(table_name, dynamodb)
         self._s3 = stack.client("s3")
-        self._payloads = PayloadStore(stack.output("PayloadBucketName"), self._s3)
+        self._payloads = stack.output("PayloadBucketName")
         self._archive = stack.output("ArchiveBucketName")
 
     def index_key(self) -> bytes:
@@ -208,7 +222,9 @@ class Erasure:
         now = time.time()
         for event_id in sorted(plan.event_ids):
             if not dry_run:
-                self.events.tombstone(event_id, now, int(now) + TOMBSTONE_SECONDS)
+                on_record = [segment for segment in segments(event_id) if self.events.get(segment)]
+                for segment in on_record or [segment_of(event_id)]:
+                    self.events.tombstone(segment, now, int(now) + TOMBSTONE_SECONDS)
             erased.tombstones += 1
         for interview_id in sorted(plan.interview_ids):
             if not dry_run:
@@ -224,31 +240,42 @@ class Erasure:
         return erased
 
     def _payload_objects(self, plan: ErasurePlan, dry_run: bool) -> int:
+        """Every body kept for the plan's events (a conflicting one beside the first, and
+        one kept where bodies were before they were keyed by their hash)."""
         count = 0
         for event_id in sorted(plan.event_ids):
-            if not self._payloads.exists(event_id):
-                continue
-            count += 1
-            if not dry_run:
-                self._payloads.delete(event_id)
+            keys = [
+                key
+                for segment in segments(event_id)
+                for key in self._listed(self._payloads, payload_prefix(segment))
+            ]
+            legacy = legacy_payload_key(event_id)
+            keys += [key for key in self._listed(self._payloads, legacy) if key == legacy]
+            count += self._delete(self._payloads, keys, dry_run)
         return count
 
     def _archive_objects(self, plan: ErasurePlan, dry_run: bool) -> int:
         count = 0
         for interview_id in sorted(plan.interview_ids):
-            try:
-                prefix = interview_prefix(interview_id)
-            except UnsafeId:
-                continue  # such an id was never archived (the archive refuses it)
-            paginator = self._s3.get_paginator("list_objects_v2")
-            for page in paginator.paginate(Bucket=self._archive, Prefix=prefix):
-                keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-                count += len(keys)
-                if keys and not dry_run:
-                    self._s3.delete_objects(
-                        Bucket=self._archive, Delete={"Objects": keys, "Quiet": True}
-                    )
+            keys = self._listed(self._archive, interview_prefix(interview_id))
+            count += self._delete(self._archive, keys, dry_run)
         return count
+
+    def _listed(self, bucket: str, prefix: str) -> list[str]:
+        paginator = self._s3.get_paginator("list_objects_v2")
+        return [
+            item["Key"]
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
+            for item in page.get("Contents", [])
+        ]
+
+    def _delete(self, bucket: str, keys: list[str], dry_run: bool) -> int:
+        for start in range(0, 0 if dry_run else len(keys), 1000):
+            batch = keys[start : start + 1000]
+            self._s3.delete_objects(
+                Bucket=bucket, Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True}
+            )
+        return len(keys)
 
     def _dead_letters(self, plan: ErasurePlan, dry_run: bool) -> int:
         count = 0

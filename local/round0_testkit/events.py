@@ -3,9 +3,12 @@
 - API Gateway HTTP API (payload format 2.0) events, as the webhook route receives them:
   the `events/api/*.json` files for `sam local invoke`, the tests and the local
   runner's front door all build them with `http_api_event`.
-- Events as EventBridge delivers them to a Lambda target (`bus_event`): the
-  `events/bus/*.json` samples for `sam local invoke -e`, the consumers' tests and the
-  local runner's bus.
+- Events as EventBridge delivers them (`bus_event`): a reference to a body kept in the
+  payload bucket (`stored_bus_event`, `as_reference`). The `events/bus/*.json` samples
+  are references to the `events/payloads` bodies, kept where the local stack keeps them
+  (`round0-local invoke` puts the body there first); the consumers' tests build the
+  event inline (`load_bus_event`), change what they test, and hand the consumer a
+  reference to it (`as_reference`), as the bus would.
 """
 
 from __future__ import annotations
@@ -18,7 +21,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from round0.contract import SOURCE
+from round0.contract import POINTER_FIELD, SOURCE, reference_detail
+from round0.keys import key_segment
+from round0.large_events import body_ref
+from round0.reading import load_document, read_identity
 from round0.signature import SIGNATURE_HEADER, sign
 from round0_testkit.template import ACCOUNT, REGION, REPO_ROOT
 
@@ -153,12 +159,53 @@ def bus_event(detail: dict[str, Any], detail_type: str | None = None) -> dict[st
     }
 
 
+def reference(body: bytes, bucket: str) -> tuple[dict[str, Any], str]:
+    """The bus `detail` of a body kept in `bucket` (its id and type as the door reads
+    them), and the key the body is kept under."""
+    identity = read_identity(load_document(body))
+    if identity.event_id is None or identity.event_type is None:
+        raise ValueError("a body with no id or type never goes on the bus")
+    ref = body_ref(bucket, key_segment(identity.event_id), body)
+    detail = json.loads(
+        reference_detail(identity.event_id, identity.event_type, identity.created, ref)
+    )
+    return detail, ref.s3_key
+
+
+def stored_bus_event(body: bytes, bucket: str, s3: Any) -> dict[str, Any]:
+    """Keep `body` in the payload bucket as ingest would, and the bus event referring to it."""
+    detail, key = reference(body, bucket)
+    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    return bus_event(detail)
+
+
+def as_reference(event: dict[str, Any], bucket: str, s3: Any) -> dict[str, Any]:
+    """A bus event whose detail is a whole event (inline) as the bus would carry it: the
+    detail kept in the payload bucket, the event referring to it. A reference (or
+    anything else) is returned as it is."""
+    detail = event.get("detail") if isinstance(event, dict) else None
+    if not isinstance(detail, dict) or POINTER_FIELD in detail:
+        return event
+    body = json.dumps(detail, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    try:
+        stored = stored_bus_event(body, bucket, s3)
+    except ValueError:
+        return event  # no id or type: what it is, the consumer says
+    return {**event, "detail": stored["detail"]}
+
+
+# the payload bucket of a local stack named for samconfig.toml's (events/env.json's)
+SAMPLE_PAYLOAD_BUCKET = "round0-webhooks-payloadbucket"
+
+
 def write_sample_bus_events(directory: Path = BUS_EVENTS_DIR) -> list[Path]:
-    """(Re)write `events/bus/<payload>.json` for every sample payload."""
+    """(Re)write `events/bus/<payload>.json`: a reference to every sample payload, kept in
+    the payload bucket events/env.json names."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for payload in sorted(PAYLOADS_DIR.glob("*.json")):
-        event = bus_event(json.loads(payload.read_text(encoding="utf-8")))
+        detail, _ = reference(payload_bytes(payload.name), SAMPLE_PAYLOAD_BUCKET)
+        event = bus_event(detail)
         event["id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, payload.name))  # stable samples
         event["time"] = "2024-01-16T14:52:01Z"
         path = directory / payload.name
@@ -168,5 +215,6 @@ def write_sample_bus_events(directory: Path = BUS_EVENTS_DIR) -> list[Path]:
 
 
 def load_bus_event(name: str) -> dict[str, Any]:
-    event: dict[str, Any] = json.loads((BUS_EVENTS_DIR / name).read_text(encoding="utf-8"))
-    return event
+    """A sample payload as a bus event carrying it inline (tests change it, then hand the
+    consumer `as_reference` of it)."""
+    return bus_event(json.loads((PAYLOADS_DIR / name).read_text(encoding="utf-8")))

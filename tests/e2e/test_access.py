@@ -19,12 +19,10 @@ from typing import Any
 
 import pytest
 
-from round0.candidate_index import CandidateIndex
-from round0.delivery import Delivery, DeliveryFailed, DeliveryPolicy
+from round0.delivery import Arrival, Delivery, DeliveryPolicy, Outcome
 from round0.event_store import EventStore
-from round0.events import decode_event
+from round0.filing import Filing
 from round0.large_events import PayloadStore
-from round0.state_store import InterviewStates
 from round0_testkit.events import LOCAL_SIGNING_SECRET
 from round0_testkit.iam.calls import read_call_log
 from round0_testkit.iam.check import UnusedAllowed
@@ -120,6 +118,13 @@ class RefusingBus:
         raise ConnectionError("the bus is unreachable")
 
 
+class UnusedIndexKey:
+    """The candidate index's key, which a delivery whose publish fails never files with."""
+
+    def current(self) -> bytes:
+        raise AssertionError("a delivery that did not publish filed its candidate")
+
+
 def left_pending(served: Served, document: dict[str, Any], seconds_ago: float) -> None:
     """Store `document` as ingest does, `seconds_ago`, and fail to publish it: a record
     the sweeper must publish (ROUND0 gave up retrying)."""
@@ -127,16 +132,16 @@ def left_pending(served: Served, document: dict[str, Any], seconds_ago: float) -
     table, dynamodb = outputs["EventsTableName"], served.client("dynamodb")
     delivery = Delivery(
         store=EventStore(table, dynamodb),
-        states=InterviewStates(table, dynamodb),
-        index=CandidateIndex(table, dynamodb),
+        filing=Filing(table, 86_400),
         bus=RefusingBus(),
         payloads=PayloadStore(outputs["PayloadBucketName"], served.client("s3")),
+        index_key=UnusedIndexKey(),
         policy=DeliveryPolicy(ttl_seconds=86_400),
         clock=lambda: time.time() - seconds_ago,
     )
-    body = compact(document)
-    with pytest.raises(DeliveryFailed):
-        delivery.accept(decode_event(body), body)
+    received = time.time() - seconds_ago
+    receipt = delivery.accept(Arrival.read(compact(document), received))
+    assert (receipt.outcome, receipt.reason) == (Outcome.STORED, "publish_failed")
 
 
 def invoke_with_a_broken_reference(served: Served, function: str) -> None:

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from round0_testkit.events import bus_event
+from round0_testkit.events import stored_bus_event
 from round0_testkit.scenario import renamed, seed
+from round0_testkit.sender import compact
 from round0_testkit.served import Served
 from round0_testkit.template import ACCOUNT, REGION, load_template
 
@@ -34,9 +35,12 @@ def wait_for(served: Served, event_id: str, channel: str) -> Counter[str]:
     return served.effects_of(event_id)
 
 
-def fresh_started() -> dict[str, Any]:
-    """An interview_started event the pipeline has never seen, as the bus delivers it."""
-    return bus_event(renamed(seed("interview_started.json"), uuid.uuid4().hex[:10]))
+def fresh_started(served: Served) -> dict[str, Any]:
+    """An interview_started event the pipeline has never seen, as the bus delivers it: a
+    reference to its body, kept in the payload bucket as ingest keeps it."""
+    payload = renamed(seed("interview_started.json"), uuid.uuid4().hex[:10])
+    bucket = stack_outputs(served)["PayloadBucketName"]
+    return stored_bus_event(compact(payload), bucket, served.client("s3"))
 
 
 def test_describe_stacks_answers_with_every_output_of_the_template(served: Served) -> None:
@@ -56,7 +60,7 @@ def test_describe_stacks_answers_with_every_output_of_the_template(served: Serve
 
 
 def test_a_consumer_invoked_synchronously_by_name_acts_once_and_answers(served: Served) -> None:
-    event = fresh_started()
+    event = fresh_started(served)
     name = stack_outputs(served)["NotifyFunctionName"]
     answer = served.client("lambda").invoke(
         FunctionName=name, InvocationType="RequestResponse", Payload=json.dumps(event)
@@ -71,7 +75,7 @@ def test_a_consumer_invoked_synchronously_by_name_acts_once_and_answers(served: 
 
 
 def test_a_consumer_invoked_asynchronously_by_arn_acts_once(served: Served) -> None:
-    event = fresh_started()
+    event = fresh_started(served)
     name = stack_outputs(served)["NotifyFunctionName"]
     arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
     answer = served.client("lambda").invoke(
@@ -88,7 +92,7 @@ def test_a_consumer_invoked_asynchronously_by_arn_acts_once(served: Served) -> N
 
 
 def test_a_dry_run_checks_and_runs_nothing(served: Served) -> None:
-    event = fresh_started()
+    event = fresh_started(served)
     answer = served.client("lambda").invoke(
         FunctionName="round0-local-NotifyFunction",
         InvocationType="DryRun",

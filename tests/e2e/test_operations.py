@@ -22,7 +22,8 @@ from typing import Any
 
 import pytest
 
-from round0.contract import payload_key
+from round0.contract import payload_prefix
+from round0.keys import key_segment
 from round0_testkit.events import LOCAL_SIGNING_SECRET
 from round0_testkit.iam.calls import read_call_log
 from round0_testkit.scenario import renamed, seed
@@ -206,7 +207,10 @@ def payload_reads(served: Served, event_id: str) -> Counter[str]:
         record.function
         for record in read_call_log(served.calls_log).calls
         if record.call == "s3.GetObject"
-        and any(access.resource.endswith(f"/{payload_key(event_id)}") for access in record.needs)
+        and any(
+            f"/{payload_prefix(key_segment(event_id))}" in access.resource
+            for access in record.needs
+        )
     )
 
 

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from round0.contract import payload_key
+from round0.contract import payload_prefix
+from round0.keys import key_segment
 from round0_testkit.events import LOCAL_SIGNING_SECRET
 from round0_testkit.scenario import renamed, seed
 from round0_testkit.sender import compact, send
@@ -107,7 +108,10 @@ def test_a_consumer_that_may_not_list_the_bucket_gets_403_for_a_payload_gone(
     wait_for(lambda: {"ats", "s3"} <= channels_of(flawed, payload["id"]), "its effects")
     # and its payload expired since (the bucket's lifecycle deleted it)
     bucket = flawed.outputs()["PayloadBucketName"]
-    flawed.client("s3").delete_object(Bucket=bucket, Key=payload_key(payload["id"]))
+    s3 = flawed.client("s3")
+    kept = s3.list_objects_v2(Bucket=bucket, Prefix=payload_prefix(key_segment(payload["id"])))
+    for item in kept["Contents"]:
+        s3.delete_object(Bucket=bucket, Key=item["Key"])
     # When the operator replays the bus archive of that moment to the archive and the ATS
     replayed = flawed.ops(
         "replay",

@@ -1,9 +1,13 @@
-"""Hypothesis strategies: hostile webhook requests, valid ROUND0 events whatever their
-optional fields, bus events and ROUND0 API answers.
+"""Hypothesis strategies: hostile webhook requests, ROUND0 events in the documented shape
+whatever their optional fields, the same events drifted from it, and ROUND0 API answers.
 
-Valid events stay within the limits of `round0.events` by construction (ids of at most
-255 bytes, no control characters, one key segment where an id becomes a key); hostile
-ones are built to cross each limit and to break every layer a parser has.
+Nothing at the door refuses an authentic body for its shape (issue 18): ids are any text
+(`/`, `..`, unicode, control characters: `round0.keys` makes each a safe key segment),
+numbers any JSON number. `valid_events` are the documented shape; `drifted_events` change
+fields the way partners drift (a score of 4.5, a null duration, a missing job, a null
+candidate, a numeric or `/`-holding question id, another date format, `created` in
+milliseconds or as text, `responses: null`, a numeric interview id); `mutated_events`
+replace one field by anything at all; hostile bodies break every layer a parser has.
 """
 
 from __future__ import annotations
@@ -16,17 +20,14 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from round0.events import (
-    MAX_ID_BYTES,
-    MAX_INTEGER,
-    MAX_UNIX_TIME,
-    MIN_INTEGER,
-    MIN_UNIX_TIME,
-    key_segment_problem,
-)
 from round0.signature import sign
 
 MISSING = object()  # a field left out of the document
+
+# JSON numbers have no bounds; these keep examples readable (and within int64, the widest
+# integer most JSON producers write)
+MIN_INTEGER, MAX_INTEGER = -(2**63), 2**63 - 1
+MIN_UNIX_TIME, MAX_UNIX_TIME = 0, 253402300799  # 1970 to the end of year 9999
 
 # ------------------------------------------------------------------ JSON values
 
@@ -54,11 +55,14 @@ def json_values(max_leaves: int = 12) -> st.SearchStrategy[Any]:
 
 # ------------------------------------------------------------------ ids and times
 
-_ID_CHARACTERS = st.characters(exclude_categories=("Cc", "Cf", "Zl", "Zp", "Cs"))
-OPAQUE_IDS = st.text(_ID_CHARACTERS, min_size=1, max_size=80).filter(
-    lambda value: len(value.encode("utf-8")) <= MAX_ID_BYTES
+_ID_CHARACTERS = st.characters(exclude_categories=["Cs"])  # a lone surrogate is not UTF-8
+# ids are opaque text: anything at all, `/`, `..`, control characters and unicode included
+OPAQUE_IDS = st.text(_ID_CHARACTERS, min_size=1, max_size=80) | st.sampled_from(
+    ["../../escape", "a/b", "..", ".", "bell\x07", "zero\u200bwidth\u202e", "x" * 300]
 )
-KEY_IDS = OPAQUE_IDS.filter(lambda value: key_segment_problem(value) is None)
+# any id becomes a storage key (`round0.keys.key_segment`): the name is kept for the
+# properties that draw "an id used in a key"
+KEY_IDS = OPAQUE_IDS
 # whole minutes: ISO 8601 offsets (+05:30) have no seconds
 OFFSETS = st.integers(-(23 * 60 + 59), 23 * 60 + 59).map(lambda minutes: timedelta(minutes=minutes))
 TIMESTAMPS = st.builds(
@@ -166,6 +170,81 @@ def valid_events(draw: st.DrawFn) -> dict[str, Any]:
     return draw(with_extras(st.just(base)))
 
 
+# ------------------------------------------------------------------ drifted events
+
+# Unix time of a moment after 2001 in seconds, milliseconds or microseconds, or as text
+_UNIX = st.integers(10**9, 4 * 10**9)
+DRIFTED_TIMES = st.one_of(
+    _UNIX,
+    _UNIX.map(lambda seconds: seconds * 1000),
+    _UNIX.map(lambda seconds: seconds * 1_000_000),
+    _UNIX.map(str),
+    st.floats(10**9, 4 * 10**9),
+    st.datetimes(timezones=st.just(UTC)).map(
+        lambda moment: moment.strftime("%a, %d %b %Y %H:%M:%S GMT")  # an HTTP date
+    ),
+    st.datetimes().map(lambda moment: moment.isoformat()),  # no offset
+    st.sampled_from(["2024-01-16", "2024-01-16 14:52:00", "yesterday", ""]),
+)
+SCALARS = st.one_of(
+    st.integers(MIN_INTEGER, MAX_INTEGER), st.floats(allow_nan=False), st.booleans(), TEXT
+)
+
+
+def _drifts(event: dict[str, Any]) -> list[tuple[list[Any], st.SearchStrategy[Any]]]:
+    """Where a documented event can drift, and into what (`MISSING`: the field left out)."""
+    data = event["data"]
+    drifts: list[tuple[list[Any], st.SearchStrategy[Any]]] = [
+        (["created"], DRIFTED_TIMES),
+        (["id"], st.integers(0, MAX_INTEGER) | st.floats(allow_nan=False) | OPAQUE_IDS),
+        (["data", "job"], st.sampled_from([MISSING, None, [], "a job"])),
+        (["data", "candidate"], st.sampled_from([MISSING, None, {}, "a candidate"])),
+        (["data", "responses"], st.sampled_from([MISSING, None, {}, [None, 3, "x"]])),
+        (["data", "interview", "id"], st.integers(0, MAX_INTEGER) | OPAQUE_IDS | st.none()),
+        (["data", "interview", "completed_at"], DRIFTED_TIMES | st.none()),
+        (["data", "interview", "started_at"], DRIFTED_TIMES | st.none()),
+    ]
+    if isinstance(data.get("candidate"), dict):
+        drifts.append((["data", "candidate", "email"], st.none() | st.just(MISSING) | SCALARS))
+        drifts.append((["data", "candidate", "name"], st.none() | st.just(MISSING) | SCALARS))
+    if isinstance(data.get("job"), dict):
+        drifts.append((["data", "job", "title"], st.none() | st.just(MISSING) | SCALARS))
+    for index, _ in enumerate(data.get("responses") or []):
+        answer: list[Any] = ["data", "responses", index]
+        drifts += [
+            ([*answer, "score"], st.floats(0, 100) | st.just("4.5") | st.none()),
+            ([*answer, "duration_seconds"], st.none() | st.floats(0, 1e5) | st.just("312")),
+            ([*answer, "question_id"], st.integers(0, 10**6) | OPAQUE_IDS | st.none()),
+            ([*answer, "answered_at"], DRIFTED_TIMES),
+            ([*answer, "transcript"], st.none() | SCALARS),
+        ]
+    return drifts
+
+
+@st.composite
+def drifted_events(draw: st.DrawFn) -> dict[str, Any]:
+    """A documented `interview_started` or `interview_ended` with one to four fields drifted
+    from the documented shape, as a partner's payloads drift."""
+    event = draw(valid_events().filter(lambda event: event["type"] in _KNOWN))
+    for _ in range(draw(st.integers(1, 4))):
+        drifts = _drifts(event)
+        path, values = drifts[draw(st.integers(0, len(drifts) - 1))]
+        parent: Any = event
+        for part in path[:-1]:
+            parent = parent.get(part) if isinstance(parent, dict) else None
+        if not isinstance(parent, dict):
+            continue  # an earlier drift removed the part this one would change
+        value = draw(values)
+        if value is MISSING:
+            parent.pop(path[-1], None)
+        else:
+            parent[path[-1]] = value
+    return event
+
+
+_KNOWN = {"interview_started", "interview_ended"}
+
+
 def encode(document: Any, ascii_only: bool = False, compact: bool = True) -> bytes:
     separators = (",", ":") if compact else (", ", ": ")
     return json.dumps(document, ensure_ascii=ascii_only, separators=separators).encode()
@@ -240,7 +319,7 @@ HOSTILE_BODIES = st.one_of(
             b'{"id":"\\ud800","type":"t","created":1,"data":{}}',
             b'{"id":"e","type":"t","created":1,"data":{"\\udfff":1}}',
             b"\xef\xbb\xbf{}",
-            _with_started_at("0001-01-01T00:00:00+01:00"),  # no UTC datetime: 422
+            _with_started_at("0001-01-01T00:00:00+01:00"),  # no UTC datetime
             _with_started_at("9999-12-31T23:59:59-01:00"),
             _with_started_at("99999-01-01T00:00:00Z"),
             b"",

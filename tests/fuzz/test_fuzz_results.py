@@ -1,6 +1,8 @@
 """ROUND0's API answers, fuzzed: whatever the bytes and the status, the archive's reader
 gives full results or a classified failure (transient: retried; permanent: dead-lettered),
-never an unhandled error; and full results can always be written as transcripts."""
+never an unhandled error; and full results can always be written as transcripts, every
+answer under a key S3 takes, whatever its question id (issue 18: an id is never a reason
+not to archive)."""
 
 from __future__ import annotations
 
@@ -17,10 +19,9 @@ from round0.failures import PermanentFailure, TransientFailure
 from round0.http import Timeouts, is_retryable
 from round0.transcripts import format_transcripts
 from round0_archive.api import NotCompletedYet, Round0Api
-from round0_archive.keys import UnsafeId
+from round0_archive.keys import audio_key
 from round0_archive.results import (
     FullResults,
-    InvalidResponse,
     parse_response,
     transcript_answers,
     without_audio_urls,
@@ -70,15 +71,33 @@ BODIES = st.one_of(
 )
 
 
+# S3 keys hold at most 1,024 bytes of UTF-8
+MAX_KEY_BYTES = 1024
+
+
 def write_transcripts(results: FullResults) -> None:
-    """What the archive writes for full results: must never fail."""
-    json.dumps(without_audio_urls(results), indent=2, ensure_ascii=False).encode("utf-8")
-    format_transcripts(transcript_answers(results.raw_responses)).encode("utf-8")
-    for raw in results.raw_responses:
-        try:
-            parse_response(raw)
-        except (InvalidResponse, UnsafeId):
-            continue
+    """What the archive writes for full results: must never fail (a lone surrogate, which
+    JSON allows and UTF-8 does not, is written as `?`), and every answer has its key."""
+    archived = without_audio_urls(results)
+    json.dumps(archived, indent=2, ensure_ascii=False).encode("utf-8", "replace")
+    format_transcripts(transcript_answers(results.raw_responses)).encode("utf-8", "replace")
+    responses = archived.get("responses")
+    assert not any(
+        isinstance(response, dict) and "audio_url" in response
+        for response in (responses if isinstance(responses, list) else [])
+    )
+    keys = set()
+    for number, raw in enumerate(results.raw_responses, start=1):
+        answer = parse_response(raw)
+        key = audio_key(results.interview_id, answer.question_id, number)
+        assert len(key.encode("utf-8")) <= MAX_KEY_BYTES, key
+        keys.add(key)
+    # two answers share a key only when they share a question id
+    question_ids = [parse_response(raw).question_id for raw in results.raw_responses]
+    distinct = {qid for qid in question_ids if qid} | {
+        n for n, qid in enumerate(question_ids) if not qid
+    }
+    assert len(keys) == len(distinct)
 
 
 def outcome(call: Any) -> tuple[str, Any]:

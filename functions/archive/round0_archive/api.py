@@ -13,10 +13,10 @@ from urllib.parse import quote
 
 import requests
 
-from round0.events import InvalidEvent, UnprocessableEvent, check_document, load_json
 from round0.failures import PermanentFailure, TransientFailure
 from round0.http import USER_AGENT, Timeouts, check_base_url, failure_for_status
 from round0.observability import logger
+from round0.reading import load_document
 from round0.secrets import secret_field
 from round0_archive.results import FullResults, InvalidResults, read_results
 
@@ -144,14 +144,10 @@ class Round0Api:
                     raise PermanentFailure("api_results_too_large")
         except requests.RequestException as exc:
             raise TransientFailure(f"api_read_failed: {type(exc).__name__}") from exc
+        document = load_document(bytes(body))
+        if document is None:  # not JSON: maybe cut short, worth another try
+            raise TransientFailure("api_invalid_json")
         try:
-            document = load_json(bytes(body))
-        except UnprocessableEvent as exc:  # nested deeper than any parser takes
-            raise PermanentFailure(f"api_invalid_results: {exc}") from exc
-        except InvalidEvent as exc:  # not UTF-8 JSON: maybe cut short, worth another try
-            raise TransientFailure("api_invalid_json") from exc
-        try:
-            check_document(document)  # numbers, nesting, text the archive could not write
             return read_results(document, interview_id, reported_status)
-        except (InvalidEvent, InvalidResults) as exc:
+        except InvalidResults as exc:
             raise PermanentFailure(f"api_invalid_results: {exc}") from exc

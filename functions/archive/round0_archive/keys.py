@@ -1,34 +1,23 @@
-"""Where an interview lives in the archive bucket, and which ids may become keys.
+"""Where an interview lives in the archive bucket.
 
-The layout is the seed's: `interviews/<interview id>/question_<question id>.mp3`, next
-to `transcript.json` and `transcript.md`. Ids are opaque strings from ROUND0; one that
-could leave its folder or hide in a listing (`/`, `\\`, `..`, control or format
-characters, more than 255 bytes) is refused before it gets near a key. The rule is the
-one the event model applies at the door (`round0.events.key_segment_problem`), so an
-event the ingest path accepted is never refused here.
+The layout is the seed's: `interviews/<interview id>/question_<question id>.mp3`, next to
+`transcript.json` and `transcript.md`. Ids are opaque strings from ROUND0, and an id is
+never a reason not to archive: each becomes one key segment with the layer's encoding
+(`round0.keys.key_segment`: `/`, `..`, control characters and the like are
+percent-encoded, an over-long id hashed), which leaves ROUND0's usual ids as they are.
+An answer without a question id is kept by its position: `answer_<n>.mp3`.
 """
 
-from round0.events import key_segment_problem
-
-
-class UnsafeId(ValueError):
-    """An id that must not become part of an S3 key. The message never repeats it."""
-
-
-def check_id(value: str, what: str) -> str:
-    """Return `value` if it is safe as one key segment, else raise UnsafeId."""
-    problem = key_segment_problem(value)
-    if problem is not None:
-        raise UnsafeId(f"{what} {problem}")
-    return value
+from round0.keys import key_segment
 
 
 def interview_prefix(interview_id: str) -> str:
-    return f"interviews/{check_id(interview_id, 'interview id')}/"
+    return f"interviews/{key_segment(interview_id)}/"
 
 
-def audio_key(interview_id: str, question_id: str) -> str:
-    return f"{interview_prefix(interview_id)}question_{check_id(question_id, 'question id')}.mp3"
+def audio_key(interview_id: str, question_id: str | None, number: int) -> str:
+    name = f"question_{key_segment(question_id)}" if question_id else f"answer_{number}"
+    return f"{interview_prefix(interview_id)}{name}.mp3"
 
 
 def transcript_json_key(interview_id: str) -> str:

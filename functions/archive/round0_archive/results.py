@@ -11,16 +11,13 @@ interview is completed). Responses are read leniently: one that is not valid is
 reported on its own, without losing the others. Pure: no I/O.
 """
 
-import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
-from round0.events import InterviewResponse
+from round0.reading import identifier, section, text
 from round0.transcripts import Answer
-from round0_archive.keys import check_id
+from round0_archive.reading import Answer as ArchivedAnswer
 
 COMPLETED = "completed"
 # statuses an interview never leaves: retrying cannot bring its results
@@ -31,10 +28,6 @@ _RESULTS_FIELDS = frozenset({"interview", "responses", "id", "status", "job", "c
 
 class InvalidResults(ValueError):
     """The API's answer is not a results document. The message names the problem."""
-
-
-class InvalidResponse(ValueError):
-    """One entry of `responses[]` cannot be read. The message names the fields only."""
 
 
 @dataclass(frozen=True)
@@ -82,43 +75,35 @@ def read_results(
         interview = {}
     elif not isinstance(interview, dict):
         raise InvalidResults("results have an interview that is not an object")
-    answered_id = _field(document, interview, "id")
-    if answered_id is not None and (not isinstance(answered_id, str) or not answered_id):
-        raise InvalidResults("results have an interview id that is not a string")
-    status = _field(document, interview, "status")
+    # an id of another scalar type is read as its text, as the door reads ids
+    answered_id = identifier(_field(document, interview, "id"))
+    status = text(_field(document, interview, "status"))
     return FullResults(
         document=document,
         interview_id=answered_id or interview_id,
-        status=status if isinstance(status, str) else reported_status,
+        status=status or reported_status,
     )
 
 
-def parse_response(raw: Any) -> InterviewResponse:
-    """One response; a null where the model has a default (e.g. transcript) is accepted.
-    A question id that cannot be a key raises UnsafeId (the archive says so on its own)."""
-    if not isinstance(raw, dict):
-        raise InvalidResponse("response is not a JSON object")
-    if isinstance(question_id := raw.get("question_id"), str):
-        check_id(question_id, "question id")
-    try:
-        return InterviewResponse.model_validate(raw)
-    except ValidationError:
-        pass
-    try:
-        return InterviewResponse.model_validate(
-            {key: value for key, value in raw.items() if value is not None}
-        )
-    except ValidationError as exc:
-        fields = sorted({str(error["loc"][0]) for error in exc.errors() if error["loc"]})
-        raise InvalidResponse(f"invalid fields: {', '.join(fields) or 'unknown'}") from exc
+def parse_response(raw: Any) -> ArchivedAnswer:
+    """One entry of `responses[]`, read leniently: what it lacks is None (an entry that
+    is not an object has nothing)."""
+    return ArchivedAnswer.model_validate(section(raw))
 
 
 def without_audio_urls(results: FullResults) -> dict[str, Any]:
-    """The full results as archived: every temporary `audio_url` removed."""
-    document = copy.deepcopy(results.document)
-    for response in document.get("responses") or []:
-        if isinstance(response, dict):
-            response.pop("audio_url", None)
+    """The full results as archived: every temporary `audio_url` removed. Only what changes
+    is copied: a deep copy recurses once per level, and an answer nested a few thousand
+    levels deep (which the JSON reader takes) would exhaust the recursion limit."""
+    document = dict(results.document)
+    responses = document.get("responses")
+    if isinstance(responses, list):
+        document["responses"] = [
+            {name: value for name, value in response.items() if name != "audio_url"}
+            if isinstance(response, dict)
+            else response
+            for response in responses
+        ]
     return document
 
 

@@ -15,26 +15,21 @@ from enum import StrEnum
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from round0.consumer import DONE, DUPLICATE, Handled, TimeLeft, skipped
-from round0.events import EventType, InterviewResponse, Round0Event, iso_utc
+from round0.consumer import DONE, DUPLICATE, ConsumerEvent, Handled, TimeLeft, skipped
+from round0.events import EventType, known_type
 from round0.failures import PermanentFailure, TransientFailure, reason_code
 from round0.idempotency import RunOnce, idempotency_key, run_once
 from round0.observability import Metric, count, count_with_reason, logger
+from round0.reading import iso_utc
 from round0.retry import RetryPolicy, with_retries
 from round0.transcripts import format_transcripts
 from round0_archive.audio import AudioDownload
 from round0_archive.bucket import Fingerprint, StoredObject, UploadOutcome
-from round0_archive.keys import (
-    UnsafeId,
-    audio_key,
-    check_id,
-    transcript_json_key,
-    transcript_markdown_key,
-)
+from round0_archive.keys import audio_key, transcript_json_key, transcript_markdown_key
+from round0_archive.reading import Answer
 from round0_archive.results import (
     COMPLETED,
     FullResults,
-    InvalidResponse,
     parse_response,
     transcript_answers,
     without_audio_urls,
@@ -80,7 +75,7 @@ class CopyOutcome(StrEnum):
 
 @dataclass(frozen=True)
 class Missing:
-    """An answer whose audio is not archived. `answer` never holds an unsafe id."""
+    """An answer whose audio is not archived. `answer` names it by its key segment."""
 
     answer: str
     reason: str
@@ -116,12 +111,12 @@ def header_safe(value: str) -> str:
     return value if value.isascii() and value.isprintable() else quote(value, safe="")
 
 
-def audio_metadata(interview_id: str, response: InterviewResponse) -> dict[str, str]:
-    metadata = {
-        "interview-id": interview_id,
-        "question-id": response.question_id,
-        "duration-seconds": str(response.duration_seconds),
-    }
+def audio_metadata(interview_id: str, response: Answer) -> dict[str, str]:
+    metadata = {"interview-id": interview_id}
+    if response.question_id is not None:
+        metadata["question-id"] = response.question_id
+    if response.duration_seconds is not None:
+        metadata["duration-seconds"] = f"{response.duration_seconds:g}"
     if (answered_at := iso_utc(response.answered_at)) is not None:
         metadata["answered-at"] = answered_at
     return {name: header_safe(value) for name, value in metadata.items()}
@@ -149,9 +144,9 @@ class Archiver:
         self._sleep = sleep
         self._once = once
 
-    def archive_once(self, event: Round0Event, time_left: TimeLeft) -> Handled:
+    def archive_once(self, event: ConsumerEvent, time_left: TimeLeft) -> Handled:
         """`archive`, once per event: a redelivered event that succeeded costs nothing."""
-        if event.known_type is not EventType.INTERVIEW_ENDED or event.data is None:
+        if known_type(event.event_type) is not EventType.INTERVIEW_ENDED:
             logger.info("not an interview_ended event; nothing to archive")
             return skipped("not_interview_ended")
         if event.is_test:
@@ -167,18 +162,16 @@ class Archiver:
             ran = True
             return self.archive(event, time_left).summary()
 
-        self._once(idempotency_key(event.id, CHANNEL), archive)
+        self._once(idempotency_key(event.event_id, CHANNEL), archive)
         return DONE if ran else DUPLICATE
 
-    def archive(self, event: Round0Event, time_left: TimeLeft) -> ArchiveReport:
-        if event.known_type is not EventType.INTERVIEW_ENDED or event.data is None:
-            raise PermanentFailure("not_interview_ended: only interview_ended is archived")
-        interview_id = event.data.interview.id
-        try:
-            check_id(interview_id, "interview id")
-        except UnsafeId as exc:
-            logger.warning("event rejected: unsafe interview id", problem=str(exc))
-            raise PermanentFailure(f"unsafe_interview_id: {exc}") from exc
+    def archive(self, event: ConsumerEvent, time_left: TimeLeft) -> ArchiveReport:
+        interview_id = event.interview_id
+        if interview_id is None:
+            raise PermanentFailure(
+                "missing_field: data.interview.id: the archive needs the interview's id"
+                " (its folder, and the results to read from ROUND0's API)"
+            )
         logger.append_keys(interview_id=interview_id)
         results = with_retries(
             # an interview_ended says the interview is completed
@@ -260,33 +253,29 @@ class Archiver:
     def _write_transcripts(self, interview_id: str, results: FullResults) -> None:
         document = json.dumps(without_audio_urls(results), indent=2, ensure_ascii=False)
         self._bucket.put_document(
-            transcript_json_key(interview_id), document.encode("utf-8"), "application/json"
+            # a lone surrogate (JSON allows one, UTF-8 does not) is written as "?"
+            transcript_json_key(interview_id),
+            document.encode("utf-8", "replace"),
+            "application/json",
         )
         self._bucket.put_document(
             transcript_markdown_key(interview_id),
-            format_transcripts(transcript_answers(results.raw_responses)).encode("utf-8"),
+            format_transcripts(transcript_answers(results.raw_responses)).encode(
+                "utf-8", "replace"
+            ),
             "text/markdown; charset=utf-8",
         )
 
     def _archive_answer(
         self, report: ArchiveReport, number: int, raw: Any, time_left: TimeLeft
     ) -> None:
-        try:
-            response = parse_response(raw)
-            key = audio_key(report.interview_id, response.question_id)
-        except InvalidResponse as exc:
-            self._missing(report, Missing(f"response #{number}", f"invalid_response: {exc}", True))
-            return
-        except UnsafeId as exc:
-            logger.warning("answer rejected: unsafe question id", response=number)
-            reason = f"unsafe_question_id: {exc}"
-            self._missing(report, Missing(f"response #{number}", reason, True))
-            return
-        question = f"question {response.question_id}"
+        response = parse_response(raw)
+        key = audio_key(report.interview_id, response.question_id, number)
+        name = key.rsplit("/", 1)[-1].removesuffix(".mp3")
         audio_url = response.audio_url
         if not audio_url:
-            logger.info("answer has no audio", response=number, question_id=response.question_id)
-            report.without_audio.append(response.question_id)
+            logger.info("answer has no audio", response=number)
+            report.without_audio.append(name)
             return
         metadata = audio_metadata(report.interview_id, response)
         try:
@@ -297,16 +286,14 @@ class Archiver:
                 sleep=self._sleep,
             )
         except TransientFailure as failure:
-            self._missing(report, Missing(question, failure.reason, False))
+            self._missing(report, Missing(name, failure.reason, False))
         except PermanentFailure as failure:
-            self._missing(report, Missing(question, failure.reason, True))
+            self._missing(report, Missing(name, failure.reason, True))
         except Exception as exc:  # noqa: BLE001 - one answer's failure must not lose the others
             logger.exception("audio copy failed", response=number)
-            self._missing(report, Missing(question, f"copy_failed: {type(exc).__name__}", False))
+            self._missing(report, Missing(name, f"copy_failed: {type(exc).__name__}", False))
         else:
-            (report.copied if outcome is CopyOutcome.COPIED else report.unchanged).append(
-                response.question_id
-            )
+            (report.copied if outcome is CopyOutcome.COPIED else report.unchanged).append(name)
 
     @staticmethod
     def _missing(report: ArchiveReport, item: Missing) -> None:

@@ -47,7 +47,7 @@ def screening_note(update: CandidateUpdate) -> str:
             return "\n".join(
                 [
                     "ROUND0 screening in progress (screening_in_progress)",
-                    f"Job: {update.job_title}",
+                    f"Job: {update.job_title or 'unknown'}",
                     f"Started: {update.started_at or 'unknown'}",
                     f"Interview: {update.interview_url}",
                 ]
@@ -57,7 +57,7 @@ def screening_note(update: CandidateUpdate) -> str:
             return "\n".join(
                 [
                     "ROUND0 screening completed (screening_completed)",
-                    f"Job: {update.job_title}",
+                    f"Job: {update.job_title or 'unknown'}",
                     f"Completed: {update.completed_at or 'unknown'}",
                     f"Answers: {summary.get('response_count', 0)}, total answer time "
                     + _duration(int(summary.get("total_duration", 0))),

@@ -16,8 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from round0.consumer import DONE, DUPLICATE, Handled, TimeLeft, skipped
-from round0.events import Round0Event
+from round0.consumer import DONE, DUPLICATE, ConsumerEvent, Handled, TimeLeft, skipped
 from round0.idempotency import RunOnce, idempotency_key, run_once
 from round0.interview_state import InterviewStateReader, newer_state
 from round0.links import DEFAULT_APP_URL
@@ -62,22 +61,25 @@ class AtsSync:
         self._app_url = app_url
         self._run = run
 
-    def sync(self, event: Round0Event, time_left: TimeLeft) -> Handled:
+    def sync(self, event: ConsumerEvent, time_left: TimeLeft) -> Handled:
         update = candidate_update(event, self._app_url)
         if update is None:
-            logger.info("not an interview event; nothing to sync", event_type=event.type)
+            logger.info("not an interview event; nothing to sync", event_type=event.event_type)
             return skipped("unknown_event_type")
         if event.is_test:
             logger.info(
                 "test event from ROUND0's dashboard: not synced (the ATS has no test candidate)"
             )
             return skipped("test_event")
-        if newer_state(event, self._states) is not None:
+        if newer_state(event.event_type, update.interview_id, self._states) is not None:
             logger.info("stale start skipped: the interview is already further on")
             return skipped("late_start")
         email = update.email
         if email is None:
-            raise CandidateNotFound("candidate_unknown: the event has no candidate email")
+            raise CandidateNotFound(
+                "missing_field: data.candidate.email: the ATS finds the candidate by email,"
+                " and the event has none"
+            )
         # keyed by the event id, per adapter (switching adapters syncs into the new ATS)
         channel = f"{CHANNEL}:{self._ats.name}"
         steps = EventSteps(update.event_id, channel, run=self._run)

@@ -1,21 +1,22 @@
 """Lambda handler behind `POST /webhooks/round0` (HTTP API, payload format 2.0).
 
-Every request gets a deliberate answer, always a JSON body: 401 for a missing, malformed,
-stale or wrong signature; 400 for a body that is not a ROUND0 event; 422 for a signed
-event that no store or bus could ever take (a limit of `round0.events`, or refused for
-good when published: quarantined), so the sender stops retrying; 409 and 503, with
-`Retry-After`, only for what may pass (the same event in flight, a store, the bus or
-the secret unavailable). Anything but that route is a JSON 404. The route is found
-whatever prefix a named stage or a custom domain's base-path mapping puts before it
-(`round0_ingest.router`, which imports nothing this path does not use).
+Every request gets a deliberate answer, always a JSON body. 401 for a missing,
+malformed, stale or wrong signature, and nothing is kept. An authentic body is kept
+byte for byte whatever its shape and answered 2xx: 200 once its event is on the bus
+(`published`) or was before (`duplicate`); 202 when it is kept and recorded but not on
+the bus yet (`stored`: the sweeper publishes it) or cannot be published as it is
+(`quarantined`, with the reason: an operator requeues it after a fix); the sender need
+not retry either. 503 with `Retry-After` only while nothing of it is durable (the table,
+the bucket or the signing secret unavailable). Anything but that route is a JSON 404.
+The route is found whatever prefix a named stage or a custom domain's base-path mapping
+puts before it (`round0_ingest.router`, which imports nothing this path does not use).
 """
 
 import base64
 import binascii
 from typing import TYPE_CHECKING, Any
 
-from round0.delivery import DeliveryFailed, EventInFlight, Outcome, RetryableError, Unpublishable
-from round0.events import InvalidEvent, UnprocessableEvent
+from round0.delivery import DeliveryFailed, Outcome, RetryableError
 from round0.observability import Metric, count, count_with_reason, logger, metrics
 from round0.signature import SIGNATURE_HEADER, SignatureError
 from round0_ingest.router import JsonResponse, Request, Router
@@ -27,20 +28,45 @@ if TYPE_CHECKING:
 
 ROUTE_PATH = "/webhooks/round0"  # behind any prefix a stage or a domain mapping adds
 app = Router()
+STATUS_CODES = {
+    Outcome.PUBLISHED: 200,
+    Outcome.DUPLICATE: 200,
+    Outcome.STORED: 202,
+    Outcome.QUARANTINED: 202,
+}
+OUTCOME_METRICS = {
+    Outcome.PUBLISHED: Metric.PUBLISHED,
+    Outcome.DUPLICATE: Metric.DUPLICATE,
+    Outcome.STORED: Metric.STORED,
+    Outcome.QUARANTINED: Metric.QUARANTINED,
+}
+
+
+class UnreadableRequest(Exception):
+    """The request's body is not the bytes anyone signed (bad base64): refused, like any
+    request whose signature cannot be checked."""
 
 
 @app.post(ROUTE_PATH)
 def receive_webhook(request: Request) -> JsonResponse:
-    count(Metric.RECEIVED)
     raw = _raw_body(request.body, is_base64=request.is_base64_encoded)
-    receipt = ingest().receive(request.header(SIGNATURE_HEADER), raw)
-    match receipt.outcome:
-        case Outcome.PUBLISHED:
-            count(Metric.PUBLISHED)
-        case Outcome.DUPLICATE:
-            count(Metric.DUPLICATE)
-    logger.info("event accepted", outcome=receipt.outcome.value)
-    return JsonResponse(200, {"status": receipt.outcome.value, "event_id": receipt.event_id})
+    ingest().verify(request.header(SIGNATURE_HEADER), raw)
+    count(Metric.RECEIVED)
+    receipt = ingest().receive(raw)
+    count(OUTCOME_METRICS[receipt.outcome])
+    answer: dict[str, Any] = {"status": receipt.outcome.value, "event_id": receipt.event_id}
+    if receipt.reason:
+        answer["reason"] = receipt.reason
+    if receipt.conflict:
+        count(Metric.CONFLICTING_BODY)
+        answer["conflict"] = "another body under this event id: kept beside the first"
+    logger.info(
+        "event accepted",
+        outcome=receipt.outcome.value,
+        reason=receipt.reason,
+        conflict=receipt.conflict,
+    )
+    return JsonResponse(STATUS_CODES[receipt.outcome], answer)
 
 
 def _raw_body(body: str, *, is_base64: bool) -> bytes:
@@ -48,7 +74,7 @@ def _raw_body(body: str, *, is_base64: bool) -> bytes:
     try:
         return base64.b64decode(body, validate=True) if is_base64 else body.encode("utf-8")
     except (binascii.Error, ValueError) as exc:  # UnicodeEncodeError is a ValueError
-        raise InvalidEvent("body is not valid base64 or UTF-8 text") from exc
+        raise UnreadableRequest("body is not valid base64 or UTF-8 text") from exc
 
 
 @app.exception_handler(SignatureError)
@@ -58,62 +84,30 @@ def reject_signature(error: SignatureError) -> JsonResponse:
     return JsonResponse(401, {"error": "invalid_signature", "message": str(error)})
 
 
-@app.exception_handler(InvalidEvent)
-def reject_event(error: InvalidEvent) -> JsonResponse:
-    count_with_reason(Metric.REJECTED, "invalid_event")
-    logger.warning("event rejected", problem=str(error))
-    return JsonResponse(400, {"error": "invalid_event", "message": str(error)})
-
-
-@app.exception_handler(UnprocessableEvent)
-def refuse_event(error: UnprocessableEvent) -> JsonResponse:
-    count_with_reason(Metric.REJECTED, "unprocessable_event")
-    logger.warning("event refused: beyond a limit", field=error.field, problem=str(error))
-    return JsonResponse(
-        422, {"error": "unprocessable_event", "field": error.field, "message": str(error)}
-    )
-
-
-@app.exception_handler(Unpublishable)
-def refuse_unpublishable(error: Unpublishable) -> JsonResponse:
-    count(Metric.QUARANTINED)
-    logger.warning("event refused: quarantined, it can never be published", reason=error.reason)
-    return JsonResponse(
-        422,
-        {
-            "error": "unprocessable_event",
-            "message": f"stored but never publishable (quarantined): {error.reason}",
-        },
-    )
+@app.exception_handler(UnreadableRequest)
+def reject_unreadable(error: UnreadableRequest) -> JsonResponse:
+    count_with_reason(Metric.REJECTED, "unreadable_request")
+    logger.warning("request rejected", problem=str(error))
+    return JsonResponse(400, {"error": "invalid_request", "message": str(error)})
 
 
 @app.exception_handler(RetryableError)
 def ask_for_retry(error: RetryableError) -> JsonResponse:
     match error:
-        case EventInFlight():
-            count(Metric.IN_FLIGHT)
-            status = 409
-        case DeliveryFailed(reason="store_failed"):
-            count(Metric.STORE_FAILURES)
-            status = 503
         case DeliveryFailed():
-            count(Metric.PUBLISH_FAILURES)
-            status = 503
+            count(Metric.STORE_FAILURES)
         case SecretUnavailable():
             count_with_reason(Metric.SECRET_UNAVAILABLE, error.reason)
-            status = 503
-        case _:
-            status = 503
-    logger.warning("delivery not acknowledged", reason=error.reason, status=status)
+    logger.warning("not kept: the sender is asked to retry", reason=error.reason)
     return JsonResponse(
-        status,
-        {"error": error.reason, "message": "retry later"},
+        503,
+        {"error": error.reason, "message": "nothing was kept: retry later"},
         {"Retry-After": str(error.retry_after)},
     )
 
 
 @logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics(capture_cold_start_metric=True)
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: "LambdaContext") -> dict[str, Any]:
     try:
         return app.resolve(event)

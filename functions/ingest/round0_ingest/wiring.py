@@ -2,7 +2,7 @@
 
 from functools import cache
 
-from round0.secrets import ParsedValue, index_key, secret_value, signing_secrets
+from round0.secrets import ParsedValue, secret_value, signing_secrets
 from round0.settings import FunctionSettings, load_settings
 from round0.wiring import delivery
 from round0_ingest.service import Ingest, SecretUnavailable
@@ -10,7 +10,6 @@ from round0_ingest.service import Ingest, SecretUnavailable
 
 class IngestSettings(FunctionSettings):
     signing_secret_id: str
-    candidate_index_key_secret_id: str
     signature_tolerance_seconds: int = 300
     secret_max_age_seconds: int = 300
     # after a mismatch, a cached secret older than this is fetched again once
@@ -22,13 +21,6 @@ def _signing_secrets(secret_string: str) -> tuple[str, ...]:
         return signing_secrets(secret_string)
     except ValueError as exc:
         raise SecretUnavailable("secret_invalid", retry_after=60) from exc
-
-
-def _index_key(secret_string: str) -> bytes:
-    key = index_key(secret_string)
-    if key is None:
-        raise SecretUnavailable("index_key_invalid", retry_after=60)
-    return key
 
 
 @cache
@@ -44,12 +36,6 @@ def ingest() -> Ingest:
             secret,
             _signing_secrets,
             unavailable=lambda: SecretUnavailable("secret_unavailable", retry_after=5),
-        ),
-        # the key never changes (a new key would orphan the index): cached for an hour
-        index_key=ParsedValue(
-            secret_value(settings.candidate_index_key_secret_id, max_age=3600),
-            _index_key,
-            unavailable=lambda: SecretUnavailable("index_key_unavailable", retry_after=5),
         ),
         delivery=delivery(),
         tolerance_seconds=settings.signature_tolerance_seconds,

@@ -10,16 +10,19 @@ import html
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
-from round0.events import InterviewData, InterviewResponse
 from round0.links import DEFAULT_APP_URL, interview_page_url
+from round0_notify.reading import Answer, InterviewData
 
 MAX_VALUE_CHARS = 200
 _ELLIPSIS = "…"
 # ROUND0's dashboard sends test events: they reach people marked as what they are
 TEST_PREFIX = "[TEST] "
 TEST_NOTE = "A test event sent from ROUND0's dashboard: no candidate is involved."
+# what a message says when the event leaves a part out (it still goes out)
+UNNAMED_CANDIDATE = "A candidate"
 
 
 @dataclass(frozen=True)
@@ -49,13 +52,13 @@ def slack_escape(value: str) -> str:
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def rounded_minutes(seconds: int) -> int:
+def rounded_minutes(seconds: float) -> int:
     """Minutes rounded half up, as the seed's `Math.round(seconds / 60)` does."""
     return math.floor(seconds / 60 + 0.5)
 
 
-def format_duration(seconds: int) -> str:
-    minutes, secs = divmod(max(seconds, 0), 60)
+def format_duration(seconds: float) -> str:
+    minutes, secs = divmod(max(round(seconds), 0), 60)
     hours, minutes = divmod(minutes, 60)
     if hours:
         return f"{hours} h {minutes:02d} min"
@@ -76,53 +79,84 @@ def format_score(score: float) -> str:
     return f"{round(score, 1):g} / 100"
 
 
-def summarize(responses: list[InterviewResponse]) -> Summary:
+def summarize(responses: list[Answer]) -> Summary:
     scores = [response.score for response in responses if response.score is not None]
     return Summary(
         answers=len(responses),
-        total_answer_seconds=sum(response.duration_seconds for response in responses),
+        # added as decimals: two durations near the largest float would add up to infinity
+        total_answer_seconds=round(
+            sum((Decimal(response.duration_seconds or 0) for response in responses), Decimal(0))
+        ),
         average_score=sum(scores) / len(scores) if scores else None,
     )
 
 
+def _who_and_what(data: InterviewData, verb: str) -> tuple[str, str | None, str]:
+    """The candidate's name, the job's title (None when the event has none) and the
+    headline: `<candidate> <verb> screening[ for <job>]`."""
+    candidate = one_line(data.candidate.name) if data.candidate.name else UNNAMED_CANDIDATE
+    job = one_line(data.job.title) if data.job.title else None
+    return candidate, job, f"{candidate} {verb} screening" + (f" for {job}" if job else "")
+
+
+def _link(data: InterviewData, app_url: str) -> str | None:
+    return interview_page_url(data.interview.id, app_url) if data.interview.id else None
+
+
 def _email(
-    subject: str, headline: str, rows: list[tuple[str, str]], link: str, test: bool = False
+    subject: str,
+    headline: str,
+    rows: list[tuple[str, str]],
+    link: str | None,
+    test: bool = False,
 ) -> EmailContent:
     """Text and HTML parts of one email; `headline` and `rows` hold unescaped values."""
     if test:
         subject, headline = TEST_PREFIX + subject, TEST_PREFIX + headline
         rows = [("Note", TEST_NOTE), *rows]
     text = "\n".join(
-        [headline, "", *(f"{label}: {value}" for label, value in rows), "", f"Interview: {link}"]
+        [
+            headline,
+            "",
+            *(f"{label}: {value}" for label, value in rows),
+            *(["", f"Interview: {link}"] if link else []),
+        ]
     )
     table = "\n".join(
         f'<tr><th align="left" style="padding:2px 12px 2px 0">{html.escape(label)}</th>'
         f"<td>{html.escape(value)}</td></tr>"
         for label, value in rows
     )
+    anchor = (
+        f'<p><a href="{html.escape(link, quote=True)}">Open the interview in ROUND0</a></p>\n'
+        if link
+        else ""
+    )
     body = (
         '<!DOCTYPE html>\n<html><body style="font-family:sans-serif">\n'
         f"<p>{html.escape(headline)}</p>\n<table>\n{table}\n</table>\n"
-        f'<p><a href="{html.escape(link, quote=True)}">Open the interview in ROUND0</a></p>\n'
-        "</body></html>\n"
+        f"{anchor}</body></html>\n"
     )
     return EmailContent(subject=subject, text=text + "\n", html=body)
 
 
 def started_email(
-    data: InterviewData, created: int, app_url: str = DEFAULT_APP_URL, test: bool = False
+    data: InterviewData,
+    created: datetime | None,
+    app_url: str = DEFAULT_APP_URL,
+    test: bool = False,
 ) -> EmailContent:
     """`<candidate> started screening for <job title>`, with the seed's content."""
-    candidate, job = one_line(data.candidate.name), one_line(data.job.title)
+    candidate, job, headline = _who_and_what(data, "started")
     interview = data.interview
-    started = format_time(interview.started_at) or format_time(datetime.fromtimestamp(created, UTC))
-    rows = [("Candidate", candidate), ("Job", job), ("Started", started or "")]
+    started = format_time(interview.started_at) or format_time(created)
+    rows = [("Candidate", candidate), *([("Job", job)] if job else [])]
+    if started:
+        rows.append(("Started", started))
     if interview.estimated_duration_seconds is not None:
         minutes = rounded_minutes(interview.estimated_duration_seconds)
         rows.append(("Estimated duration", f"{minutes} minutes"))
-    headline = f"{candidate} started screening for {job}"
-    link = interview_page_url(interview.id, app_url)
-    return _email(headline, headline + ".", rows, link, test)
+    return _email(headline, headline + ".", rows, _link(data, app_url), test)
 
 
 def _summary_rows(summary: Summary) -> list[tuple[str, str]]:
@@ -139,15 +173,13 @@ def ended_email(
     data: InterviewData, app_url: str = DEFAULT_APP_URL, test: bool = False
 ) -> EmailContent:
     """`<candidate> completed screening for <job title>`, with the interview's summary."""
-    candidate, job = one_line(data.candidate.name), one_line(data.job.title)
-    rows = [("Candidate", candidate), ("Job", job)]
+    candidate, job, headline = _who_and_what(data, "completed")
+    rows = [("Candidate", candidate), *([("Job", job)] if job else [])]
     completed = format_time(data.interview.completed_at)
     if completed:
         rows.append(("Completed", completed))
     rows.extend(_summary_rows(summarize(data.responses)))
-    headline = f"{candidate} completed screening for {job}"
-    link = interview_page_url(data.interview.id, app_url)
-    return _email(headline, headline + ".", rows, link, test)
+    return _email(headline, headline + ".", rows, _link(data, app_url), test)
 
 
 def _field(label: str, value: str) -> dict[str, str]:
@@ -158,25 +190,27 @@ def ended_slack_message(
     data: InterviewData, app_url: str = DEFAULT_APP_URL, test: bool = False
 ) -> dict[str, Any]:
     """The Block Kit message for `interview_ended`; `text` is the notification fallback."""
-    candidate = slack_escape(one_line(data.candidate.name))
-    job = slack_escape(one_line(data.job.title))
+    name, title, _ = _who_and_what(data, "completed")
+    candidate = slack_escape(name)
+    job = slack_escape(title) if title else None
     summary = summarize(data.responses)
     fields = [_field(label, value) for label, value in _summary_rows(summary)]
     completed = format_time(data.interview.completed_at)
     if completed:
         fields.append(_field("Completed", completed))
-    link = f"<{interview_page_url(data.interview.id, app_url)}|Open the interview in ROUND0>"
+    headline = f"*{candidate}* completed screening" + (f" for *{job}*" if job else "")
     blocks: list[dict[str, Any]] = [
-        {
-            "type": "section",
-            "text": {"type": "mrkdwn", "text": f"*{candidate}* completed screening for *{job}*"},
-        },
+        {"type": "section", "text": {"type": "mrkdwn", "text": headline}},
         {"type": "section", "fields": fields},
-        {
-            "type": "section",
-            "text": {"type": "mrkdwn", "text": link},
-        },
     ]
+    link = _link(data, app_url)
+    if link:
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": f"<{link}|Open the interview in ROUND0>"},
+            }
+        )
     where = [one_line(value) for value in (data.job.department, data.job.location) if value]
     if where:
         blocks.append(
@@ -185,7 +219,7 @@ def ended_slack_message(
                 "elements": [{"type": "mrkdwn", "text": slack_escape(" · ".join(where))}],
             }
         )
-    text = f"{candidate} completed screening for {job}"
+    text = f"{candidate} completed screening" + (f" for {job}" if job else "")
     if test:
         text = TEST_PREFIX + text
         blocks.insert(0, {"type": "context", "elements": [{"type": "mrkdwn", "text": TEST_NOTE}]})

@@ -73,8 +73,9 @@ class RecipientDirectory:
             )
         )
 
-    def for_job(self, job_id: str) -> tuple[str, ...]:
-        if self._routes is None:
+    def for_job(self, job_id: str | None) -> tuple[str, ...]:
+        """The job's route; the default list for a job not routed (or an event naming none)."""
+        if self._routes is None or job_id is None:
             return self._default
         return self._routes.current().get(job_id, self._default)
 

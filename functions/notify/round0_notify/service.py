@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from round0.consumer import DONE, DUPLICATE, Handled, TimeLeft, skipped
-from round0.events import EventType, InterviewData, Round0Event
+from round0.consumer import DONE, DUPLICATE, ConsumerEvent, Handled, TimeLeft, skipped
+from round0.events import EventType, known_type
 from round0.failures import PermanentFailure, TransientFailure
 from round0.idempotency import RunOnce, SideEffect, idempotency_key, run_once
 from round0.interview_state import InterviewStateReader, newer_state
@@ -31,6 +31,7 @@ from round0_notify.messages import (
     ended_slack_message,
     started_email,
 )
+from round0_notify.reading import InterviewData, read_created, read_data
 
 
 class Channel(StrEnum):
@@ -43,7 +44,7 @@ class MailerPort(Protocol):
 
 
 class RecipientsPort(Protocol):
-    def for_job(self, job_id: str) -> tuple[str, ...]: ...
+    def for_job(self, job_id: str | None) -> tuple[str, ...]: ...
 
 
 class ChatPort(Protocol):
@@ -77,19 +78,17 @@ class Notifier:
         self._once = once
         self._sleep = sleep
 
-    def notify(self, event: Round0Event, time_left: TimeLeft) -> Handled:
-        data = event.data
-        if data is None:
-            logger.info("no notification for this event type", reason="unknown_event_type")
-            return skipped("unknown_event_type")
+    def notify(self, event: ConsumerEvent, time_left: TimeLeft) -> Handled:
+        data = read_data(event)
         logger.append_keys(interview_id=data.interview.id, job_id=data.job.id)
         channels: dict[Channel, Callable[[], SideEffect | None]] = {}
-        match event.known_type:
+        match known_type(event.event_type):
             case EventType.INTERVIEW_STARTED:
-                if self._already_completed(event):
+                if self._already_completed(event, data):
                     return skipped("late_start")
+                created = read_created(event)
                 channels[Channel.EMAIL] = lambda: self._email(
-                    data, started_email(data, event.created, self._policy.app_url, event.is_test)
+                    data, started_email(data, created, self._policy.app_url, event.is_test)
                 )
             case EventType.INTERVIEW_ENDED:
                 channels[Channel.SLACK] = lambda: self._slack(data, event.is_test)
@@ -97,12 +96,13 @@ class Notifier:
                     channels[Channel.EMAIL] = lambda: self._email(
                         data, ended_email(data, self._policy.app_url, event.is_test)
                     )
-            case None:  # parse_event gives `data` to the documented types only
+            case None:
+                logger.info("no notification for this event type", reason="unknown_event_type")
                 return skipped("unknown_event_type")
-        return self._deliver(event.id, channels, time_left)
+        return self._deliver(event.event_id, channels, time_left)
 
-    def _already_completed(self, event: Round0Event) -> bool:
-        state = newer_state(event, self._states)
+    def _already_completed(self, event: ConsumerEvent, data: InterviewData) -> bool:
+        state = newer_state(event.event_type, data.interview.id, self._states)
         if state is None:
             return False
         logger.info(

@@ -1,8 +1,12 @@
-"""Scheduled handler: publish event records left pending (ROUND0 stopped retrying).
+"""Scheduled handler: publish event records left pending (a publish that failed, a crash).
 
 Invoked with `{"republish": [event ids]}` (`round0-ops republish`), it puts those stored
 events on the bus again instead: the bus's policy lets only the ingest path (the ingest
 function and the sweeper) put `round0` events, not an operator.
+
+Runs may overlap (no reserved concurrency): each pending record is taken with a lease,
+so two sweeps never publish the same record at once. Metrics are sent only when they
+are not zero: an idle stack sends none.
 """
 
 from typing import Any
@@ -10,6 +14,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from round0.delivery import REPUBLISHED
+from round0.event_store import segment_of
 from round0.observability import Metric, count, gauge, logger, metrics
 from round0.settings import load_settings
 from round0.wiring import delivery
@@ -17,21 +22,28 @@ from round0_sweeper.wiring import SweeperSettings
 
 
 @logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics(capture_cold_start_metric=True)
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     requested = event.get("republish")
     if isinstance(requested, list):
-        outcomes = delivery().republish([str(event_id) for event_id in requested])
+        asked = {segment_of(str(event_id)): str(event_id) for event_id in requested}
+        outcomes = delivery().republish(list(asked))
         republished = sum(outcome == REPUBLISHED for outcome in outcomes.values())
-        count(Metric.PUBLISHED, republished)
+        if republished:
+            count(Metric.PUBLISHED, republished)
         logger.info("republished on request", republished=republished, asked=len(outcomes))
-        return {"republish": outcomes}
+        return {"republish": {asked[segment]: outcome for segment, outcome in outcomes.items()}}
     settings = load_settings(SweeperSettings)
     report = delivery().sweep(settings.sweep_after_seconds, settings.sweep_batch_size)
-    count(Metric.PUBLISHED, len(report.published))
-    count(Metric.PUBLISH_FAILURES, len(report.failed))
-    count(Metric.QUARANTINED, len(report.quarantined))
-    gauge(Metric.OLDEST_PENDING_SECONDS, report.oldest_pending_seconds)
+    for metric, value in (
+        (Metric.PUBLISHED, len(report.published)),
+        (Metric.PUBLISH_FAILURES, len(report.failed)),
+        (Metric.QUARANTINED, len(report.quarantined)),
+    ):
+        if value:
+            count(metric, value)
+    if report.oldest_pending_seconds:
+        gauge(Metric.OLDEST_PENDING_SECONDS, report.oldest_pending_seconds)
     if report.published or report.failed or report.quarantined:
         logger.warning(
             "swept pending events",
@@ -44,5 +56,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "published": len(report.published),
         "failed": len(report.failed),
         "skipped": len(report.skipped),
-        "quarantined": len(report.quarantined),
+        "quarantined": report.quarantined,
     }

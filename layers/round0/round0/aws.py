@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 # the codes S3 answers for an object (or a key) that is not there: GetObject's,
 # and HEAD's (no body, so only the status)
 S3_MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
+# what S3 answers a write with `If-None-Match: *` when an object is already at its key
+S3_ALREADY_THERE = frozenset({"412", "PreconditionFailed"})
 
 
 def error_code(exc: ClientError) -> str | None:

@@ -1,7 +1,8 @@
 """The candidate index in DynamoDB: `candidate#<kind>:<keyed hash>` items in the events
 table, each with the interview ids and event ids filed under it. Ids only: no personal
-data. Written by whoever publishes an event (ingest or sweeper); read and deleted by an
-erasure (`round0-ops erase`).
+data (the hashes are pseudonymous: see docs/privacy.md). Written by whoever records an
+event (the door, in the transaction that marks it published or quarantined; the
+sweeper), read and deleted by an erasure (`round0-ops erase`).
 """
 
 from dataclasses import dataclass, field
@@ -11,13 +12,37 @@ from round0 import aws
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, UpdateTypeDef
 
 
 @dataclass(frozen=True)
 class IndexEntry:
     interview_ids: frozenset[str] = field(default_factory=frozenset)
     event_ids: frozenset[str] = field(default_factory=frozenset)
+
+
+def index_updates(
+    table: str, keys: tuple[str, ...], interview_id: str | None, event_id: str, expires_at: int
+) -> list["UpdateTypeDef"]:
+    """The writes that file `event_id` (and its interview) under every key: transaction
+    items, or UpdateItems' arguments. Repeating them is harmless."""
+    values: dict[str, AttributeValueTypeDef] = {
+        ":event": {"SS": [event_id]},
+        ":expires": {"N": str(expires_at)},
+    }
+    added = "event_ids :event"
+    if interview_id is not None:
+        values[":interview"] = {"SS": [interview_id]}
+        added += ", interview_ids :interview"
+    return [
+        {
+            "TableName": table,
+            "Key": {"pk": {"S": key}},
+            "UpdateExpression": f"ADD {added} SET expires_at = :expires",
+            "ExpressionAttributeValues": values,
+        }
+        for key in keys
+    ]
 
 
 class CandidateIndex:
@@ -28,26 +53,6 @@ class CandidateIndex:
     @property
     def _db(self) -> "DynamoDBClient":
         return self._client or aws.dynamodb()
-
-    def record(
-        self, keys: tuple[str, ...], interview_id: str | None, event_id: str, expires_at: int
-    ) -> None:
-        """File `event_id` (and its interview) under every key; repeating it is harmless."""
-        values: dict[str, AttributeValueTypeDef] = {
-            ":event": {"SS": [event_id]},
-            ":expires": {"N": str(expires_at)},
-        }
-        added = "event_ids :event"
-        if interview_id is not None:
-            values[":interview"] = {"SS": [interview_id]}
-            added += ", interview_ids :interview"
-        for key in keys:
-            self._db.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": key}},
-                UpdateExpression=f"ADD {added} SET expires_at = :expires",
-                ExpressionAttributeValues=values,
-            )
 
     def lookup(self, key: str) -> IndexEntry | None:
         item = self._db.get_item(

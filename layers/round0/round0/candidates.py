@@ -8,7 +8,7 @@ the id itself, and without the key a hash cannot be matched to a guessed email.
 import hashlib
 import hmac
 
-from round0.events import Round0Event
+from round0.reading import Facts
 
 CANDIDATE_KEY_PREFIX = "candidate#"
 
@@ -28,12 +28,12 @@ def candidate_id_key(candidate_id: str, key: bytes) -> str:
     return _keyed_hash("id", candidate_id, key)
 
 
-def candidate_keys(event: Round0Event, key: bytes) -> tuple[str, ...]:
-    """The index keys an event is filed under; none for types with no candidate."""
-    if event.data is None:
-        return ()
-    candidate = event.data.candidate
-    keys = [candidate_id_key(candidate.id, key)]
-    if candidate.email and candidate.email.strip():
-        keys.append(email_key(candidate.email, key))
+def candidate_keys(facts: Facts, key: bytes) -> tuple[str, ...]:
+    """The index keys an event is filed under: its candidate's id and email, whatever the
+    event's type; none when it names neither."""
+    keys = []
+    if facts.candidate_id is not None:
+        keys.append(candidate_id_key(facts.candidate_id, key))
+    if facts.candidate_email is not None:
+        keys.append(email_key(facts.candidate_email, key))
     return tuple(keys)

@@ -18,11 +18,12 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from round0 import aws
-from round0.events import InvalidEvent, Round0Event, parse_event
+from round0.events import is_test_event
 from round0.failures import PermanentFailure, reason_code
 from round0.idempotency import InProgressElsewhere, register_context
 from round0.large_events import PayloadGone, PayloadIntegrityError, resolve_event
 from round0.observability import Metric, count, count_with_reason, logger
+from round0.reading import identifier, section
 from round0.settings import FunctionSettings, load_settings
 
 if TYPE_CHECKING:
@@ -58,7 +59,31 @@ def skipped(reason: str) -> Handled:
     return Handled(Outcome.SKIPPED, reason)
 
 
-type Process = Callable[[Round0Event, TimeLeft], Handled]
+@dataclass(frozen=True)
+class ConsumerEvent:
+    """One event as a consumer gets it: its id and type as the door read them (the bus
+    event's), and the whole stored body, parsed. Each consumer reads the fields it uses
+    from `document` with its own lenient model."""
+
+    event_id: str
+    event_type: str
+    document: dict[str, Any]
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return section(self.document.get("data"))
+
+    @property
+    def interview_id(self) -> str | None:
+        return identifier(section(self.data.get("interview")).get("id"))
+
+    @property
+    def is_test(self) -> bool:
+        """A test event from ROUND0's dashboard (fake ids, no interview behind it)."""
+        return is_test_event(self.event_id, self.interview_id)
+
+
+type Process = Callable[[ConsumerEvent, TimeLeft], Handled]
 
 
 class LambdaContextLike(Protocol):
@@ -94,17 +119,22 @@ class DeadLetterQueue:
         )
 
 
-def _read_event(detail: Any) -> Round0Event:
-    """The ROUND0 event a bus event carries; PermanentFailure (dead-lettered at once,
-    never retried) for anything that is not one: a malformed or forged pointer, an
-    event no model accepts."""
+def _read_event(bus_event: dict[str, Any]) -> ConsumerEvent:
+    """The ROUND0 event a bus event refers to; PermanentFailure (dead-lettered at once,
+    never retried) for anything that is not a reference to a stored event: a malformed
+    or forged pointer, a body that is not the one referenced."""
+    detail = bus_event.get("detail") if isinstance(bus_event, dict) else None
     if not isinstance(detail, dict):
         raise PermanentFailure("invalid_event: the bus event has no detail object")
+    event_id, event_type = detail.get("id"), bus_event.get("detail-type") or detail.get("type")
+    if not isinstance(event_id, str) or not isinstance(event_type, str):
+        raise PermanentFailure("invalid_event: the bus event has no id or type")
     bucket = load_settings(ConsumerSettings).payload_bucket_name
     try:
-        return parse_event(resolve_event(detail, bucket))
-    except (InvalidEvent, PayloadIntegrityError) as exc:
+        document = resolve_event(detail, bucket)
+    except PayloadIntegrityError as exc:
         raise PermanentFailure(f"invalid_event: {exc}") from exc
+    return ConsumerEvent(event_id, event_type, document)
 
 
 def run_consumer(
@@ -128,7 +158,7 @@ def run_consumer(
     )
     count(Metric.RECEIVED)
     try:
-        handled = process(_read_event(detail), time_left)
+        handled = process(_read_event(bus_event), time_left)
     except PayloadGone:
         # erased on a candidate's request, or past its retention: nothing to do
         logger.info("the event's payload is gone (erased or expired); skipped")

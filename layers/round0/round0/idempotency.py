@@ -26,6 +26,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 from round0 import aws, retry
+from round0.keys import key_segment
 from round0.observability import logger
 from round0.settings import FunctionSettings, load_settings
 
@@ -90,7 +91,8 @@ def register_context(context: InvocationLike) -> None:
 
 
 def idempotency_key(event_id: str, channel: str) -> str:
-    return f"{channel}#{event_id}"
+    """The mark of one channel's side effect for one event (its id as a key segment)."""
+    return f"{channel}#{key_segment(event_id)}"
 
 
 class IdempotencyStore:

@@ -1,28 +1,32 @@
 """Each interview's latest known state, and when an event is stale. Pure: no I/O.
 
-Events are ordered by (status, created): an `interview_started` that arrives after
-`interview_ended` never moves the state back (`round0.state_store` enforces this with
-a conditional write). Consumers read the state before acting (`newer_state`).
+An interview's state is what its events reported, whatever order they arrived in: the
+highest status any of them reported wins (an `interview_started` that arrives after
+`interview_ended` never moves the state back), and each timestamp is the first one
+reported. `round0.state_store` keeps it with writes that commute, so two events of one
+interview can be recorded at once, in any order. Consumers read it before acting on a
+start (`newer_state`).
 """
 
 from typing import Protocol
 
-from round0.events import InterviewStatus, Round0Event, iso_utc
+from round0.events import InterviewStatus, reported_status
+from round0.reading import Facts
 from round0.records import InterviewState
 
 
-def state_from_event(event: Round0Event) -> InterviewState | None:
-    """The state an event reports; None for types that carry no interview status."""
-    if event.data is None or event.status is None:
+def state_from(event_id: str, event_type: str | None, facts: Facts) -> InterviewState | None:
+    """The state an event reports; None for types that carry no interview status, or an
+    event that names no interview."""
+    status = reported_status(event_type)
+    if status is None or facts.interview_id is None:
         return None
-    interview = event.data.interview
     return InterviewState(
-        interview_id=interview.id,
-        status=event.status,
-        latest_event_id=event.id,
-        latest_event_created=event.created,
-        started_at=iso_utc(interview.started_at),
-        completed_at=iso_utc(interview.completed_at),
+        interview_id=facts.interview_id,
+        status=status,
+        latest_event_id=event_id,
+        started_at=facts.started_at,
+        completed_at=facts.completed_at,
     )
 
 
@@ -30,17 +34,18 @@ class InterviewStateReader(Protocol):
     def get(self, interview_id: str) -> InterviewState | None: ...
 
 
-def newer_state(event: Round0Event, states: InterviewStateReader) -> InterviewState | None:
-    """The stored state that makes `event` stale, or None when acting on it is safe.
+def newer_state(
+    event_type: str | None, interview_id: str | None, states: InterviewStateReader
+) -> InterviewState | None:
+    """The stored state that makes an event stale, or None when acting on it is safe.
 
     Only an `interview_started` can be stale: one that arrives after the interview
     was completed (or expired) would set a consumer back. The state is read for such
-    an event only. Statuses alone decide, unlike `InterviewState.supersedes`: a start
-    is never stale behind another start.
+    an event only. A start is never stale behind another start.
     """
-    if event.status is not InterviewStatus.IN_PROGRESS or event.data is None:
+    if reported_status(event_type) is not InterviewStatus.IN_PROGRESS or interview_id is None:
         return None
-    state = states.get(event.data.interview.id)
+    state = states.get(interview_id)
     if state is None or state.status <= InterviewStatus.IN_PROGRESS:
         return None
     return state

@@ -20,15 +20,16 @@ NAMESPACE = "Round0Webhooks"
 
 class Metric(StrEnum):
     # every function
-    RECEIVED = "Received"  # a webhook request, or a bus event handed to a consumer
+    RECEIVED = "Received"  # an authentic webhook, or a bus event handed to a consumer
     DUPLICATE = "Duplicate"  # already done before: nothing done again
     # ingest and sweeper
-    REJECTED = "Rejected"  # by reason: signature_*, invalid_event, unprocessable_event, ...
+    REJECTED = "Rejected"  # a refused request, by reason: signature_*, unreadable_request
     PUBLISHED = "Published"
-    IN_FLIGHT = "InFlight"
-    STORE_FAILURES = "StoreFailures"
+    STORED = "Stored"  # kept and recorded, not on the bus yet: the sweeper publishes it
+    STORE_FAILURES = "StoreFailures"  # nothing kept: the sender was asked to retry
     PUBLISH_FAILURES = "PublishFailures"
-    QUARANTINED = "Quarantined"  # stored, never publishable: set aside with its reason
+    QUARANTINED = "Quarantined"  # kept, cannot be published as it is: set aside with its reason
+    CONFLICTING_BODY = "ConflictingBody"  # another body under a known id, kept beside the first
     SECRET_UNAVAILABLE = "SecretUnavailable"  # noqa: S105 - a metric name (ingest, by reason)
     # consumers
     DONE = "Done"  # the event's side effects are done

@@ -15,6 +15,8 @@ PENDING = "pending"
 PUBLISHED = "published"
 # kept, out of the sweeper's index, with the reason: it can never be published
 QUARANTINED = "quarantined"
+# a tombstone (erased on a candidate's request)
+ERASED = "erased"
 
 
 # Plain dataclasses, not pydantic models: these are built by our own code from typed
@@ -72,45 +74,46 @@ class InterviewState:
     interview_id: str
     status: InterviewStatus
     latest_event_id: str
-    latest_event_created: int
     started_at: str | None = None
     completed_at: str | None = None
-
-    def supersedes(self, other: "InterviewState") -> bool:
-        """True when this state is newer than `other` (the order the table enforces)."""
-        return (self.status, self.latest_event_created) > (
-            other.status,
-            other.latest_event_created,
-        )
 
 
 @dataclass(frozen=True)
 class StoredEvent:
-    """What the store keeps of one event: enough to publish it again, and no personal
-    data: the body is in the payload bucket, `payload_ref` says where."""
+    """What the store keeps of one event: enough to publish it again and to tell its story,
+    and no personal data: the body is in the payload bucket, `payload_ref` says where.
+
+    `segment` is the event's key segment (`round0.keys`): the record's key, and the folder
+    of its bodies. A body with no usable id is kept under its content hash (`event_id` is
+    then `sha256:<hex>`, `has_id` False) and quarantined until a fix can read it.
+    """
 
     event_id: str
-    event_type: str
-    created: int
+    segment: str
+    event_type: str | None
+    created: int | None
     received_at: float
     payload_ref: PayloadRef | None = None
-    # the interview state the event reports, so whoever publishes it records it
-    state: InterviewState | None = None
-    # the candidate index keys (keyed hashes) the event is filed under
-    candidate_keys: tuple[str, ...] = ()
     status: str = PENDING
     lease_until: float = 0.0
     attempts: int = 1
     quarantine_reason: str | None = None
     # erased on a candidate's request: a tombstone that only remembers the id
     erased: bool = False
+    has_id: bool = True
+    # how many times ROUND0 delivered it, and when last
+    deliveries: int = 1
+    last_delivery_at: float | None = None
+    published_at: float | None = None
+    # SHA-256 of other bodies received under this id, kept beside the first
+    conflicting_bodies: tuple[str, ...] = ()
 
 
 class ClaimOutcome(StrEnum):
     CLAIMED = "claimed"  # this caller holds the lease and must publish
     PUBLISHED = "published"  # stored and published before: a duplicate
     IN_FLIGHT = "in_flight"  # another delivery holds the lease
-    QUARANTINED = "quarantined"  # stored, and refused for good by the bus or a store
+    QUARANTINED = "quarantined"  # stored, and refused for good by the bus (or unreadable)
 
 
 @dataclass(frozen=True)

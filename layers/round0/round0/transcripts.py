@@ -10,18 +10,19 @@ from typing import Protocol
 
 
 class Answer(Protocol):
-    """What a transcript block shows of one answer; `round0.events.InterviewResponse` is one."""
+    """What a transcript block shows of one answer (a missing part shows empty)."""
 
     @property
-    def question_text(self) -> str: ...
+    def question_text(self) -> str | None: ...
 
     @property
-    def transcript(self) -> str: ...
+    def transcript(self) -> str | None: ...
 
 
 def format_transcripts(answers: Iterable[Answer]) -> str:
     """The seed's `formatTranscripts`: one block per answer, joined by a newline."""
     return "\n".join(
-        f"Question {number}: {answer.question_text}\n\nAnswer: {answer.transcript}\n\n---\n"
+        f"Question {number}: {answer.question_text or ''}\n\n"
+        f"Answer: {answer.transcript or ''}\n\n---\n"
         for number, answer in enumerate(answers, start=1)
     )

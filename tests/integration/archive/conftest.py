@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from round0 import aws
-from round0_testkit.events import load_bus_event
+from round0_testkit.events import as_reference, load_bus_event
 from round0_testkit.faults import FaultyClient
 from round0_testkit.standins.round0_api import LOCAL_API_KEY, Round0ApiStandIn
 from round0_testkit.template import TemplateStack
@@ -45,6 +45,7 @@ class ArchiveHarness:
     dead_letter_queue_url: str
     secret_arn: str
     drain_queue: Callable[[str], list[dict[str, Any]]]
+    payload_bucket: str  # where the bodies the bus events refer to are kept
     pauses: list[float] = field(default_factory=list)
 
     def objects(self) -> dict[str, bytes]:
@@ -111,11 +112,15 @@ def archive(
     from round0_archive.app import lambda_handler
 
     harness = ArchiveHarness(
-        invoke=lambda event: lambda_handler(event, lambda_context),
+        invoke=lambda event: lambda_handler(
+            as_reference(event, environment["PAYLOAD_BUCKET_NAME"], boto3.client("s3")),
+            lambda_context,
+        ),
         bucket=environment["ARCHIVE_BUCKET_NAME"],
         dead_letter_queue_url=environment["DEAD_LETTER_QUEUE_URL"],
         secret_arn=environment["ROUND0_API_KEY_SECRET_ID"],
         drain_queue=drain_queue,
+        payload_bucket=environment["PAYLOAD_BUCKET_NAME"],
         pauses=harness_pauses,
     )
     harness.set_api_key(LOCAL_API_KEY)
@@ -131,6 +136,18 @@ def watch_puts(s3_calls: FaultyClient) -> list[dict[str, Any]]:
         return False  # never a fault: only watched
 
     s3_calls.fail("put_object", times=1, fault=lambda: None, when=observe)
+    return seen
+
+
+def watch_reads(s3_calls: FaultyClient) -> list[str]:
+    """The bucket of every GetObject sent through `s3_calls` from now on."""
+    seen: list[str] = []
+
+    def observe(arguments: dict[str, Any]) -> bool:
+        seen.append(arguments["Bucket"])
+        return False  # never a fault: only watched
+
+    s3_calls.fail("get_object", times=1, fault=lambda: None, when=observe)
     return seen
 
 

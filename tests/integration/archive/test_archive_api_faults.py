@@ -4,16 +4,18 @@ retry, 401/403/404 go to the dead-letter queue with the reason."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from round0.failures import TransientFailure
+from round0.keys import key_segment
 from round0_archive.api import NotCompletedYet
 from round0_testkit.events import bus_event, load_bus_event
 from round0_testkit.standins.round0_api import SHAPES, Fault, Round0ApiStandIn
 
-from .conftest import INTERVIEW, ArchiveHarness
+from .conftest import INTERVIEW, PREFIX, Q1, Q2, ArchiveHarness
 
 AUDIO_KEYS = {
     f"interviews/{INTERVIEW}/question_880h1733-h52e-74g7-d049-779988773333.mp3",
@@ -160,23 +162,50 @@ def test_an_interview_not_completed_yet_is_retried_later(
     assert set(archive.objects()) >= AUDIO_KEYS
 
 
-def test_an_unsafe_interview_id_is_dead_lettered_before_any_call(
+def test_an_interview_id_holding_a_path_is_archived_inside_its_own_folder(
     archive: ArchiveHarness, round0: Round0ApiStandIn
 ) -> None:
-    # Given an event whose interview id would climb out of its folder
+    # Given an event whose interview id would climb out of its folder, were it a path
     detail = load_bus_event("interview_ended.json")["detail"]
-    detail["data"]["interview"]["id"] = "../../other-interview"
+    odd = "../../other-interview"
+    detail["data"]["interview"]["id"] = odd
+    round0.register_interview(detail)
 
     # When it is archived
     archive.invoke(bus_event(detail))
 
-    # Then nothing is called or written, and the reason says why (the event model
-    # refuses such an id, as the ingest path does at the door)
+    # Then the API is asked for that very interview (the id is one path segment), and
+    # everything lands in the interview's own folder, under the id's encoded segment
+    [request] = round0.api_requests()
+    assert request.path == "/api/v1/interviews/..%2F..%2Fother-interview"
+    folder = f"interviews/{key_segment(odd)}/"
+    assert folder == "interviews/..%2F..%2Fother-interview/"
+    assert set(archive.objects()) == {
+        f"{folder}question_{Q1}.mp3",
+        f"{folder}question_{Q2}.mp3",
+        f"{folder}transcript.json",
+        f"{folder}transcript.md",
+    }
+    assert archive.dead_letters() == []
+
+
+@pytest.mark.parametrize("interview", [{"id": None}, {}, None], ids=["null", "missing", "none"])
+def test_an_event_without_an_interview_id_is_dead_lettered_naming_the_field(
+    archive: ArchiveHarness, round0: Round0ApiStandIn, interview: dict[str, Any] | None
+) -> None:
+    # Given an interview_ended whose interview has no id
+    detail = load_bus_event("interview_ended.json")["detail"]
+    detail["data"]["interview"] = interview
+
+    # When it is archived
+    archive.invoke(bus_event(detail))
+
+    # Then nothing is called or written, and the reason names the field it lacks
     assert round0.requests == []
     assert archive.objects() == {}
     (record,) = archive.dead_letters()
-    assert record["responsePayload"]["errorMessage"] == (
-        "invalid_event: data.interview.id: one storage key segment: contains a path separator"
+    assert record["responsePayload"]["errorMessage"].startswith(
+        "missing_field: data.interview.id: "
     )
 
 
@@ -243,25 +272,6 @@ def test_an_expired_interview_is_dead_lettered_at_once_with_its_reason(
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
-        (
-            '{"interview": {"id": "'
-            + INTERVIEW
-            + '", "status": "completed"}, "x": '
-            + "[" * 70
-            + "]" * 70
-            + "}",
-            "api_invalid_results: (nesting)",
-        ),
-        (
-            '{"status": "completed", "x": ' + "[" * 5000 + "]" * 5000 + "}",
-            "api_invalid_results: (nesting)",
-        ),
-        (
-            '{"status": "completed", "responses": [{"score": NaN}]}',
-            "api_invalid_results: responses.0.score",
-        ),
-        ('{"status": "completed", "n": ' + "9" * 5000 + "}", "api_invalid_results: n"),
-        ('{"status": "completed", "t": "\\ud800"}', "api_invalid_results: t: not valid Unicode"),
         ('{"id": "another-interview", "status": "completed"}', "api_mismatch"),
         ("[1, 2]", "api_invalid_results: results are not a JSON object"),
     ],
@@ -276,3 +286,47 @@ def test_an_answer_no_archive_could_hold_is_dead_lettered_not_a_crash(
     assert archive.objects() == {}
     (record,) = archive.dead_letters()
     assert record["responsePayload"]["errorMessage"].startswith(reason)
+
+
+DEEP = "[" * 5000 + "]" * 5000  # deeper than Python's recursion limit; JSON takes it
+
+
+@pytest.mark.parametrize(
+    ("body", "archived"),
+    [
+        (
+            '{"interview": {"id": "' + INTERVIEW + '", "status": "completed"}, "x": '
+            f"{'[' * 70}{']' * 70}}}",
+            None,
+        ),
+        ('{"status": "completed", "x": ' + DEEP + "}", None),
+        ('{"status": "completed", "responses": [{"score": NaN}]}', None),
+        (
+            '{"status": "completed", "n": ' + "9" * 5000 + "}",
+            '{"status": "completed", "n": Infinity}',
+        ),
+        # a lone surrogate (JSON allows it, UTF-8 does not) is written as "?"
+        ('{"status": "completed", "t": "\\ud800"}', '{"status": "completed", "t": "?"}'),
+    ],
+    ids=["nested-70", "nested-5000", "nan", "huge-number", "lone-surrogate"],
+)
+def test_an_unusual_answer_is_archived_as_it_came(
+    archive: ArchiveHarness,
+    round0: Round0ApiStandIn,
+    event: dict[str, Any],
+    body: str,
+    archived: str | None,
+) -> None:
+    # Given ROUND0's API answers with results of an unusual shape (no answers in them)
+    round0.fail_api(Fault(200, body=body, headers={"Content-Type": "application/json"}))
+
+    # When the event is archived
+    archive.invoke(event)
+
+    # Then the results are archived as the API gave them (as Python's JSON reads them),
+    # and the interview is complete: it has no answers to copy
+    objects = archive.objects()
+    assert set(objects) == {f"{PREFIX}transcript.json", f"{PREFIX}transcript.md"}
+    kept = json.loads(objects[f"{PREFIX}transcript.json"])
+    assert json.dumps(kept) == json.dumps(json.loads(archived or body))
+    assert archive.dead_letters() == []

@@ -1,17 +1,17 @@
-"""Audio downloads going wrong: a host not on the allowlist, a file too large, an id
-that must not become a key, a download that breaks half-way. Each answer is handled
-on its own; the event is retried or dead-lettered with the list of what is missing."""
+"""Audio downloads going wrong: a host not on the allowlist, a file too large, a download
+that breaks half-way; and question ids of any shape, each kept under its own key. Each
+answer is handled on its own; the event is retried or dead-lettered with the list of what
+is missing."""
 
 from __future__ import annotations
 
 import copy
-import io
-import json
 from typing import Any
 
 import pytest
 
 from round0.failures import TransientFailure
+from round0.keys import key_segment
 from round0_testkit.faults import FaultyClient
 from round0_testkit.standins.round0_api import Fault, Round0ApiStandIn
 
@@ -49,7 +49,7 @@ def test_audio_from_a_host_not_allowlisted_is_refused(
     ]
     (record,) = archive.dead_letters()
     assert record["responsePayload"]["errorMessage"] == (
-        f"incomplete_archive: 1 of 2 answers missing: question {Q1} "
+        f"incomplete_archive: 1 of 2 answers missing: question_{Q1} "
         "(audio_host_not_allowed: not https on an allowlisted host)"
     )
 
@@ -115,33 +115,55 @@ def test_a_file_growing_past_the_limit_is_cut_off_and_its_upload_aborted(
     assert "audio_too_large: over 7340032 bytes" in record["responsePayload"]["errorMessage"]
 
 
-def test_unsafe_question_ids_are_rejected_and_the_others_archived(
-    archive: ArchiveHarness, round0: Round0ApiStandIn, log_output: io.StringIO
+def test_any_question_id_is_archived_under_its_own_key_in_the_folder(
+    archive: ArchiveHarness, round0: Round0ApiStandIn
 ) -> None:
-    # Given results where some question ids could not be a safe key segment
+    # Given results whose question ids would be paths, dot segments, control or
+    # invisible characters, or a number, were they used as they are
     event = ended_event()
     results = copy.deepcopy(event["detail"])
     good = results["data"]["responses"][1]
-    bad_ids = ["../../escape", "a/b", "bell\x07", "..", "zero\u200bwidth\u202e"]
-    results["data"]["responses"] = [{**good, "question_id": bad_id} for bad_id in bad_ids] + [good]
+    odd_ids: list[Any] = ["../../escape", "a/b", "bell\x07", "..", "zero\u200bwidth\u202e", 42]
+    results["data"]["responses"] = [{**good, "question_id": odd} for odd in odd_ids] + [good]
     round0.register_interview(results)
 
     # When the interview is archived
     archive.invoke(event)
 
-    # Then only the good answer's audio is stored, under its own key
-    audio = [key for key in archive.objects() if key.endswith(".mp3")]
-    assert audio == [f"{PREFIX}question_{Q2}.mp3"]
-    # each rejection is one clear log line, without repeating the id
-    lines = [json.loads(line) for line in log_output.getvalue().splitlines() if line]
-    rejected = [line for line in lines if line["message"] == "answer rejected: unsafe question id"]
-    assert [line["response"] for line in rejected] == [1, 2, 3, 4, 5]
-    assert not any("escape" in line for line in log_output.getvalue().splitlines())
-    # and the event is dead-lettered listing the rejected answers by position
-    (record,) = archive.dead_letters()
-    message = record["responsePayload"]["errorMessage"]
-    assert message.startswith("incomplete_archive: 5 of 6 answers missing: response #1 (")
-    assert all(f"response #{number} (unsafe_question_id" in message for number in range(1, 6))
+    # Then every answer's audio is stored, each under its id's own encoded segment in
+    # the interview's folder, and the interview is complete
+    objects = archive.objects()
+    audio = {key: body for key, body in objects.items() if key.endswith(".mp3")}
+    assert audio == {
+        f"{PREFIX}question_{key_segment(str(question))}.mp3": round0.audio_bytes(
+            INTERVIEW, str(question)
+        )
+        for question in [*odd_ids, Q2]
+    }
+    assert f"{PREFIX}question_..%2F..%2Fescape.mp3" in audio
+    assert f"{PREFIX}question_%2E%2E.mp3" in audio
+    assert all(key.startswith(PREFIX) and key.count("/") == 2 for key in objects)
+    assert archive.dead_letters() == []
+
+
+def test_an_answer_without_a_question_id_is_archived_by_its_position(
+    archive: ArchiveHarness, round0: Round0ApiStandIn
+) -> None:
+    # Given results whose first answer has a null question id (the stand-in serves its
+    # audio under "None")
+    event = ended_event()
+    results = copy.deepcopy(event["detail"])
+    results["data"]["responses"][0]["question_id"] = None
+    round0.register_interview(results)
+
+    # When the interview is archived
+    archive.invoke(event)
+
+    # Then its audio is kept as answer_1, the other under its question id
+    objects = archive.objects()
+    assert objects[f"{PREFIX}answer_1.mp3"] == round0.audio_bytes(INTERVIEW, "None")
+    assert objects[f"{PREFIX}question_{Q2}.mp3"] == round0.audio_bytes(INTERVIEW, Q2)
+    assert archive.dead_letters() == []
 
 
 def test_a_download_broken_half_way_is_retried_and_completes(
@@ -181,7 +203,7 @@ def test_a_download_that_keeps_breaking_fails_the_event_and_the_retry_finishes(
     with pytest.raises(TransientFailure) as failure:
         archive.invoke(event)
     assert failure.value.reason == (
-        f"incomplete_archive: 1 of 2 answers missing: question {Q1} "
+        f"incomplete_archive: 1 of 2 answers missing: question_{Q1} "
         f"(audio_broken: ChunkedEncodingError)"
     )
     assert f"{PREFIX}question_{Q2}.mp3" in archive.objects()
@@ -215,7 +237,7 @@ def test_a_storage_error_on_one_answer_does_not_lose_the_other(
     # Then the second answer is archived and the first reported with the status
     assert f"{PREFIX}question_{Q2}.mp3" in archive.objects()
     (record,) = archive.dead_letters()
-    assert f"question {Q1} (audio_http_404" in record["responsePayload"]["errorMessage"]
+    assert f"question_{Q1} (audio_http_404" in record["responsePayload"]["errorMessage"]
 
 
 def test_a_copy_stops_before_the_invocation_runs_out_of_time(

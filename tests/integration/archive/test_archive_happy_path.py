@@ -14,7 +14,17 @@ from round0_testkit.events import bus_event, load_bus_event
 from round0_testkit.faults import FaultyClient
 from round0_testkit.standins.round0_api import LOCAL_API_KEY, Round0ApiStandIn
 
-from .conftest import INTERVIEW, MIB, PREFIX, Q1, Q2, ArchiveHarness, ended_event, watch_puts
+from .conftest import (
+    INTERVIEW,
+    MIB,
+    PREFIX,
+    Q1,
+    Q2,
+    ArchiveHarness,
+    ended_event,
+    watch_puts,
+    watch_reads,
+)
 
 
 def test_every_answer_is_archived_with_transcripts(
@@ -179,13 +189,16 @@ def test_a_redelivered_event_costs_nothing(
     before = archive.objects()
     requests_before = len(round0.requests)
     s3_calls.calls.clear()
+    buckets_read = watch_reads(s3_calls)
 
     # When EventBridge delivers the same event again
     archive.invoke(event)
 
-    # Then neither ROUND0 nor the bucket is touched: the event was archived once
+    # Then neither ROUND0 nor the archive bucket is touched: the event was archived once
+    # (the one S3 call reads the event's body the bus event refers to)
     assert len(round0.requests) == requests_before
-    assert s3_calls.calls == []
+    assert s3_calls.calls == ["get_object"]
+    assert buckets_read == [archive.payload_bucket]
     assert archive.objects() == before
 
 

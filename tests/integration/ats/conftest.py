@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
-from round0_testkit.events import LOCAL_SIGNING_SECRET, load_bus_event
+from round0_testkit.events import LOCAL_SIGNING_SECRET, as_reference, load_bus_event
 from round0_testkit.standins import ats as standin
 from round0_testkit.standins.ats import AtsStandIn
 from round0_testkit.template import TemplateStack, load_template
@@ -90,13 +90,21 @@ def sync_ats(
     function_env: Callable[[str], dict[str, str]], lambda_context: Any, pauses: list[float]
 ) -> Invoke:
     """Invoke the AtsSyncFunction handler with a bus event, as EventBridge would."""
-    function_env("AtsSyncFunction")
+    bucket = function_env("AtsSyncFunction")["PAYLOAD_BUCKET_NAME"]
     from round0_ats.app import lambda_handler
 
     def invoke(event: dict[str, Any]) -> None:
-        lambda_handler(event, lambda_context)
+        lambda_handler(as_reference(event, bucket, boto3.client("s3")), lambda_context)
 
     return invoke
+
+
+@pytest.fixture
+def delivered(stack: TemplateStack) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The bus event the handler is handed for an inline one: a reference to its body,
+    kept in the payload bucket (what `sync_ats` invokes with, and a dead letter holds)."""
+    bucket = stack.physical_name("PayloadBucket")
+    return lambda event: as_reference(event, bucket, boto3.client("s3"))
 
 
 @pytest.fixture

@@ -227,6 +227,7 @@ def test_an_unknown_candidate_goes_to_the_dead_letter_queue_at_once(
     ended: Event,
     pauses: list[float],
     dead_letters: Callable[[], list[Event]],
+    delivered: Callable[[Event], Event],
 ) -> None:
     # Given no Greenhouse candidate has the interview's email
     ats_standin.add_greenhouse_candidate("someone.else@example.com")
@@ -238,7 +239,9 @@ def test_an_unknown_candidate_goes_to_the_dead_letter_queue_at_once(
     assert calls(ats_standin) == [("POST", "/token"), ("GET", "/v3/candidates")]
     assert pauses == []
     [record] = dead_letters()
-    assert record["requestPayload"] == ended
+    # the record holds the bus event as delivered: a reference, no personal data
+    assert record["requestPayload"] == delivered(ended)
+    assert "data" not in record["requestPayload"]["detail"]
     assert record["responsePayload"] == {
         "errorType": "PermanentFailure",
         "errorMessage": "candidate_unknown: no greenhouse candidate has that email",
@@ -257,9 +260,13 @@ def test_an_event_without_email_goes_to_the_dead_letter_queue_without_a_request(
 
     assert ats_standin.requests == []
     [record] = dead_letters()
-    assert record["responsePayload"]["errorMessage"] == (
-        "candidate_unknown: the event has no candidate email"
-    )
+    assert record["responsePayload"] == {
+        "errorType": "PermanentFailure",
+        "errorMessage": (
+            "missing_field: data.candidate.email: the ATS finds the candidate by email,"
+            " and the event has none"
+        ),
+    }
 
 
 def test_transcripts_over_the_note_limit_are_split_into_numbered_notes(

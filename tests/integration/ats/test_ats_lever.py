@@ -187,7 +187,9 @@ def test_an_event_without_email_goes_to_the_dead_letter_queue_without_a_request(
 
     assert ats_standin.requests == []
     [record] = dead_letters()
-    assert record["responsePayload"]["errorMessage"].startswith("candidate_unknown:")
+    assert record["responsePayload"]["errorMessage"].startswith(
+        "missing_field: data.candidate.email:"
+    )
 
 
 def test_transcripts_over_the_note_limit_are_split_and_all_kept(

@@ -12,6 +12,7 @@ import pytest
 
 from round0.contract import reference_detail
 from round0.failures import TransientFailure
+from round0.keys import key_segment
 from round0.large_events import PayloadStore
 from round0.signature import SignatureError, verify_signature
 from round0_testkit.events import bus_event, load_bus_event
@@ -210,9 +211,13 @@ def test_an_event_without_email_is_dead_lettered_without_a_request(
 
     assert ats_standin.requests == []
     [record] = dead_letters()
-    assert record["responsePayload"]["errorMessage"] == (
-        "candidate_unknown: the event has no candidate email"
-    )
+    assert record["responsePayload"] == {
+        "errorType": "PermanentFailure",
+        "errorMessage": (
+            "missing_field: data.candidate.email: the ATS finds the candidate by email,"
+            " and the event has none"
+        ),
+    }
 
 
 def test_transcripts_over_the_limit_are_truncated_with_a_visible_marker(
@@ -296,9 +301,9 @@ def test_a_large_event_travelling_as_a_pointer_is_resolved_and_posted(
     detail = ended["detail"]
     detail["data"]["responses"][0]["transcript"] = "long answer " * 30_000  # ~360 KB
     body = json.dumps(detail).encode()
-    ref = PayloadStore(stack.physical_name("PayloadBucket"), boto3.client("s3")).put(
-        detail["id"], body
-    )
+    store = PayloadStore(stack.physical_name("PayloadBucket"), boto3.client("s3"))
+    ref = store.ref(key_segment(detail["id"]), body)
+    store.put(ref, body)
     pointer = json.loads(reference_detail(detail["id"], detail["type"], detail["created"], ref))
 
     # When the pointer arrives

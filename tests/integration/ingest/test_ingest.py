@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -11,8 +12,12 @@ from typing import Any
 import boto3
 import pytest
 
+from round0.events import InterviewStatus
+from round0.keys import content_id, key_segment
 from round0.large_events import resolve_event
+from round0.records import InterviewState
 from round0.signature import SIGNATURE_HEADER, sign
+from round0.state_store import InterviewStates
 from round0_testkit.events import (
     LOCAL_SIGNING_SECRET,
     http_api_event,
@@ -27,7 +32,7 @@ Drain = Callable[[], list[dict[str, Any]]]
 Items = Callable[[], dict[str, dict[str, Any]]]
 STARTED_ID = "evt_550e8400e29b41d4a716446655440000"
 ENDED_ID = "evt_660f9511f30c52e5b827557766551111"
-INTERVIEW = "interview#660f9511-f30c-52e5-b827-557766551111"
+INTERVIEW_ID = "660f9511-f30c-52e5-b827-557766551111"
 
 
 @pytest.mark.parametrize(
@@ -67,16 +72,16 @@ def test_each_sample_is_stored_once_published_by_reference_and_recorded(
     # and the record is stored, published, with where the body is, never the body
     record = table()[f"event#{event_id}"]
     assert record["status"]["S"] == "published"
-    assert "pending" not in record
+    assert record["pending"]["S"] == "published"  # off the sweeper's list
     assert "body" not in record
     assert "Jane" not in json.dumps(record)
     assert record["payload_ref"]["M"]["s3_key"]["S"] == detail["payload_ref"]["s3_key"]
     # and the interview's state is recorded, with no personal data in it
     interview_id = json.loads(request["body"])["data"]["interview"]["id"]
-    state = table()[f"interview#{interview_id}"]
-    assert state["status"]["S"] == status
-    assert state["latest_event_id"]["S"] == event_id
-    assert "Jane" not in json.dumps(state)
+    recorded = state(stack, interview_id)
+    assert recorded is not None
+    assert (recorded.status.name.lower(), recorded.latest_event_id) == (status, event_id)
+    assert "Jane" not in json.dumps(table()[f"interview#{interview_id}"])
 
 
 def test_redelivery_after_publish_is_acknowledged_without_a_second_publish(
@@ -148,19 +153,26 @@ def test_unknown_event_type_is_stored_and_published_but_touches_no_state(
     assert set(table()) == {"event#evt_new_kind"}
 
 
+def state(stack: TemplateStack, interview_id: str = INTERVIEW_ID) -> InterviewState | None:
+    """The interview's state as every reader reads it."""
+    return InterviewStates(stack.physical_name("EventsTable")).get(interview_id)
+
+
 def test_out_of_order_end_then_start_keeps_the_completed_state(
-    ingest: Invoke, table: Items, bus_messages: Drain
+    ingest: Invoke, stack: TemplateStack, bus_messages: Drain
 ) -> None:
     # Given interview_ended arrives first
     assert ingest(load_api_event("interview_ended.json")).status == 200
     # When the late interview_started arrives
     assert ingest(load_api_event("interview_started.json")).status == 200
     # Then the state stays completed, points at the ended event, and knows both times
-    state = table()[INTERVIEW]
-    assert state["status"]["S"] == "completed"
-    assert state["latest_event_id"]["S"] == ENDED_ID
-    assert state["started_at"]["S"] == "2024-01-16T14:30:00Z"
-    assert state["completed_at"]["S"] == "2024-01-16T14:52:00Z"
+    assert state(stack) == InterviewState(
+        interview_id=INTERVIEW_ID,
+        status=InterviewStatus.COMPLETED,
+        latest_event_id=ENDED_ID,
+        started_at="2024-01-16T14:30:00Z",
+        completed_at="2024-01-16T14:52:00Z",
+    )
     # and both events are still on the bus: consumers decide with the state
     assert sorted(message["detail-type"] for message in bus_messages()) == [
         "interview_ended",
@@ -168,12 +180,15 @@ def test_out_of_order_end_then_start_keeps_the_completed_state(
     ]
 
 
-def test_in_order_start_then_end_advances_the_state(ingest: Invoke, table: Items) -> None:
+def test_in_order_start_then_end_advances_the_state(ingest: Invoke, stack: TemplateStack) -> None:
     ingest(load_api_event("interview_started.json"))
-    assert table()[INTERVIEW]["status"]["S"] == "in_progress"
+    started = state(stack)
+    assert started is not None
+    assert started.status is InterviewStatus.IN_PROGRESS
     ingest(load_api_event("interview_ended.json"))
-    assert table()[INTERVIEW]["status"]["S"] == "completed"
-    assert table()[INTERVIEW]["latest_event_id"]["S"] == ENDED_ID
+    ended = state(stack)
+    assert ended is not None
+    assert (ended.status, ended.latest_event_id) == (InterviewStatus.COMPLETED, ENDED_ID)
 
 
 @pytest.mark.parametrize(
@@ -216,26 +231,70 @@ def test_a_stale_but_otherwise_valid_signature_is_refused(ingest: Invoke, table:
     assert table() == {}
 
 
+def kept_bodies(stack: TemplateStack) -> dict[str, bytes]:
+    """Every body in the payload bucket, by key."""
+    s3 = boto3.client("s3")
+    bucket = stack.physical_name("PayloadBucket")
+    listed = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+    return {
+        item["Key"]: s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read() for item in listed
+    }
+
+
 @pytest.mark.parametrize(
-    ("body", "named"),
+    ("body", "reason"),
     [
-        (b"{oops", "not valid JSON"),
-        (b'{"type": "interview_started", "created": 1, "data": {}}', "id: Field required"),
-        (
-            b'{"id": "e1", "type": "interview_started", "created": 1, "data": {"job": {}}}',
-            "data.interview: Field required",
-        ),
+        (b"{oops", "no_event_id"),
+        (b"[1, 2]", "no_event_id"),
+        (b'{"type": "interview_started", "created": 1, "data": {}}', "no_event_id"),
+        (b'{"id": {"nested": 1}, "type": "interview_started"}', "no_event_id"),
+        (b"\xff\xfe not even text", "no_event_id"),
     ],
 )
-def test_malformed_bodies_get_400_naming_the_problem_and_store_nothing(
-    ingest: Invoke, bus_messages: Drain, table: Items, body: bytes, named: str
+def test_an_authentic_body_without_a_usable_id_is_kept_under_its_hash_and_quarantined(
+    ingest: Invoke,
+    bus_messages: Drain,
+    table: Items,
+    stack: TemplateStack,
+    body: bytes,
+    reason: str,
 ) -> None:
+    # Given a correctly signed body the door cannot key by an event id
     result = ingest(signed_request(body))
-    assert result.status == 400
-    assert result.body["error"] == "invalid_event"
-    assert named in result.body["message"]
-    assert table() == {}
+    # Then it is acknowledged (ROUND0 need not retry) and says it was set aside
+    digest = hashlib.sha256(body).hexdigest()
+    assert result.status == 202
+    assert result.body["status"] == "quarantined"
+    assert result.body["event_id"] == content_id(digest)
+    assert result.body["reason"].startswith(reason)
+    # and the exact bytes are kept, under a key made of their hash, on the operator's list
+    assert list(kept_bodies(stack).values()) == [body]
+    record = table()[f"event#{content_id(digest)}"]
+    assert (record["status"]["S"], record["pending"]["S"]) == ("quarantined", "quarantined")
     assert bus_messages() == []
+    # and the same body again is one record, not two
+    assert ingest(signed_request(body)).status == 202
+    assert len(kept_bodies(stack)) == 1
+
+
+def test_a_drifted_event_is_kept_byte_for_byte_and_published(
+    ingest: Invoke, bus_messages: Drain, stack: TemplateStack
+) -> None:
+    # Given ROUND0's own event with fields drifted from the documented shape
+    body = started_with(
+        id=4242,
+        created="2024-01-16T14:30:00Z",
+        data__interview__id=77,
+        data__candidate=None,
+        data__job__title=None,
+    )
+    # When it arrives signed
+    result = ingest(signed_request(body))
+    # Then the door publishes it under its id read as text, and keeps it as sent
+    assert (result.status, result.body) == (200, {"status": "published", "event_id": "4242"})
+    [message] = bus_messages()
+    assert message["detail"]["id"] == "4242"
+    assert list(kept_bodies(stack).values()) == [body]
 
 
 def behind(prefix: str, stage: str = "$default", *, raw_path: bool = True) -> dict[str, Any]:
@@ -422,7 +481,7 @@ def test_logs_hold_no_personal_data_signature_or_secret(
         assert secret not in output
 
 
-def test_metrics_count_received_rejected_duplicates_and_published(
+def test_metrics_count_received_rejected_duplicates_quarantined_and_published(
     ingest: Invoke, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ingest(load_api_event("interview_started.json"))
@@ -442,11 +501,12 @@ def test_metrics_count_received_rejected_duplicates_and_published(
                 )
         if "reason" in document:
             reasons.append(document["reason"])
-    assert totals["Received"] == 4
+    assert totals["Received"] == 3  # authentic requests only: a scanner cannot hide an outage
     assert totals["Published"] == 1
     assert totals["Duplicate"] == 1
-    assert totals["Rejected"] == 2
-    assert sorted(reasons) == ["invalid_event", "signature_mismatch"]
+    assert totals["Quarantined"] == 1  # authentic but without an id: kept, set aside
+    assert totals["Rejected"] == 1
+    assert reasons == ["signature_mismatch"]
 
 
 def test_signature_helper_matches_what_the_handler_checks(ingest: Invoke) -> None:
@@ -494,42 +554,41 @@ def test_hostile_signature_headers_get_a_json_401(
 
 
 @pytest.mark.parametrize(
-    ("body", "field"),
+    ("body", "outcome"),
     [
-        (started_with(id="e" * 3000), "id"),
-        (started_with(type="t" * 129), "type"),
-        (started_with(data__interview__id="i" * 3000), "data.interview.id"),
-        (started_with(data__interview__id="../etc"), "data.interview.id"),
-        (started_with(data__candidate__id="c" * 3000), "data.candidate.id"),
-        (started_with(created=10**30), "created"),
-        (started_with(data__extra=json.loads("[" * 70 + "]" * 70)), "(nesting)"),
+        (started_with(id="e" * 3000), "quarantined"),  # no store can key it: its hash does
+        (started_with(type="t" * 129), "quarantined"),  # no rule can route it
+        (started_with(data__interview__id="i" * 3000), "published"),
+        (started_with(data__interview__id="../etc"), "published"),
+        (started_with(data__candidate__id="c" * 3000), "published"),
+        (started_with(id="a/../../b"), "published"),
+        (started_with(created=10**30), "published"),
+        (started_with(data__extra=json.loads("[" * 70 + "]" * 70)), "published"),
         (
             b'{"id":"e","type":"t","created":1,"data":{"a":' + b"[" * 5000 + b"]" * 5000 + b"}}",
-            "(nesting)",
+            "published",  # deep, but its id and type read: published like any other
         ),
-        (b'{"id":"e","type":"t","created":1,"data":{"score":NaN}}', "data.score"),
+        (b'{"id":"e","type":"t","created":1,"data":{"score":NaN}}', "published"),
     ],
 )
-def test_a_signed_event_no_store_could_take_is_a_422_naming_the_field_and_stores_nothing(
-    ingest: Invoke, table: Items, bus_messages: Drain, body: bytes, field: str
+def test_a_signed_event_past_a_stores_limits_is_kept_as_sent_never_refused(
+    ingest: Invoke, stack: TemplateStack, body: bytes, outcome: str
 ) -> None:
     # Given a correctly signed event that breaks a limit of the stores or the bus
     result = ingest(signed_request(body))
-    # Then it is refused for good (not 503 for ever), naming the field and the limit
-    assert result.status == 422
-    assert result.body["error"] == "unprocessable_event"
-    assert result.body["field"] == field
-    assert result.body["message"].startswith(f"{field}: ")
+    # Then it is acknowledged, published or set aside for an operator, never refused
+    assert result.status in (200, 202)
+    assert result.body["status"] == outcome
     assert "Retry-After" not in result.headers
-    assert table() == {}
-    assert bus_messages() == []
+    # and its exact bytes are kept
+    assert list(kept_bodies(stack).values()) == [body]
 
 
 def test_a_body_api_gateway_could_not_have_encoded_is_a_400(ingest: Invoke, table: Items) -> None:
     request = signed_request(payload_bytes("interview_started.json"))
     request["body"], request["isBase64Encoded"] = "not base64 at all!", True
     result = ingest(request)
-    assert (result.status, result.body["error"]) == (400, "invalid_event")
+    assert (result.status, result.body["error"]) == (400, "invalid_request")
     request = signed_request(b"{}")
     request["body"] = '{"id": "\ud800"}'  # a lone surrogate: no UTF-8 bytes were signed
     assert ingest(request).status == 400
@@ -543,6 +602,6 @@ def test_the_largest_ids_within_the_limits_are_stored_and_published(
     body = started_with(id=event_id, data__interview__id="\U0001f600" * 63)
     result = ingest(signed_request(body))
     assert (result.status, result.body["status"]) == (200, "published")
-    assert f"event#{event_id}" in table()
-    assert f"interview#{'\U0001f600' * 63}" in table()
+    assert f"event#{key_segment(event_id)}" in table()
+    assert f"interview#{key_segment('\U0001f600' * 63)}" in table()
     assert bus_messages()[0]["detail"]["id"] == event_id

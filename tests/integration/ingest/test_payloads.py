@@ -11,7 +11,8 @@ from typing import Any
 import boto3
 import pytest
 
-from round0.contract import POINTER_FIELD
+from round0.contract import POINTER_FIELD, payload_key
+from round0.keys import key_segment
 from round0.large_events import PayloadGone, PayloadIntegrityError, resolve_event
 from round0_testkit.events import payload_bytes, signed_request
 from round0_testkit.template import TemplateStack
@@ -47,6 +48,10 @@ def test_an_event_of_any_size_is_kept_whole_in_s3_and_resolved_for_consumers(
     assert "data" not in detail
     assert detail[POINTER_FIELD]["size"] == len(body)
     assert detail[POINTER_FIELD]["s3_bucket"] == stack.physical_name("PayloadBucket")
+    # kept under the event's id and the body's own hash: no later body can overwrite it
+    digest = sha256(body).hexdigest()
+    assert detail[POINTER_FIELD]["sha256"] == digest
+    assert detail[POINTER_FIELD]["s3_key"] == f"events/{ENDED_ID}/{digest}.json"
     # The record holds the reference, never the body
     record = table()[f"event#{ENDED_ID}"]
     assert "body" not in record
@@ -73,20 +78,24 @@ def test_a_payload_changed_behind_its_reference_is_refused(
         resolve_event(message["detail"], ref["s3_bucket"])
 
 
-def test_a_payload_that_is_not_json_is_refused_not_a_crash(
-    ingest: Invoke, bus_messages: Drain
+@pytest.mark.parametrize("body", [b"\xff not json", b"[1, 2]"], ids=["not-json", "array"])
+def test_a_payload_that_is_not_a_json_object_is_refused_not_a_crash(
+    ingest: Invoke, bus_messages: Drain, body: bytes
 ) -> None:
-    # a payload whose digest matches its reference but whose bytes are not JSON
+    # Given a reference to a payload kept under its own hash, whose bytes are not an object
     ingest(signed_request(ended_of_size(3_000)))
     [message] = bus_messages()
-    body = b"\xff not json"
-    detail = {
-        **message["detail"],
-        POINTER_FIELD: {**message["detail"][POINTER_FIELD], "sha256": sha256(body).hexdigest()},
+    digest = sha256(body).hexdigest()
+    ref = {
+        **message["detail"][POINTER_FIELD],
+        "s3_key": payload_key(key_segment(ENDED_ID), digest),
+        "sha256": digest,
+        "size": len(body),
     }
-    ref = detail[POINTER_FIELD]
+    detail = {**message["detail"], POINTER_FIELD: ref}
     boto3.client("s3").put_object(Bucket=ref["s3_bucket"], Key=ref["s3_key"], Body=body)
-    with pytest.raises(PayloadIntegrityError, match="not JSON"):
+    # When a consumer resolves it, then it is refused with the reason
+    with pytest.raises(PayloadIntegrityError, match="not a JSON object"):
         resolve_event(detail, ref["s3_bucket"])
 
 

@@ -17,7 +17,7 @@ import pytest
 from moto.ses.models import ses_backends
 
 from round0 import aws
-from round0_testkit.events import LOCAL_SIGNING_SECRET
+from round0_testkit.events import LOCAL_SIGNING_SECRET, as_reference
 from round0_testkit.faults import FaultyClient
 from round0_testkit.standins.slack import SlackStandIn
 from round0_testkit.template import ACCOUNT, REGION, TemplateStack, load_template
@@ -80,7 +80,7 @@ def notify(
 
     Keyword arguments override the function's environment for this test.
     """
-    function_env("NotifyFunction")
+    bucket = function_env("NotifyFunction")["PAYLOAD_BUCKET_NAME"]
     # a hung Slack is given up on within seconds (the deployed default is 5 s); the
     # hang tests shorten it further, so an answer slowed by a busy machine is not a hang
     monkeypatch.setenv("SLACK_TIMEOUT_SECONDS", "3")
@@ -89,9 +89,17 @@ def notify(
     def invoke(event: dict[str, Any], request_id: str | None = None) -> None:
         """`request_id`: another invocation's (a duplicate delivery); else Lambda's retry."""
         context = lambda_context if request_id is None else type(lambda_context)(request_id)
-        lambda_handler(event, context)
+        lambda_handler(as_reference(event, bucket, boto3.client("s3")), context)
 
     return invoke
+
+
+@pytest.fixture
+def delivered(stack: TemplateStack) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The bus event the handler is handed for an inline one: a reference to its body,
+    kept in the payload bucket (what `notify` invokes with, and a dead letter holds)."""
+    bucket = stack.physical_name("PayloadBucket")
+    return lambda event: as_reference(event, bucket, boto3.client("s3"))
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from .conftest import SentEmail
 Invoke = Callable[..., None]
 Emails = Callable[[], list[SentEmail]]
 Drain = Callable[[], list[dict[str, Any]]]
+Delivered = Callable[[dict[str, Any]], dict[str, Any]]
 ATTEMPTS = 4  # RetryPolicy's default: attempts in all, within one invocation
 
 
@@ -130,6 +131,7 @@ def test_a_permanent_slack_error_goes_to_the_dead_letter_queue_at_once(
     slack: SlackStandIn,
     sleeps: list[float],
     dead_letters: Drain,
+    delivered: Delivered,
     error: str,
     status: int,
 ) -> None:
@@ -140,7 +142,9 @@ def test_a_permanent_slack_error_goes_to_the_dead_letter_queue_at_once(
     assert sleeps == []
     [record] = dead_letters()
     assert reasons([record]) == [f"slack_rejected:{status} {error}"]
-    assert record["requestPayload"] == event
+    # the record holds the bus event as delivered: a reference, no personal data
+    assert record["requestPayload"] == delivered(event)
+    assert "data" not in record["requestPayload"]["detail"]
     assert record["requestContext"]["condition"] == "PermanentFailure"
 
 
@@ -223,6 +227,7 @@ def test_a_rejected_sender_goes_to_the_dead_letter_queue_at_once(
     sent_emails: Emails,
     sleeps: list[float],
     dead_letters: Drain,
+    delivered: Delivered,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # moto refuses a sender outside every verified identity with MessageRejected
@@ -233,7 +238,8 @@ def test_a_rejected_sender_goes_to_the_dead_letter_queue_at_once(
     assert sleeps == []
     [record] = dead_letters()
     assert reasons([record]) == ["ses_rejected:MessageRejected"]
-    assert record["requestPayload"] == event
+    assert record["requestPayload"] == delivered(event)
+    assert "data" not in record["requestPayload"]["detail"]
 
 
 def test_an_invalid_routing_map_goes_to_the_dead_letter_queue(

@@ -11,6 +11,7 @@ import boto3
 import pytest
 
 from round0.contract import reference_detail
+from round0.keys import key_segment
 from round0.large_events import PayloadStore
 from round0_testkit.events import bus_event, load_bus_event
 from round0_testkit.standins.slack import SlackStandIn
@@ -130,9 +131,9 @@ def test_a_large_event_travelling_as_an_s3_pointer_is_resolved(
     # Given the sample offloaded to the payload bucket, a pointer on the bus
     detail = load_bus_event("interview_started.json")["detail"]
     body = json.dumps(detail).encode()
-    ref = PayloadStore(stack.physical_name("PayloadBucket"), boto3.client("s3")).put(
-        detail["id"], body
-    )
+    store = PayloadStore(stack.physical_name("PayloadBucket"), boto3.client("s3"))
+    ref = store.ref(key_segment(detail["id"]), body)
+    store.put(ref, body)
     pointer = json.loads(reference_detail(detail["id"], detail["type"], detail["created"], ref))
     # When it is delivered
     notify(bus_event(pointer))

@@ -9,7 +9,9 @@ from typing import Any
 import boto3
 
 from round0.consumer import DeadLetterQueue
-from round0.event_store import event_key
+from round0.contract import legacy_payload_key, payload_prefix
+from round0.event_store import event_key, segment_of
+from round0.keys import key_segment
 from round0_archive.bucket import ArchiveBucket
 from round0_testkit.events import load_api_event, payload_bytes, signed_request
 from round0_testkit.served import Ran
@@ -57,6 +59,19 @@ def everything_stored(stack: TemplateStack) -> str:
         messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
         dump += [message["Body"] for message in messages.get("Messages", [])]
     return json.dumps(dump, ensure_ascii=False)
+
+
+def no_body_kept(stack: TemplateStack, event_id: str) -> bool:
+    """Whether the payload bucket holds no body of `event_id` (none under its key segment,
+    none where bodies were kept before they were keyed by their hash)."""
+    bucket = stack.physical_name("PayloadBucket")
+    s3 = boto3.client("s3")
+    keys = [
+        item["Key"]
+        for prefix in (payload_prefix(segment_of(event_id)), legacy_payload_key(event_id))
+        for item in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+    ]
+    return keys == []
 
 
 def archive_as_the_archive_would(stack: TemplateStack) -> None:
@@ -127,6 +142,7 @@ def test_erase_by_email_deletes_every_copy_and_a_redelivery_brings_nothing_back(
 ) -> None:
     given_two_candidates(stack, received)
     assert CANDIDATE["email"] in everything_stored(stack)
+    assert not no_body_kept(stack, ENDED_ID)
     # When the candidate asks to be forgotten (their email as they typed it)
     ran = ops("erase", "--email", CANDIDATE["email"].upper(), "--yes")
     assert ran.status == 0
@@ -138,24 +154,93 @@ def test_erase_by_email_deletes_every_copy_and_a_redelivery_brings_nothing_back(
     assert [value for value in personal_data(ENDED) if value in stored] == []
     # and the other candidate's data is untouched
     assert "Ola Nordmann" in stored
-    # and the event ids stay as tombstones
+    # and the event ids stay as tombstones, whose body is no longer kept anywhere: the
+    # tombstone keeps where it was (so a redelivery cannot set it again), not what it held
     table = stack.physical_name("EventsTable")
+    tombstones = {}
     for event_id in (STARTED_ID, ENDED_ID):
-        record = boto3.client("dynamodb").get_item(TableName=table, Key=event_key(event_id))["Item"]
+        record = boto3.client("dynamodb").get_item(
+            TableName=table, Key=event_key(segment_of(event_id)), ConsistentRead=True
+        )["Item"]
         assert record["status"]["S"] == "published"
         assert "erased_at" in record
-        assert "payload_ref" not in record
+        assert no_body_kept(stack, event_id)
+        tombstones[event_id] = record
     # When ROUND0 redelivers the same event afterwards
     answer = received(load_api_event("interview_ended.json"))
     # Then it is acknowledged as a duplicate and nothing comes back
     assert json.loads(answer["body"])["status"] == "duplicate"
     assert [value for value in personal_data(ENDED) if value in everything_stored(stack)] == []
+    assert no_body_kept(stack, ENDED_ID)
+    record = boto3.client("dynamodb").get_item(
+        TableName=table, Key=event_key(segment_of(ENDED_ID)), ConsistentRead=True
+    )["Item"]
+    assert record["payload_ref"] == tombstones[ENDED_ID]["payload_ref"]
+    assert "erased_at" in record
     # And a second erasure finds nothing
     again = ops("erase", "--email", CANDIDATE["email"], "--yes")
     assert (again.status, again.out.strip()) == (
         0,
         "nothing on record for the candidate with that email: nothing to erase",
     )
+
+
+def test_a_second_body_under_a_known_id_is_found_by_its_own_email_and_erased_with_the_first(
+    ops: Ops, stack: TemplateStack, received: Receive
+) -> None:
+    # Given the ended event, then another body under its id naming another email
+    given_two_candidates(stack, received)
+    second = json.loads(payload_bytes("interview_ended.json"))
+    second["data"]["candidate"].update(id="cand-second", name="Kari Second", email="kari@x.no")
+    answer = received(signed_request(json.dumps(second).encode()))
+    assert (answer["statusCode"], json.loads(answer["body"])["status"]) == (200, "duplicate")
+    assert "Kari Second" in everything_stored(stack)
+    # When the candidate of the second body asks to be forgotten
+    ran = ops("--json", "erase", "--email", "kari@x.no", "--yes")
+    # Then the event is found through that body's email, with the interview it names (so
+    # the started event too), and every body of them goes: both bodies of the ended event
+    assert ran.status == 0
+    assert ran.json()["event_ids"] == [STARTED_ID, ENDED_ID]
+    assert ran.json()["deleted"]["payload bucket: event bodies"] == 3
+    assert no_body_kept(stack, ENDED_ID)
+    assert no_body_kept(stack, STARTED_ID)
+    stored = everything_stored(stack)
+    assert "Kari Second" not in stored
+    assert CANDIDATE["email"] not in stored
+    assert "Ola Nordmann" in stored
+
+
+def test_an_event_whose_id_reads_as_a_content_hash_is_erased_where_it_is_kept(
+    ops: Ops, stack: TemplateStack, received: Receive
+) -> None:
+    # Given an event ROUND0 sent with an id that reads as a body kept by its hash
+    event_id = "sha256:" + "0" * 64
+    document = other_candidate()
+    document["id"] = event_id
+    document["data"]["candidate"].update(id="cand-hashy", name="Hashy Id", email="hashy@x.no")
+    answer = received(signed_request(json.dumps(document).encode()))
+    assert json.loads(answer["body"]) == {"status": "published", "event_id": event_id}
+    bucket = stack.physical_name("PayloadBucket")
+    kept = boto3.client("s3").list_objects_v2(
+        Bucket=bucket, Prefix=payload_prefix(key_segment(event_id))
+    )
+    assert kept.get("KeyCount") == 1
+    # When its candidate is erased
+    ran = ops("--json", "erase", "--email", "hashy@x.no", "--yes")
+    # Then its body goes from where it is kept, and its own record becomes the tombstone
+    assert ran.json()["event_ids"] == [event_id]
+    assert ran.json()["deleted"]["payload bucket: event bodies"] == 1
+    assert "Hashy Id" not in everything_stored(stack)
+    record = boto3.client("dynamodb").get_item(
+        TableName=stack.physical_name("EventsTable"),
+        Key=event_key(key_segment(event_id)),
+        ConsistentRead=True,
+    )["Item"]
+    assert "erased_at" in record
+    # and a redelivery is a duplicate that brings nothing back
+    again = received(signed_request(json.dumps(document).encode()))
+    assert json.loads(again["body"])["status"] == "duplicate"
+    assert "Hashy Id" not in everything_stored(stack)
 
 
 def test_each_erasure_leaves_one_audit_line_without_the_email(

@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from round0.events import parse_event
+from round0.consumer import ConsumerEvent
 from round0.transcripts import format_transcripts
+from round0_ats.reading import read_data
 from round0_ats.screening import ScreeningStatus, candidate_update
 from round0_testkit.events import load_bus_event
 
 
-def detail(name: str) -> dict[str, object]:
-    document: dict[str, object] = load_bus_event(name)["detail"]
+def detail(name: str) -> dict[str, Any]:
+    document: dict[str, Any] = load_bus_event(name)["detail"]
     return document
 
 
-def test_format_transcripts_is_the_seeds_layout() -> None:
-    event = parse_event(detail("interview_ended.json"))
-    assert event.data is not None
+def consumed(document: dict[str, Any]) -> ConsumerEvent:
+    """The event as the consumer gets it: the door's id and type, and the whole body."""
+    return ConsumerEvent(document["id"], document["type"], document)
 
-    text = format_transcripts(event.data.responses)
+
+def test_format_transcripts_is_the_seeds_layout() -> None:
+    data = read_data(consumed(detail("interview_ended.json")))
+
+    text = format_transcripts(data.responses)
 
     # JS: responses.map((r, i) => `Question ${i+1}: ...\n\nAnswer: ...\n\n---\n`).join('\n')
     assert text == (
@@ -36,7 +42,7 @@ def test_no_answers_format_as_an_empty_string() -> None:
 
 
 def test_a_start_is_an_in_progress_update_with_its_start_time() -> None:
-    update = candidate_update(parse_event(detail("interview_started.json")))
+    update = candidate_update(consumed(detail("interview_started.json")))
 
     assert update is not None
     assert update.status is ScreeningStatus.IN_PROGRESS
@@ -48,7 +54,7 @@ def test_a_start_is_an_in_progress_update_with_its_start_time() -> None:
 
 
 def test_an_end_is_a_completed_update_with_notes_and_the_seeds_summary() -> None:
-    update = candidate_update(parse_event(detail("interview_ended.json")))
+    update = candidate_update(consumed(detail("interview_ended.json")))
 
     assert update is not None
     payload = update.payload()
@@ -70,7 +76,7 @@ def test_an_end_is_a_completed_update_with_notes_and_the_seeds_summary() -> None
 
 
 def test_the_dashboard_test_event_without_optional_fields_still_makes_an_update() -> None:
-    update = candidate_update(parse_event(detail("dashboard_test_event.json")))
+    update = candidate_update(consumed(detail("dashboard_test_event.json")))
 
     assert update is not None
     summary = json.loads(update.payload()["screening_summary"])
@@ -85,9 +91,9 @@ def test_the_dashboard_test_event_without_optional_fields_still_makes_an_update(
 
 def test_a_blank_email_is_no_email() -> None:
     document = detail("interview_started.json")
-    document["data"]["candidate"]["email"] = "  "  # type: ignore[index]
+    document["data"]["candidate"]["email"] = "  "
 
-    update = candidate_update(parse_event(document))
+    update = candidate_update(consumed(document))
 
     assert update is not None
     assert update.email is None
@@ -95,16 +101,17 @@ def test_a_blank_email_is_no_email() -> None:
 
 def test_the_interview_link_keeps_an_opaque_id_in_one_path_segment() -> None:
     document = detail("interview_started.json")
-    # ("/" never gets this far: an interview id is one storage key segment)
-    document["data"]["interview"]["id"] = "a?b#c d%"  # type: ignore[index]
+    document["data"]["interview"]["id"] = "a/b?c#d e%"
 
-    update = candidate_update(parse_event(document))
+    update = candidate_update(consumed(document))
 
     assert update is not None
-    assert update.interview_url == "https://rz-app-omega.vercel.app/interviews/a%3Fb%23c%20d%25"
+    assert update.interview_url == (
+        "https://rz-app-omega.vercel.app/interviews/a%2Fb%3Fc%23d%20e%25"
+    )
 
 
 def test_an_unknown_event_type_asks_for_no_update() -> None:
-    event = parse_event({"id": "evt_1", "type": "interview_expired", "created": 1, "data": {}})
+    event = consumed({"id": "evt_1", "type": "interview_expired", "created": 1, "data": {}})
 
     assert candidate_update(event) is None

@@ -1,4 +1,5 @@
-"""The sync's rules with fakes: never regress, once per event, each write once (pure)."""
+"""The sync's rules with fakes: never regress, once per event, each write once, and a
+reason naming the field when the event has no email to find the candidate by (pure)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from round0.events import InterviewStatus, Round0Event, parse_event
-from round0.failures import TransientFailure
+from round0.consumer import ConsumerEvent
+from round0.events import InterviewStatus
+from round0.failures import PermanentFailure, TransientFailure
 from round0.records import InterviewState
-from round0_ats.ports import StepLog
+from round0_ats.ports import CandidateNotFound, StepLog
 from round0_ats.screening import CandidateUpdate
 from round0_ats.service import AtsSync
 from round0_testkit.events import load_bus_event
@@ -58,23 +60,39 @@ class RecordingAts:
         return {"step": step}
 
 
+class RecordingEmails(RecordingAts):
+    """An ATS that records which email each update was sent for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emails: list[str] = []
+
+    def update_candidate(
+        self, update: CandidateUpdate, email: str, steps: StepLog, time_left: TimeLeft
+    ) -> None:
+        self.emails.append(email)
+        super().update_candidate(update, email, steps, time_left)
+
+
 class States:
     def __init__(self, status: InterviewStatus | None) -> None:
         self.status = status
+        self.asked: list[str] = []
 
     def get(self, interview_id: str) -> InterviewState | None:
+        self.asked.append(interview_id)
         if self.status is None:
             return None
         return InterviewState(
             interview_id=interview_id,
             status=self.status,
             latest_event_id="evt",
-            latest_event_created=1,
         )
 
 
-def event(name: str) -> Round0Event:
-    return parse_event(load_bus_event(name)["detail"])
+def event(name: str) -> ConsumerEvent:
+    document = load_bus_event(name)["detail"]
+    return ConsumerEvent(document["id"], document["type"], document)
 
 
 @pytest.mark.parametrize(
@@ -137,3 +155,69 @@ def test_the_invocations_time_left_reaches_the_ats() -> None:
     sync.sync(event("interview_ended.json"), lambda: 4.5)
 
     assert ats.time_left == 4.5
+
+
+@pytest.mark.parametrize(
+    "candidate",
+    [None, {}, {"name": "Jane Smith"}, {"email": None}, {"email": "   "}, {"email": ["j@x"]}],
+    ids=["null", "empty", "no-email", "null-email", "blank", "list"],
+)
+def test_an_event_without_an_email_is_dead_lettered_naming_the_field(candidate: Any) -> None:
+    # Given an interview_ended whose candidate has no usable email
+    ended = event("interview_ended.json")
+    ended.document["data"]["candidate"] = candidate
+    ats, once = RecordingAts(), MemoryOnce()
+    # When it is synced, Then it fails for good, and the reason names the field
+    with pytest.raises(CandidateNotFound) as raised:
+        AtsSync(ats, States(None), run=once).sync(ended, TIME_LEFT)
+    assert isinstance(raised.value, PermanentFailure)
+    assert raised.value.reason.startswith("missing_field: data.candidate.email: ")
+    # and nothing was written, nor marked as done
+    assert ats.writes == []
+    assert once.results == {}
+
+
+def test_a_numeric_email_is_read_as_its_text() -> None:
+    # (not an address any ATS will know, but the ATS is the one to say so)
+    ended = event("interview_ended.json")
+    ended.document["data"]["candidate"]["email"] = 12345
+    ats = RecordingEmails()
+
+    AtsSync(ats, States(None), run=MemoryOnce()).sync(ended, TIME_LEFT)
+
+    assert ats.emails == ["12345"]
+
+
+def test_a_late_start_is_found_by_a_numeric_interview_id() -> None:
+    # Given a start whose interview id is a number, of an interview already completed
+    started = event("interview_started.json")
+    started.document["data"]["interview"]["id"] = 660
+    states, ats = States(InterviewStatus.COMPLETED), RecordingAts()
+
+    handled = AtsSync(ats, states, run=MemoryOnce()).sync(started, TIME_LEFT)
+
+    # Then the state is looked up by the id's text, and the start is skipped
+    assert states.asked == ["660"]
+    assert handled.reason == "late_start"
+    assert ats.writes == []
+
+
+def test_the_dashboards_test_event_is_not_synced() -> None:
+    ats = RecordingAts()
+
+    handled = AtsSync(ats, States(None), run=MemoryOnce()).sync(
+        event("dashboard_test_event.json"), TIME_LEFT
+    )
+
+    assert handled.reason == "test_event"
+    assert ats.writes == []
+
+
+def test_an_unknown_event_type_is_not_synced() -> None:
+    ats = RecordingAts()
+    unknown = ConsumerEvent("evt_x", "interview_expired", {"id": "evt_x", "data": None})
+
+    handled = AtsSync(ats, States(None), run=MemoryOnce()).sync(unknown, TIME_LEFT)
+
+    assert handled.reason == "unknown_event_type"
+    assert ats.writes == []

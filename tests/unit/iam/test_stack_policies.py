@@ -28,7 +28,7 @@ CONSUMERS = {"NotifyFunction", "ArchiveFunction", "AtsSyncFunction"}
 # archive bucket (`ArchiveBucket.head`: not archived yet). S3 answers 404 only to a
 # caller allowed s3:ListBucket on the bucket, 403 to anyone else.
 NOT_FOUND_MEANS_GONE = {
-    "PayloadBucket": payload_key("evt_probe"),
+    "PayloadBucket": payload_key("evt_probe", "0" * 64),
     "ArchiveBucket": transcript_json_key("interview-probe"),
 }
 
@@ -68,7 +68,9 @@ def test_every_role_that_reads_where_a_miss_means_gone_may_list_the_bucket(
 def test_the_consumers_read_the_payload_bucket(
     stack: TemplateStack, policies: StackPolicies
 ) -> None:
-    read = Access("s3:GetObject", f"{stack.arn('PayloadBucket')}/{payload_key('evt_probe')}")
+    read = Access(
+        "s3:GetObject", f"{stack.arn('PayloadBucket')}/{payload_key('evt_probe', '0' * 64)}"
+    )
     assert {f for f in policies.roles if policies.decide(f, read).allowed} == CONSUMERS
 
 

@@ -4,7 +4,15 @@ import json
 
 import pytest
 
-from round0.contract import POINTER_FIELD, SOURCE, payload_key, reference_detail
+from round0.contract import (
+    POINTER_FIELD,
+    SOURCE,
+    legacy_payload_key,
+    payload_key,
+    payload_prefix,
+    reference_detail,
+)
+from round0.keys import key_segment
 from round0.records import MalformedPayloadRef, PayloadRef
 
 REF = PayloadRef(s3_bucket="b", s3_key="events/e.json", size=10, sha256="f" * 64)
@@ -26,9 +34,18 @@ def test_a_reference_carries_the_envelope_and_where_the_event_is() -> None:
     assert SOURCE == "round0"
 
 
-def test_an_opaque_id_stays_one_key_segment() -> None:
-    assert payload_key("evt_1") == "events/evt_1.json"
-    assert payload_key("a/../b c") == "events/a%2F..%2Fb%20c.json"
+def test_a_body_is_kept_under_its_events_segment_and_its_own_hash() -> None:
+    digest = "a" * 64
+    assert payload_prefix("evt_1") == "events/evt_1/"
+    assert payload_key("evt_1", digest) == f"events/evt_1/{digest}.json"
+    # an opaque id stays one key segment; two bodies under one id never share a key
+    assert payload_key(key_segment("a/../b c"), digest) == f"events/a%2F..%2Fb%20c/{digest}.json"
+    assert payload_key("evt_1", "b" * 64) != payload_key("evt_1", digest)
+
+
+def test_references_made_before_bodies_were_keyed_by_hash_still_name_their_key() -> None:
+    assert legacy_payload_key("evt_1") == "events/evt_1.json"
+    assert legacy_payload_key("a/../b c") == "events/a%2F..%2Fb%20c.json"
 
 
 def test_a_reference_read_back_from_the_bus_is_the_one_written() -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from round0.events import InterviewData, parse_event
+from round0.consumer import ConsumerEvent
 from round0.links import interview_page_url
 from round0_notify.messages import (
     ended_email,
@@ -20,9 +21,10 @@ from round0_notify.messages import (
     started_email,
     summarize,
 )
+from round0_notify.reading import InterviewData, read_created, read_data
 from round0_testkit.events import load_bus_event
 
-CREATED = 1640000000
+CREATED = datetime.fromtimestamp(1640000000, UTC)
 
 
 def sample(name: str) -> dict[str, Any]:
@@ -30,9 +32,7 @@ def sample(name: str) -> dict[str, Any]:
 
 
 def data_of(detail: dict[str, Any]) -> InterviewData:
-    event = parse_event(detail)
-    assert event.data is not None
-    return event.data
+    return read_data(ConsumerEvent(detail["id"], detail["type"], detail))
 
 
 def slack_texts(message: dict[str, Any]) -> list[str]:
@@ -245,3 +245,101 @@ def test_interview_url_keeps_an_opaque_id_in_one_segment() -> None:
     assert interview_page_url("a/b?c", "http://127.0.0.1:8080/") == (
         "http://127.0.0.1:8080/interviews/a%2Fb%3Fc"
     )
+
+
+# ------------------------------------------------------------------ what the event leaves out
+def test_a_candidate_without_a_name_is_a_candidate() -> None:
+    # Given an event whose candidate is null
+    detail = sample("interview_ended.json")
+    detail["data"]["candidate"] = None
+    data = data_of(detail)
+    # Then every message still goes out, naming "A candidate"
+    assert (
+        ended_email(data).subject == "A candidate completed screening for Senior Frontend Developer"
+    )
+    assert "Candidate: A candidate" in ended_email(data).text.splitlines()
+    assert ended_slack_message(data)["text"] == (
+        "A candidate completed screening for Senior Frontend Developer"
+    )
+    assert started_email(data, CREATED).subject.startswith("A candidate started screening")
+
+
+def test_an_event_without_a_job_says_nothing_of_one() -> None:
+    # Given an event with no job at all
+    detail = sample("interview_ended.json")
+    del detail["data"]["job"]
+    data = data_of(detail)
+    # Then the headline stops at "screening", no Job row and no context block
+    email = ended_email(data)
+    assert email.subject == "Jane Smith completed screening"
+    assert not any(line.startswith("Job:") for line in email.text.splitlines())
+    assert ">Candidate<" in email.html
+    assert ">Job<" not in email.html
+    message = ended_slack_message(data)
+    assert message["text"] == "Jane Smith completed screening"
+    assert message["blocks"][0]["text"]["text"] == "*Jane Smith* completed screening"
+    assert [block["type"] for block in message["blocks"]] == ["section", "section", "section"]
+
+
+def test_an_event_without_an_interview_id_has_no_link() -> None:
+    detail = sample("interview_ended.json")
+    del detail["data"]["interview"]["id"]
+    data = data_of(detail)
+    email = ended_email(data)
+    assert "Interview:" not in email.text
+    assert "<a href" not in email.html
+    texts = slack_texts(ended_slack_message(data))
+    assert not any("Open the interview" in text for text in texts)
+
+
+def test_a_start_with_no_time_at_all_has_no_started_row() -> None:
+    detail = sample("interview_started.json")
+    del detail["data"]["interview"]["started_at"]
+    email = started_email(data_of(detail), None)
+    assert not any(line.startswith("Started") for line in email.text.splitlines())
+
+
+def test_a_numeric_interview_id_links_to_its_page() -> None:
+    detail = sample("interview_started.json")
+    detail["data"]["interview"]["id"] = 660
+    email = started_email(data_of(detail), CREATED)
+    assert "Interview: https://rz-app-omega.vercel.app/interviews/660" in email.text
+
+
+def test_fractional_scores_and_durations_are_shown_rounded() -> None:
+    # Given a score of 4.5 and durations that are fractions, strings or null
+    detail = sample("interview_ended.json")
+    detail["data"]["responses"] = [
+        {"score": 4.5, "duration_seconds": 60.4},
+        {"score": "90", "duration_seconds": None},
+        {"score": None, "duration_seconds": "12"},
+    ]
+    texts = slack_texts(ended_slack_message(data_of(detail)))
+    # Then each counts as what it says, and the totals are shown as usual
+    assert "*Answers*\n3" in texts
+    assert "*Total answer time*\n1 min 12 s" in texts
+    assert "*Average AI score*\n47.2 / 100" in texts  # (4.5 + 90) / 2 = 47.25
+
+
+def test_durations_near_the_largest_float_still_make_a_message() -> None:
+    # (a regression: their float sum was infinity, which round() refused)
+    detail = sample("interview_ended.json")
+    detail["data"]["responses"] = [{"duration_seconds": 1e308}, {"duration_seconds": 1e308}]
+    data = data_of(detail)
+    assert summarize(data.responses).total_answer_seconds > 10**308
+    json.dumps(ended_slack_message(data))
+
+
+@pytest.mark.parametrize(
+    "created",
+    [1640000000, 1640000000000, "1640000000", "2021-12-20T11:33:20Z", "2021-12-20T12:33:20+01:00"],
+)
+def test_a_start_shows_the_events_created_time_in_any_common_format(created: Any) -> None:
+    # Given a start without its own start time, created in seconds, milliseconds or ISO 8601
+    detail = sample("interview_started.json")
+    del detail["data"]["interview"]["started_at"]
+    detail["created"] = created
+    event = ConsumerEvent(detail["id"], detail["type"], detail)
+    # Then the email shows when the event was created
+    email = started_email(read_data(event), read_created(event))
+    assert "Started: 2021-12-20 11:33 UTC" in email.text.splitlines()

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from round0.events import InterviewStatus, Round0Event, parse_event
+from round0.consumer import ConsumerEvent
+from round0.events import InterviewStatus
 from round0.failures import PermanentFailure, TransientFailure
 from round0.records import InterviewState
 from round0.retry import RetryPolicy
@@ -20,22 +21,24 @@ STARTED = "interview_started.json"
 ENDED = "interview_ended.json"
 
 
-def event(name: str) -> Round0Event:
-    return parse_event(copy.deepcopy(load_bus_event(name)["detail"]))
+def event(name: str) -> ConsumerEvent:
+    document = copy.deepcopy(load_bus_event(name)["detail"])
+    return ConsumerEvent(document["id"], document["type"], document)
 
 
 class FakeStates:
     def __init__(self, status: InterviewStatus | None = None) -> None:
         self.status = status
+        self.asked: list[str] = []
 
     def get(self, interview_id: str) -> InterviewState | None:
+        self.asked.append(interview_id)
         if self.status is None:
             return None
         return InterviewState(
             interview_id=interview_id,
             status=self.status,
             latest_event_id="evt_newer",
-            latest_event_created=2,
         )
 
 
@@ -55,7 +58,10 @@ class FakeRecipients:
     def __init__(self, recipients: tuple[str, ...] = ("lead@example.com",)) -> None:
         self.recipients = recipients
 
-    def for_job(self, job_id: str) -> tuple[str, ...]:
+        self.asked: list[str | None] = []
+
+    def for_job(self, job_id: str | None) -> tuple[str, ...]:
+        self.asked.append(job_id)
         return self.recipients
 
 
@@ -218,6 +224,60 @@ def test_no_wait_longer_than_the_invocation_has_left() -> None:
 
 def test_an_unknown_event_type_is_ignored() -> None:
     mailer, chat = FakeMailer(), FakeChat()
-    unknown = parse_event({"id": "evt_x", "type": "interview_expired", "created": 1, "data": {}})
+    unknown = ConsumerEvent("evt_x", "interview_expired", {"id": "evt_x", "data": {}})
     build(mailer=mailer, chat=chat).notify(unknown, plenty)
     assert (mailer.sent, chat.posted) == ([], [])
+
+
+def test_an_event_without_a_job_goes_to_the_default_recipients() -> None:
+    # Given a start that names no job
+    started = event(STARTED)
+    del started.document["data"]["job"]
+    mailer, recipients = FakeMailer(), FakeRecipients()
+    # When it is notified
+    build(mailer=mailer, recipients=recipients).notify(started, plenty)
+    # Then the route is asked for no job (the default list), and the email still goes out
+    assert recipients.asked == [None]
+    [(content, to)] = mailer.sent
+    assert content.subject == "Jane Smith started screening"
+    assert to == ("lead@example.com",)
+
+
+def test_a_numeric_job_id_is_routed_by_its_text() -> None:
+    started = event(STARTED)
+    started.document["data"]["job"]["id"] = 42
+    recipients = FakeRecipients()
+    build(mailer=FakeMailer(), recipients=recipients).notify(started, plenty)
+    assert recipients.asked == ["42"]
+
+
+def test_a_late_start_is_found_by_a_numeric_interview_id() -> None:
+    started = event(STARTED)
+    started.document["data"]["interview"]["id"] = 660
+    states, mailer = FakeStates(InterviewStatus.COMPLETED), FakeMailer()
+    handled = build(states=states, mailer=mailer).notify(started, plenty)
+    assert states.asked == ["660"]
+    assert handled.reason == "late_start"
+    assert mailer.sent == []
+
+
+@pytest.mark.parametrize("created", [1640000000000, "2021-12-20T11:33:20Z"])
+def test_a_start_without_its_own_time_shows_when_the_event_was_created(created: Any) -> None:
+    started = event(STARTED)
+    del started.document["data"]["interview"]["started_at"]
+    started.document["created"] = created
+    mailer = FakeMailer()
+    build(mailer=mailer).notify(started, plenty)
+    [(content, _)] = mailer.sent
+    assert "Started: 2021-12-20 11:33 UTC" in content.text.splitlines()
+
+
+@pytest.mark.parametrize("data", [None, {}, {"interview": None, "candidate": None, "job": None}])
+def test_an_ended_event_with_nothing_in_it_is_still_posted(data: Any) -> None:
+    # Given an interview_ended whose data is null or empty
+    ended = ConsumerEvent("evt_1", "interview_ended", {"id": "evt_1", "data": data})
+    chat = FakeChat()
+    # When it is notified, Then the message goes out with what there is
+    build(chat=chat).notify(ended, plenty)
+    [message] = chat.posted
+    assert message["text"] == "A candidate completed screening"
