@@ -48,7 +48,6 @@ import logging
 import math
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import uuid
@@ -59,6 +58,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from round0_testkit.iam.stack import sam_translate
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "costs.md"
@@ -196,19 +197,10 @@ TRANSLATED_NAME = "template.json"
 
 
 def translate(template: Path, scratch: Path) -> dict[str, Any]:
-    """The SAM-translated template, exactly as the policy scan translates it."""
-    spec = importlib.util.spec_from_file_location("policy_scan", REPO / ".ci" / "policy_scan.py")
-    if spec is None or spec.loader is None:
-        raise SystemExit("cannot load .ci/policy_scan.py")
-    policy_scan = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(policy_scan)
+    """The SAM-translated template, exactly as the policy scan and the IAM check translate
+    it (`round0_testkit.iam.stack`)."""
     target = scratch / TRANSLATED_NAME
-    subprocess.run(
-        [str(REPO / ".venv-sam" / "bin" / "python"), "-c", policy_scan.TRANSLATE, template, target],
-        cwd=REPO,
-        check=True,
-        env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"},
-    )
+    sam_translate(template, target)
     translated: dict[str, Any] = json.loads(target.read_text(encoding="utf-8"))
     return translated
 
