@@ -184,7 +184,12 @@ class World:
     # -------------------------------------------------------------- first requests
     def event(self, function: str) -> dict[str, Any]:
         """A realistic first event for `function`, new each time (no duplicate shortcut)."""
-        from round0_testkit.events import PAYLOADS_DIR, bus_event, signed_request
+        from round0_testkit.events import (
+            PAYLOADS_DIR,
+            bus_event,
+            signed_request,
+            stored_bus_event,
+        )
 
         def payload(name: str) -> dict[str, Any]:
             document: dict[str, Any] = json.loads((PAYLOADS_DIR / name).read_text("utf-8"))
@@ -198,11 +203,19 @@ class World:
             tick = bus_event({}, "Scheduled Event")
             tick["source"] = "aws.scheduler"
             return tick
+
+        def kept(document: dict[str, Any]) -> dict[str, Any]:
+            """The bus event of `document`, its body kept in the payload bucket as ingest
+            keeps it (a consumer reads it from there)."""
+            body = json.dumps(document).encode()
+            bucket = self.stack.physical_name("PayloadBucket")
+            return stored_bus_event(body, bucket, self.emulator.client("s3"))
+
         if function == "NotifyFunction":
-            return bus_event(payload("interview_started.json"))
+            return kept(payload("interview_started.json"))
         ended = payload("interview_ended.json")
         self.integrations.saw_event(copy.deepcopy(ended))  # ROUND0's API knows it
-        return bus_event(ended)
+        return kept(ended)
 
     def timeout(self, function: str) -> float:
         properties = self.stack.functions()[function]["Properties"]

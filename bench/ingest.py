@@ -1,11 +1,14 @@
-"""Benchmark the ingest function (a script, not a test): three figures.
+"""Benchmark the ingest function (a script, not a test): four figures.
 
 1. Cold init as Lambda loads it: a fresh process imports the handler from the
    `sam build` output (function code + layer on PYTHONPATH, `-B`: no .pyc written),
    as a ratio to a fresh process that imports only boto3 and creates one client.
 2. Warm time per request, in-process, with every AWS call validated and serialised by
    botocore, then answered without AWS (`round0_testkit.calls.answering`): p50 and p99.
-3. AWS API calls per new event and per duplicate, and the DynamoDB write and read units
+3. The largest bodies (2.7 MB and 5.5 MB of many small JSON items, near a Lambda
+   request's 6 MB): the door's time for each, as a ratio to a sample-sized body timed
+   in the same process the same way.
+4. AWS API calls per new event and per duplicate, and the DynamoDB write and read units
    they cost, counted where every botocore client sends them, over moto
    (`round0_testkit.calls.counting`).
 
@@ -197,6 +200,70 @@ def warm_requests(requests: int) -> dict[str, Any]:
     }
 
 
+def _many_small_items(event_id: str, size: int) -> bytes:
+    """An interview_ended body grown to `size` bytes with many small JSON items: the
+    shape that made the door's parsing slow (every item a node to read)."""
+    document = json.loads((REPO / "events/payloads/interview_ended.json").read_text())
+    document["id"] = event_id
+    item = {"k": "v", "n": 1, "f": 0.5, "t": True}
+    per_item = len(json.dumps(item, separators=(",", ":"))) + 1
+    document["data"]["extra"] = [item] * (size // per_item)
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+LARGE_SIZES = (2_700_000, 5_500_000)  # the review's body, and near a Lambda request's 6 MB
+
+
+def large_bodies(repeats: int) -> dict[str, Any]:
+    """The door's time for the largest bodies, as a ratio to a sample-sized body timed in
+    the same process (every AWS call answered from `CANNED`, as in figure 2)."""
+    import io
+
+    from moto import mock_aws
+
+    from round0_testkit.calls import answering
+
+    with mock_aws():
+        _set_env(_local_stack())
+    cold_start()
+    from round0_ingest.app import lambda_handler
+
+    restore_logs = _quiet_logs()
+    stdout = sys.stdout
+    timings: dict[int, list[float]] = {}
+    sample = len(_many_small_items("evt_probe", 0))
+    try:
+        with answering(CANNED):
+            for size in (sample, *LARGE_SIZES):
+                for number in range(repeats):
+                    body = _many_small_items(f"evt_large_{size}_{number}", size)
+                    request = signed_request(body)
+                    sys.stdout = io.StringIO()
+                    started = time.perf_counter()
+                    response = lambda_handler(request, _Context())
+                    elapsed = time.perf_counter() - started
+                    sys.stdout = stdout
+                    if response["statusCode"] != 200:
+                        raise SystemExit(f"unexpected answer {response['statusCode']}")
+                    timings.setdefault(size, []).append(elapsed)
+    finally:
+        sys.stdout = stdout
+        restore_logs()
+    baseline = statistics.median(timings[sample])
+    return {
+        "repeats": repeats,
+        "sample_body_ms": round(baseline * 1000, 3),
+        "bodies": [
+            {
+                "bytes": size,
+                "median_ms": round(statistics.median(timings[size]) * 1000, 1),
+                "ratio_to_sample": round(statistics.median(timings[size]) / baseline, 1),
+            }
+            for size in LARGE_SIZES
+        ],
+    }
+
+
 def api_calls(events_per_kind: int) -> dict[str, Any]:
     """AWS calls the handler makes per new event and per duplicate (over moto), and the
     DynamoDB request units they cost. New interviews, as ROUND0 sends them; the first
@@ -257,10 +324,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15, help="fresh processes per cold figure")
     parser.add_argument("--requests", type=int, default=2000, help="warm requests timed")
     parser.add_argument("--events", type=int, default=50, help="events per call-count kind")
-    parser.add_argument("--quick", action="store_true", help="1 run, 20 requests, 2 events")
+    parser.add_argument("--large", type=int, default=5, help="requests per large body size")
+    parser.add_argument(
+        "--quick", action="store_true", help="1 run, 20 requests, 2 events, 1 large body each"
+    )
     arguments = parser.parse_args()
     if arguments.quick:
-        arguments.runs, arguments.requests, arguments.events = 1, 20, 2
+        arguments.runs, arguments.requests, arguments.events, arguments.large = 1, 20, 2, 1
     # never reach a real account: the in-process figures use stubs and moto only
     for key, value in {
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -273,6 +343,7 @@ def main() -> None:
     results = {
         "cold_init": cold_init(arguments.runs),
         "warm_request": warm_requests(arguments.requests),
+        "large_bodies": large_bodies(arguments.large),
         "aws_calls": api_calls(arguments.events),
     }
     print(json.dumps(results, indent=2))
