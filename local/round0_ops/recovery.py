@@ -10,7 +10,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -278,12 +278,17 @@ def pending(stack: Stack, printer: Printer, publish: bool, requeue: Sequence[str
             (event_id, now - received, _reason(store, event_id))
             for event_id, received in store.pending(limit=10_000, status=QUARANTINED)
         ]
+        conflicts = store.conflicts(limit=10_000)
     document: dict[str, Any] = {
         "threshold_seconds": threshold,
         "pending": [{"event_id": p.event_id, "age_seconds": round(p.age_seconds)} for p in found],
         "quarantined": [
             {"event_id": event_id, "age_seconds": round(age_), "reason": reason}
             for event_id, age_, reason in quarantined
+        ],
+        "conflicts": [
+            {"event_id": event_id, "other_bodies": bodies, "last_at": iso_time(last)}
+            for event_id, bodies, last in conflicts
         ],
         "requeued": requeued,
     }
@@ -299,6 +304,17 @@ def pending(stack: Stack, printer: Printer, publish: bool, requeue: Sequence[str
             table(["event id", "age", "reason"], [[i, age(a), r] for i, a, r in quarantined])
             + "fix the cause, then: round0-ops pending --requeue EVENT_ID\n"
             if quarantined
+            else ""
+        )
+        + f"events with conflicting bodies: {len(conflicts)}\n"
+        + (
+            table(
+                ["event id", "other bodies", "last"],
+                [[i, str(n), iso_time(last)] for i, n, last in conflicts],
+            )
+            + "each body is kept under events/<event id>/<sha256>.json; the first was"
+            " published, the others were not (compare them, then republish if needed)\n"
+            if conflicts
             else ""
         )
     )
@@ -322,6 +338,11 @@ def pending(stack: Stack, printer: Printer, publish: bool, requeue: Sequence[str
             status |= 1 if report.get("failed") else 0
     printer.document(document)
     return status
+
+
+def iso_time(moment: float) -> str:
+    """A moment as ISO 8601 in UTC, to the second."""
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _reason(store: EventStore, event_id: str) -> str:

@@ -430,6 +430,31 @@ class EventStore:
             for item in items
         ]
 
+    def conflicts(self, limit: int) -> list[tuple[str, int, float]]:
+        """Events that received another body under their id (each kept beside the first):
+        their key segment, how many other bodies, when the last came. A scan: an
+        operator's occasional question, never on a function's path."""
+        found: list[tuple[str, int, float]] = []
+        arguments: dict[str, Any] = {
+            "TableName": self.table,
+            "FilterExpression": "attribute_exists(conflicting_bodies)",
+            "ProjectionExpression": "pk, conflicting_bodies, last_conflict_at",
+        }
+        while len(found) < limit:
+            page = self._db.scan(**arguments)
+            found.extend(
+                (
+                    item["pk"]["S"].removeprefix(EVENT_KEY_PREFIX),
+                    len(item["conflicting_bodies"]["SS"]),
+                    float(item.get("last_conflict_at", {}).get("N", "0")),
+                )
+                for item in page.get("Items", [])
+            )
+            if "LastEvaluatedKey" not in page:
+                break
+            arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return found[:limit]
+
     def _query_pending_index(
         self, condition: str, values: dict[str, Any], limit: int
     ) -> list[dict[str, Any]]:

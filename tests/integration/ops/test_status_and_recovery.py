@@ -12,8 +12,9 @@ from typing import Any
 import boto3
 
 from round0.consumer import DeadLetterQueue
+from round0.contract import payload_prefix
 from round0.event_store import EventStore, event_key
-from round0_testkit.events import load_api_event
+from round0_testkit.events import load_api_event, payload_bytes, signed_request
 from round0_testkit.served import Ran
 from round0_testkit.template import TemplateStack, load_template
 
@@ -211,6 +212,36 @@ def test_a_quarantined_event_is_seen_and_requeued(
     assert f"{STARTED_ID}: requeued" in requeued.out
     assert "evt_other: not quarantined" in requeued.out
     assert ops("--json", "pending").json()["quarantined"] == []
+
+
+def test_a_second_body_under_a_known_id_is_listed_and_both_are_kept(
+    ops: Ops, stack: TemplateStack, received: Receive
+) -> None:
+    # Given an event, then another body under its id (an email changed)
+    first = payload_bytes("interview_started.json")
+    document = json.loads(first)
+    document["data"]["candidate"]["email"] = "someone.else@example.com"
+    second = json.dumps(document).encode()
+    assert received(signed_request(first))["statusCode"] == 200
+    answer = received(signed_request(second))
+    # Then the sender is told it is a duplicate with a conflict
+    assert answer["statusCode"] == 200
+    assert json.loads(answer["body"])["conflict"]
+    # and the operator sees it, with when the last came
+    [conflict] = ops("--json", "pending").json()["conflicts"]
+    assert (conflict["event_id"], conflict["other_bodies"]) == (STARTED_ID, 1)
+    assert conflict["last_at"].endswith("Z")
+    shown = ops("pending").out
+    assert "events with conflicting bodies: 1" in shown
+    assert STARTED_ID in shown
+    # and both bodies are kept, each byte for byte
+    bucket = stack.physical_name("PayloadBucket")
+    s3 = boto3.client("s3")
+    kept = {
+        s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+        for item in s3.list_objects_v2(Bucket=bucket, Prefix=payload_prefix(STARTED_ID))["Contents"]
+    }
+    assert kept == {first, second}
 
 
 def test_pending_lists_what_the_sweeper_should_have_published_and_publishes_it(
