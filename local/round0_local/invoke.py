@@ -15,7 +15,9 @@ emulator's IAM checks. Its AWS is the local emulator: started here (stack
 `round0-webhooks`, the names `events/env.json` gives) and stopped after, or with
 `--aws-endpoint` a running `round0-local serve` (stack `round0-local`).
 
-A sample API event signed with the local secret (or with the bad-signature sample's)
+A sample bus event carrying a whole ROUND0 event (`events/bus`) has its body kept in
+the payload bucket first, as ingest keeps it, and is handed over as the reference
+consumers read. A sample API event signed with the local secret (or with the bad-signature sample's)
 is signed again now with the same secret: signatures go stale after 5 minutes.
 Where the emulator cannot run, it says why and runs the function through the worker
 protocol on the source tree instead.
@@ -53,7 +55,7 @@ from round0_local.runtime import (
     template_architectures,
 )
 from round0_local.workers import Invocation, Request, WorkerEnvironment, worker_environment
-from round0_testkit.events import LOCAL_SIGNING_SECRET, WRONG_SECRET
+from round0_testkit.events import LOCAL_SIGNING_SECRET, WRONG_SECRET, as_reference
 from round0_testkit.template import REGION, TemplateStack, load_template
 
 DEFAULT_TEMPLATE = Path(".aws-sam") / "build" / "template.yaml"  # the CLI's default
@@ -311,6 +313,29 @@ def _invoke_worker(
     return Answered(invocation, json.dumps(body))
 
 
+def _kept_as_ingest_keeps(event: Any, aws: LocalAws) -> Any:
+    """A sample bus event carrying a whole ROUND0 event (`events/bus`): its body kept in
+    the payload bucket as ingest keeps it and the event made a reference to it, which is
+    all a consumer reads. Any other event is passed as it is."""
+    if not (isinstance(event, dict) and isinstance(event.get("detail"), dict)):
+        return event
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=aws.endpoint,
+        region_name=REGION,
+        aws_access_key_id=OPERATOR_KEY_ID,
+        aws_secret_access_key=OPERATOR_SECRET,
+    )
+    kept = as_reference(event, aws.stack.physical_name("PayloadBucket"), s3)
+    if kept is not event:
+        print(
+            "round0-local invoke: the event's body was kept in the payload bucket, as ingest"
+            " keeps it; the function reads it by reference",
+            file=sys.stderr,
+        )
+    return kept
+
+
 def _setting(stack: TemplateStack, function: str, key: str, default: Any) -> Any:
     return function_settings(stack, function).get(key, default)
 
@@ -357,6 +382,7 @@ def _run(arguments: argparse.Namespace) -> int:
         else start_aws(template, stack_name)
     )
     try:
+        event = _kept_as_ingest_keeps(event, aws)
         declared = aws.stack.function_environment(arguments.function)
         name = _setting(aws.stack, arguments.function, "FunctionName", None)
         env = merge_env_vars(declared, env_file, arguments.function, name)

@@ -172,14 +172,14 @@ def test_every_call_on_every_path_is_allowed_and_every_grant_is_used(served: Ser
     post(served, ended)
     wait_for(effects(served, ended["id"], slack=1, ats=1, s3=4), "the end's effects")
     # and ROUND0 reports the same interview's end again, under a new id: the archive
-    # finds its objects already there (and reads their tags)
+    # finds its objects already there (and reads their hash in their metadata)
     again = {**ended, "id": f"{ended['id']}_again"}
     post(served, again)
     wait_for(effects(served, again["id"], slack=1, ats=1), "the second end's effects")
     archive = served.outputs()["ArchiveBucketName"]
     wait_for(
-        called(served, "ArchiveFunction", "s3:GetObjectTagging", archive),
-        "the archive reading the stored audio's tags",
+        called(served, "ArchiveFunction", "s3:GetObject", archive),
+        "the archive reading the stored audio's metadata",
     )
     last = time.time() + 1
     # When Slack, the ATS and ROUND0's API fail for a while (each consumer releases its

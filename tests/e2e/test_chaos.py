@@ -8,6 +8,7 @@ unless the chaos made its outcome ambiguous, and every interview's state must be
 
 from __future__ import annotations
 
+import json
 import random
 import time
 import uuid
@@ -19,11 +20,13 @@ from typing import Any
 import pytest
 import requests
 
+from round0.event_store import EventStore
 from round0.state_store import InterviewStates
 from round0_testkit.events import LOCAL_SIGNING_SECRET
 from round0_testkit.scenario import Step, expect, judge, renamed, seed
 from round0_testkit.sender import compact, send
 from round0_testkit.served import Served, start_serve
+from round0_testkit.template import load_template
 
 pytestmark = pytest.mark.e2e
 SEED = 11
@@ -31,12 +34,28 @@ MAX_SENDS = 40  # ROUND0's retries, bounded
 MAX_WAIT_SECONDS = 3.0  # between them (Retry-After honoured up to this)
 
 
+# An event whose publish failed is acknowledged (202 stored) and published by the
+# sweeper: in this run it sweeps every minute what waited 5 s, after a 5 s backoff
+# (deployed: every 2 minutes, what waited 120 s, after 60 s doubling).
+QUICK_SWEEP = {"SWEEP_AFTER_SECONDS": "5", "PUBLISH_BACKOFF_SECONDS": "5"}
+SETTLE_TIMEOUT = 420.0
+
+
 @pytest.fixture(scope="module")
 def chaotic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    workdir = tmp_path_factory.mktemp("chaos")
+    document = load_template()
+    document["Parameters"]["SweepSchedule"]["Default"] = "rate(1 minute)"
+    for function in ("IngestFunction", "SweeperFunction"):
+        variables = document["Resources"][function]["Properties"]["Environment"]["Variables"]
+        variables.update(QUICK_SWEEP)
+    template = workdir / "template.json"
+    template.write_text(json.dumps(document))
     served = start_serve(
-        tmp_path_factory.mktemp("chaos"),
+        workdir,
         "--retry-delay", "0.2",
         "--chaos", "0.3", "--chaos-seed", str(SEED), "--chaos-kill-rate", "0.15",
+        "--template", str(template),
     )  # fmt: skip
     yield served
     assert served.stop() == 0
@@ -76,6 +95,12 @@ def test_nothing_is_lost_or_doubled_without_a_reason_and_every_state_is_right(
     with ThreadPoolExecutor(max_workers=4) as pool:
         answers = list(pool.map(lambda payload: until_accepted(chaotic, payload), sends))
     assert all(200 <= statuses[-1] < 300 for statuses in answers), answers
+    # every event kept is published, by its delivery or by the sweeper
+    store = EventStore(chaotic.outputs()["EventsTableName"], chaotic.client("dynamodb"))
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while store.pending(limit=10) and time.monotonic() < deadline:
+        time.sleep(2.0)
+    assert store.pending(limit=10) == [], "the sweeper left events unpublished"
     assert chaotic.wait_quiet(quiet_seconds=8.0, timeout=240.0)
 
     verdict = judge(

@@ -26,6 +26,8 @@ class DeliverySettings(FunctionSettings):
     event_ttl_days: int = 30
     candidate_index_ttl_days: int = 365
     claim_lease_seconds: float = 30.0
+    # after a failed publish, the sweeper's first wait (doubling up to an hour)
+    publish_backoff_seconds: float = 60.0
 
 
 def _index_key(secret_string: str) -> bytes:
@@ -55,5 +57,6 @@ def delivery() -> Delivery:
             ttl_seconds=settings.event_ttl_days * SECONDS_PER_DAY,
             index_ttl_seconds=settings.candidate_index_ttl_days * SECONDS_PER_DAY,
             lease_seconds=settings.claim_lease_seconds,
+            backoff_seconds=settings.publish_backoff_seconds,
         ),
     )

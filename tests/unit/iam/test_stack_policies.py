@@ -65,13 +65,15 @@ def test_every_role_that_reads_where_a_miss_means_gone_may_list_the_bucket(
     assert cannot_list == set()
 
 
-def test_the_consumers_read_the_payload_bucket(
+def test_the_consumers_and_the_sweeper_read_the_payload_bucket(
     stack: TemplateStack, policies: StackPolicies
 ) -> None:
+    # the sweeper reads a kept body to publish it (its id and type, from the body itself)
     read = Access(
         "s3:GetObject", f"{stack.arn('PayloadBucket')}/{payload_key('evt_probe', '0' * 64)}"
     )
-    assert {f for f in policies.roles if policies.decide(f, read).allowed} == CONSUMERS
+    readers = {f for f in policies.roles if policies.decide(f, read).allowed}
+    assert readers == CONSUMERS | {"SweeperFunction"}
 
 
 def test_a_role_reads_only_the_interview_states_of_the_events_table(
