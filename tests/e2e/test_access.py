@@ -54,6 +54,21 @@ UNUSED_ALLOWED = (
         " found the same bytes stored; the stand-in's audio is 1 MiB"
         " (tests/integration/archive covers it)",
     ),
+    UnusedAllowed(
+        function="SweeperFunction",
+        sid="ReadPendingBodies",
+        action="s3:PutObject",
+        reason="keeps a quarantined body without an id under the id it reads after a fix,"
+        " when an operator requeues it (tests/unit/layer/test_delivery.py covers it)",
+    ),
+    UnusedAllowed(
+        function="SweeperFunction",
+        sid="MissingBodiesAnswerNotFound",
+        action="s3:ListBucket",
+        reason="lets S3 answer 404, not 403, for a pending record whose body was never kept"
+        " (its delivery crashed before the put), which the sweeper sets aside as"
+        " payload_missing (tests/integration/ingest/test_faults.py covers it)",
+    ),
 )
 
 
