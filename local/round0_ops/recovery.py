@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from round0.delivery import REPUBLISHED
 from round0.event_store import EventStore
+from round0.reading import iso_utc
 from round0.records import QUARANTINED
 from round0_ops.dead_letters import DeadLetter, DeadLetterQueue
 from round0_ops.output import Printer, age, table
@@ -341,8 +342,8 @@ def pending(stack: Stack, printer: Printer, publish: bool, requeue: Sequence[str
 
 
 def iso_time(moment: float) -> str:
-    """A moment as ISO 8601 in UTC, to the second."""
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """A moment as ISO 8601 in UTC, to the second, as ROUND0 writes its times."""
+    return iso_utc(datetime.fromtimestamp(int(moment), UTC)) or ""
 
 
 def _reason(store: EventStore, event_id: str) -> str:
