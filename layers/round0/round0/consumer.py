@@ -3,11 +3,14 @@
 A consumer's Lambda is invoked asynchronously by an EventBridge rule. `run_consumer`
 does what all three consumers share: it lets idempotency marks expire with this
 invocation, puts the ROUND0 event id on every log line, resolves and parses the event,
-hands it to the consumer's `process` with the time the invocation has left, and counts
-what happened. A `PermanentFailure` goes to the dead-letter queue at once, in Lambda's
-own destination record format; anything else that escapes (a `TransientFailure` after
-its retries) is raised, so Lambda retries the invocation and, finally, sends it to the
-same queue (the function's OnFailure destination).
+hands it to the consumer's `process` with the time the invocation has left, counts
+what happened, and appends the attempt to the event's history (`round0.attempts`).
+
+A `PermanentFailure` goes to the dead-letter queue at once through `dead_letter`, the
+one path by which a consumer dead-letters an event (it counts `DeadLettered` by reason),
+in Lambda's own destination record format; anything else that escapes (a
+`TransientFailure` after its retries) is raised, so Lambda retries the invocation and,
+finally, sends it to the same queue (the function's OnFailure destination).
 """
 
 import json
@@ -18,8 +21,9 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from round0 import aws
+from round0.attempts import Attempt, AttemptOutcome, record_attempt
 from round0.events import is_test_event
-from round0.failures import PermanentFailure, reason_code
+from round0.failures import PermanentFailure, TransientFailure, reason_code
 from round0.idempotency import InProgressElsewhere, register_context
 from round0.large_events import PayloadGone, PayloadIntegrityError, resolve_event
 from round0.observability import Metric, count, count_with_reason, logger
@@ -137,26 +141,31 @@ def _read_event(bus_event: dict[str, Any]) -> ConsumerEvent:
     return ConsumerEvent(event_id, event_type, document)
 
 
-def run_consumer(
+def dead_letter(
+    bus_event: dict[str, Any],
+    reason: str,
+    consumer: str,
+    dead_letters: Callable[[], DeadLetterQueue],
+) -> Attempt:
+    """The one way an event is dead-lettered by a consumer: logged, counted in
+    `DeadLettered` by its reason's code, sent to the queue; the attempt it was."""
+    logger.warning("dead-lettered", reason=reason)
+    count_with_reason(Metric.DEAD_LETTERED, reason_code(reason))
+    dead_letters().send(bus_event, reason, consumer)
+    return Attempt(AttemptOutcome.DEAD_LETTERED, reason)
+
+
+def _handle(
     bus_event: dict[str, Any],
     context: LambdaContextLike,
     process: Process,
     dead_letters: Callable[[], DeadLetterQueue],
-) -> None:
-    """Resolve and parse one bus event, run `process`, dead-letter a permanent failure."""
-    register_context(context)
+) -> Attempt:
+    """Run `process` on the event; what came of it (a TransientFailure is raised)."""
 
     def time_left() -> float:
         return context.get_remaining_time_in_millis() / 1000
 
-    detail = bus_event.get("detail") if isinstance(bus_event, dict) else None
-    event_id = detail.get("id") if isinstance(detail, dict) else None
-    logger.set_correlation_id(event_id if isinstance(event_id, str) else None)
-    logger.append_keys(
-        event_id=event_id if isinstance(event_id, str) else None,
-        event_type=bus_event.get("detail-type") if isinstance(bus_event, dict) else None,
-    )
-    count(Metric.RECEIVED)
     try:
         handled = process(_read_event(bus_event), time_left)
     except PayloadGone:
@@ -168,14 +177,48 @@ def run_consumer(
         logger.info("already in progress in another invocation", key=busy.key)
         handled = DUPLICATE
     except PermanentFailure as failure:
-        logger.warning("dead-lettered", reason=failure.reason)
-        count_with_reason(Metric.DEAD_LETTERED, reason_code(failure.reason))
-        dead_letters().send(bus_event, failure.reason, context.invoked_function_arn)
-        return
+        return dead_letter(bus_event, failure.reason, context.invoked_function_arn, dead_letters)
     match handled.outcome:
         case Outcome.DONE:
             count(Metric.DONE)
+            return Attempt(AttemptOutcome.DONE)
         case Outcome.DUPLICATE:
             count(Metric.DUPLICATE)
+            return Attempt(AttemptOutcome.DUPLICATE)
         case Outcome.SKIPPED:
             count_with_reason(Metric.SKIPPED, handled.reason or "unknown")
+            return Attempt(AttemptOutcome.SKIPPED, handled.reason or "unknown")
+
+
+def _failed(exc: BaseException) -> Attempt:
+    """The attempt an escaping exception ends: a transient failure's reason, else the
+    exception's type (never its message, which could hold anything)."""
+    reason = exc.reason if isinstance(exc, TransientFailure) else type(exc).__name__
+    return Attempt(AttemptOutcome.FAILED, reason)
+
+
+def run_consumer(
+    bus_event: dict[str, Any],
+    context: LambdaContextLike,
+    process: Process,
+    dead_letters: Callable[[], DeadLetterQueue],
+) -> None:
+    """Resolve and parse one bus event, run `process`, dead-letter a permanent failure;
+    each attempt's outcome goes to the event's history (`round0.attempts`)."""
+    register_context(context)
+    detail = bus_event.get("detail") if isinstance(bus_event, dict) else None
+    event_id = detail.get("id") if isinstance(detail, dict) else None
+    logger.set_correlation_id(event_id if isinstance(event_id, str) else None)
+    logger.append_keys(
+        event_id=event_id if isinstance(event_id, str) else None,
+        event_type=bus_event.get("detail-type") if isinstance(bus_event, dict) else None,
+    )
+    count(Metric.RECEIVED)
+    attempt = Attempt(AttemptOutcome.FAILED, "interrupted")
+    try:
+        attempt = _handle(bus_event, context, process, dead_letters)
+    except Exception as exc:
+        attempt = _failed(exc)
+        raise
+    finally:
+        record_attempt(event_id, context.aws_request_id, attempt)

@@ -89,6 +89,20 @@ def test_a_role_reads_only_the_interview_states_of_the_events_table(
     assert policies.decide("SweeperFunction", record).allowed
 
 
+@pytest.mark.parametrize("consumer", sorted(CONSUMERS))
+def test_a_consumer_writes_only_its_attempt_histories_to_the_events_table(
+    stack: TemplateStack, policies: StackPolicies, consumer: str
+) -> None:
+    table = stack.arn("EventsTable")
+    history = Access("dynamodb:UpdateItem", table, {"dynamodb:LeadingKeys": ["attempts#e-1#s"]})
+    assert policies.decide(consumer, history).allowed
+    for key in ("event#e-1", "interview#i-1"):
+        write = Access("dynamodb:UpdateItem", table, {"dynamodb:LeadingKeys": [key]})
+        assert not policies.decide(consumer, write).allowed
+    read = Access("dynamodb:GetItem", table, {"dynamodb:LeadingKeys": ["attempts#e-1#s"]})
+    assert not policies.decide(consumer, read).allowed
+
+
 def test_only_the_ingest_path_puts_round0_events_on_the_bus(
     stack: TemplateStack, policies: StackPolicies
 ) -> None:
