@@ -1,7 +1,10 @@
 """`round0-ops`: see and fix what failed in a round0-webhooks stack, erase a candidate.
 
   status         one screen: dead letters, pending events, alarms, the newest published
-                 event, and what is not configured yet (exit 1 when something needs you)
+                 event, and what is not configured yet (exit 1 when something needs you);
+                 it never receives a message
+  event          one event's whole story: arrivals, stored, published, and per consumer
+                 done, skipped, retrying or dead-lettered, with every attempt
   dead-letters   a line per dead-lettered event: id, type, consumer, reason, attempts, age
   redrive        hand dead-lettered events to their consumer again (safe to repeat)
   republish      put stored events on the bus again (consumers skip what they did)
@@ -11,8 +14,10 @@
   erase          delete every copy of one candidate's data the stack holds
 
 The stack is found by name (--stack, else samconfig.toml's) through CloudFormation;
-credentials, region and endpoint are boto3's (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL),
-so the same commands work against `round0-local serve` (stack `round0-local`).
+credentials, region and endpoint are boto3's (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL,
+or --profile, --region, --endpoint-url), so the same commands work against
+`round0-local serve` (stack `round0-local`). Global options (--json, --stack, --region,
+--profile, --endpoint-url) go before or after the command. Times in --json are ISO 8601.
 """
 
 from __future__ import annotations
@@ -21,10 +26,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from round0_ops import erase, recovery, status
+import boto3
+
+from round0_ops import erase, recovery, status, story
 from round0_ops.output import Printer
-from round0_ops.stack import CONSUMERS, OpsError, Stack, default_stack_name
+from round0_ops.stack import CONSUMERS, OpsError, Stack, default_stack_name, explained
 
 
 def _when(value: str) -> datetime:
@@ -41,35 +49,70 @@ def _ask(question: str) -> bool:
     return input(f"{question} [y/N] ").strip().lower() in {"y", "yes"}
 
 
+def _global_options(parser: argparse.ArgumentParser, *, in_command: bool) -> None:
+    """The options every command takes, before or after its name. A command's copy has no
+    defaults, so it sets only what was given after the command's name."""
+
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if in_command else value
+
+    parser.add_argument(
+        "--stack", default=default(None), help="the stack's name (default: samconfig.toml's)"
+    )
+    parser.add_argument(
+        "--json", action="store_true", default=default(False), help="one JSON document on stdout"
+    )
+    parser.add_argument("--region", default=default(None), help="AWS region (else boto3's)")
+    parser.add_argument("--profile", default=default(None), help="AWS profile (else boto3's)")
+    parser.add_argument(
+        "--endpoint-url", default=default(None), help="AWS endpoint (else AWS_ENDPOINT_URL)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="round0-ops", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--stack", help="the stack's name (default: samconfig.toml's)")
-    parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    _global_options(parser, in_command=False)
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, in_command=True)
     commands = parser.add_subparsers(dest="command", required=True)
     consumer_names = sorted(CONSUMERS)
 
-    commands.add_parser("status", help="what needs attention (exit 1 if anything does)")
+    def command(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return commands.add_parser(name, parents=[common], **kwargs)
 
-    letters = commands.add_parser("dead-letters", help="list dead-lettered events")
+    command("status", help="what needs attention (exit 1 if anything does)")
+
+    event = command("event", help="one event's whole story (exit 1 if not on record)")
+    event.add_argument("event_id", nargs="?", metavar="EVENT_ID")
+    event.add_argument("--interview-id", help="the story of every event of this interview")
+
+    letters = command("dead-letters", help="list dead-lettered events")
     letters.add_argument("--consumer", action="append", choices=consumer_names)
 
-    redrive = commands.add_parser("redrive", help="hand dead-lettered events to their consumer")
+    redrive = command("redrive", help="hand dead-lettered events to their consumer")
     redrive.add_argument("--consumer", action="append", choices=consumer_names)
     redrive.add_argument("--event-id", action="append", default=[], dest="event_ids")
     redrive.add_argument("--reason", help="only those whose reason starts with this")
     redrive.add_argument("--dry-run", action="store_true")
+    redrive.add_argument(
+        "--wait",
+        type=float,
+        default=recovery.REDRIVE_WAIT_SECONDS,
+        metavar="SECONDS",
+        help="how long to wait for each event's outcome (0: do not wait)",
+    )
 
-    republish = commands.add_parser("republish", help="put stored events on the bus again")
+    republish = command("republish", help="put stored events on the bus again")
     republish.add_argument("event_ids", nargs="+", metavar="EVENT_ID")
 
-    replay = commands.add_parser("replay", help="replay the bus archive to chosen consumers")
+    replay = command("replay", help="replay the bus archive to chosen consumers")
     replay.add_argument("--from", dest="start", type=_when, required=True, metavar="TIME")
     replay.add_argument("--to", dest="end", type=_when, required=True, metavar="TIME")
     replay.add_argument("--consumer", action="append", choices=consumer_names)
 
-    pending = commands.add_parser("pending", help="events stored but not yet published")
+    pending = command("pending", help="events stored but not yet published")
     pending.add_argument("--publish", action="store_true", help="run the sweeper now")
     pending.add_argument(
         "--requeue",
@@ -79,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="give a quarantined event back to the sweeper (once its cause is fixed)",
     )
 
-    eraser = commands.add_parser("erase", help="delete every copy of one candidate's data")
+    eraser = command("erase", help="delete every copy of one candidate's data")
     whom = eraser.add_mutually_exclusive_group(required=True)
     whom.add_argument("--email")
     whom.add_argument("--candidate-id")
@@ -100,6 +143,10 @@ def _dispatch(  # noqa: PLR0911 - one return per command
     match arguments.command:
         case "status":
             return status.run(stack, printer)
+        case "event":
+            if (arguments.event_id is None) == (arguments.interview_id is None):
+                raise OpsError("name one event (EVENT_ID) or one --interview-id")
+            return story.run(stack, printer, arguments.event_id, arguments.interview_id)
         case "dead-letters":
             return recovery.list_dead_letters(stack, printer, arguments.consumer)
         case "redrive":
@@ -110,6 +157,7 @@ def _dispatch(  # noqa: PLR0911 - one return per command
                 arguments.event_ids,
                 arguments.reason,
                 arguments.dry_run,
+                arguments.wait,
             )
         case "republish":
             return recovery.republish(stack, printer, arguments.event_ids)
@@ -153,7 +201,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     printer = Printer(as_json=arguments.json)
     try:
-        stack = Stack.find(arguments.stack or default_stack_name())
+        with explained("opening an AWS session"):
+            session = boto3.Session(profile_name=arguments.profile, region_name=arguments.region)
+        stack = Stack.find(arguments.stack or default_stack_name(), session, arguments.endpoint_url)
         return _dispatch(arguments, stack, printer)
     except OpsError as error:
         sys.stderr.write(f"round0-ops: {error.message}\n")

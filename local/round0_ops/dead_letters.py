@@ -1,5 +1,8 @@
 """Dead-lettered events as operators see them: id, type, consumer, reason, attempts, age.
 
+Counting them never receives a message (`DeadLetterQueue.count`, GetQueueAttributes);
+reading their bodies does, with long polling, and hides each message briefly.
+
 Each message of a consumer's dead-letter queue is Lambda's destination record (Lambda's
 own OnFailure records and the consumer's records of permanent failures share the
 format): the bus event in `requestPayload` (a reference to the event, never the event),
@@ -17,8 +20,17 @@ from typing import Any
 
 MAX_REASON_CHARS = 300
 # how long messages stay hidden from other readers while one command handles them
+# (redrive, erase: each message is handled while hidden)
 HOLD_SECONDS = 120
+# a listing only reads: it hides each message for a short while, and shows it again as
+# soon as it is done (`dead-letters`, `event`)
+LIST_HOLD_SECONDS = 20
 MAX_RECEIVES = 200  # bounds one scan: 2,000 messages
+# Long polling: SQS asks every server (a short poll asks a sample, and may answer
+# nothing while messages wait). A scan ends after an empty long poll once it has seen
+# as many messages as the queue said it held, or after EMPTY_POLLS empty ones.
+WAIT_SECONDS = 1
+EMPTY_POLLS = 2
 
 
 @dataclass(frozen=True)
@@ -84,22 +96,46 @@ class DeadLetterQueue:
         self._url = url
         self._sqs = client
         self._deleted: set[str] = set()
+        self.truncated = False  # the last scan stopped at MAX_RECEIVES
+
+    def count(self) -> int:
+        """How many messages the queue holds (visible or held by a reader), from its
+        attributes: nothing is received, so no receive count changes."""
+        attributes = self._sqs.get_queue_attributes(
+            QueueUrl=self._url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        ).get("Attributes", {})
+        return int(attributes.get("ApproximateNumberOfMessages", 0)) + int(
+            attributes.get("ApproximateNumberOfMessagesNotVisible", 0)
+        )
 
     @contextmanager
-    def held(self) -> Iterator[list[DeadLetter]]:
-        """Every message, hidden while the block runs; those not deleted come back at once."""
+    def held(self, hold_seconds: int = HOLD_SECONDS) -> Iterator[list[DeadLetter]]:
+        """Every message, hidden while the block runs; those not deleted come back at once.
+
+        Receiving counts: SQS leaves a message received 3 times or more out of its
+        ApproximateAgeOfOldestMessage, so only commands that must read bodies call this.
+        """
         letters: list[DeadLetter] = []
         seen: set[str] = set()
+        expected = self.count()
+        empty = 0
+        self.truncated = True
         for _ in range(MAX_RECEIVES):
             batch = self._sqs.receive_message(
                 QueueUrl=self._url,
                 MaxNumberOfMessages=10,
-                VisibilityTimeout=HOLD_SECONDS,
-                WaitTimeSeconds=0,
+                VisibilityTimeout=hold_seconds,
+                WaitTimeSeconds=WAIT_SECONDS,
                 AttributeNames=["All"],
             ).get("Messages", [])
             if not batch:
-                break
+                empty += 1
+                if len(seen) >= expected or empty >= EMPTY_POLLS:
+                    self.truncated = False
+                    break
+                continue
+            empty = 0
             for message in batch:
                 if message["MessageId"] not in seen:
                     seen.add(message["MessageId"])

@@ -18,9 +18,10 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     ]
 
     def line(values: Sequence[str]) -> str:
-        return "  ".join(value.ljust(width) for value, width in zip(values, widths, strict=True))
+        padded = (value.ljust(width) for value, width in zip(values, widths, strict=True))
+        return "  ".join(padded).rstrip()
 
-    return "\n".join([line(headers), *(line(row) for row in cells)]).rstrip() + "\n"
+    return "\n".join([line(headers), *(line(row) for row in cells)]) + "\n"
 
 
 def age(seconds: float | None) -> str:

@@ -15,17 +15,25 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from round0 import aws
+from round0.attempts import SETTLED, Attempt, AttemptHistory, AttemptOutcome
+from round0.contract import POINTER_FIELD
 from round0.delivery import REPUBLISHED
-from round0.event_store import EventStore
+from round0.event_store import EventStore, segment_of
+from round0.large_events import PayloadStore
 from round0.reading import iso_utc
-from round0.records import QUARANTINED
-from round0_ops.dead_letters import DeadLetter, DeadLetterQueue
+from round0.records import QUARANTINED, MalformedPayloadRef, PayloadRef
+from round0_ops.dead_letters import LIST_HOLD_SECONDS, DeadLetter, DeadLetterQueue
 from round0_ops.output import Printer, age, table
 from round0_ops.stack import Consumer, OpsError, Stack, consumers, explained
 from round0_sweeper.wiring import SweeperSettings
 
 REPLAY_POLL_SECONDS = 2.0
 REPLAY_MAX_WAIT_SECONDS = 3600
+# a redrive follows each event's attempt history this long for the consumer's outcome
+REDRIVE_WAIT_SECONDS = 60.0
+REDRIVE_POLL_SECONDS = 1.0
+PAYLOAD_GONE = "payload gone"
 
 
 def _queue(stack: Stack, consumer: Consumer) -> DeadLetterQueue:
@@ -40,8 +48,13 @@ def list_dead_letters(stack: Stack, printer: Printer, chosen: list[str] | None) 
     rows: list[dict[str, Any]] = []
     for consumer in consumers(chosen):
         queue = _queue(stack, consumer)
-        with explained(f"reading the {consumer.name} dead-letter queue"), queue.held() as letters:
+        with (
+            explained(f"reading the {consumer.name} dead-letter queue"),
+            queue.held(LIST_HOLD_SECONDS) as letters,
+        ):
             rows.extend(letter.row(now) for letter in letters)
+        if queue.truncated:
+            printer.text(f"{consumer.name}: more dead letters than one listing reads")
     rows.sort(key=lambda row: -row["age_seconds"])
     printer.document(rows)
     if not rows:
@@ -82,11 +95,16 @@ def redrive(
     event_ids: Sequence[str],
     reason: str | None,
     dry_run: bool,
+    wait_seconds: float = REDRIVE_WAIT_SECONDS,
 ) -> int:
-    """Invoke each consumer again with the original event; delete each message only once
-    Lambda accepted the invocation."""
+    """Hand each dead-lettered event to its consumer again, once its body is known to be
+    kept; delete each message only once the consumer's queue or Lambda accepted it; then
+    follow each event's attempt history for the consumer's outcome, for `wait_seconds`."""
     lambda_client = stack.client("lambda")
+    history = AttemptHistory(stack.output("EventsTableName"), 0, stack.client("dynamodb"))
+    bodies = _Bodies(stack)
     results: list[dict[str, Any]] = []
+    sent: list[tuple[dict[str, Any], Consumer, int]] = []
     failures = 0
     for consumer in consumers(chosen):
         function = stack.output(consumer.function_output)
@@ -94,26 +112,136 @@ def redrive(
         with explained(f"redriving {consumer.name}"), queue.held() as letters:
             picked = [letter for letter in letters if _wanted(letter, event_ids, reason)]
             for done, letter in enumerate(picked, start=1):
-                outcome = "would redrive" if dry_run else _invoke(lambda_client, function, letter)
+                gone, before = bodies.gone(letter), 0
+                if gone is not None:
+                    outcome = f"{PAYLOAD_GONE} ({gone}): not redriven, kept in the queue"
+                elif dry_run:
+                    outcome = "would redrive"
+                else:
+                    before = len(history.get(letter.event_id, consumer.service))
+                    outcome = _invoke(lambda_client, function, letter)
                 if outcome == "redriven":
                     queue.delete(letter)
                 else:
                     failures += outcome != "would redrive"
-                results.append(
-                    {"event_id": letter.event_id, "consumer": consumer.name, "outcome": outcome}
-                )
+                result = {
+                    "event_id": letter.event_id,
+                    "consumer": consumer.name,
+                    "outcome": outcome,
+                }
+                results.append(result)
+                if outcome == "redriven":
+                    sent.append((result, consumer, before))
                 printer.progress(done, len(picked), f"redrive {consumer.name}")
+    failures += _follow(history, sent, wait_seconds)
+    found = {result["event_id"] for result in results}
+    for event_id in event_ids:
+        if event_id not in found:
+            failures += 1
+            results.append(
+                {
+                    "event_id": event_id,
+                    "consumer": "-",
+                    "outcome": "not dead-lettered"
+                    + (f" with a reason starting {reason}" if reason else "")
+                    + ": nothing to redrive (round0-ops event EVENT_ID tells its story)",
+                }
+            )
     printer.document(results)
     if not results:
         printer.text("nothing to redrive")
     else:
         printer.text(
             table(
-                ["event id", "consumer", "outcome"],
-                [[r["event_id"], r["consumer"], r["outcome"]] for r in results],
+                ["event id", "consumer", "outcome", "after"],
+                [[r["event_id"], r["consumer"], r["outcome"], r.get("after", "")] for r in results],
             )
         )
     return 1 if failures else 0
+
+
+class _Bodies:
+    """Whether a dead letter's event body is still kept (a redrive of a gone one could only
+    be skipped by the consumer, and the event would leave the queue unhandled)."""
+
+    def __init__(self, stack: Stack) -> None:
+        self._store = EventStore(stack.output("EventsTableName"), stack.client("dynamodb"))
+        self._s3 = stack.client("s3")
+
+    def gone(self, letter: DeadLetter) -> str | None:
+        """Why the body is gone, or None when it is kept (or the letter names none)."""
+        detail = letter.bus_event.get("detail")
+        pointer = detail.get(POINTER_FIELD) if isinstance(detail, dict) else None
+        with explained(f"checking the body of {letter.event_id}"):
+            record = self._store.get(segment_of(letter.event_id))
+            if record is not None and record.erased:
+                return "erased on request"
+            try:
+                ref = PayloadRef.from_document(pointer)
+            except MalformedPayloadRef:
+                return None  # not a reference: the consumer says why (invalid_event)
+            try:
+                kept = PayloadStore(ref.s3_bucket, self._s3).exists(ref)
+            except ClientError as exc:
+                if aws.error_code(exc) != "NoSuchBucket":
+                    raise
+                kept = False
+        return None if kept else "past PayloadRetentionDays, or erased"
+
+
+def _follow(
+    history: AttemptHistory,
+    sent: list[tuple[dict[str, Any], Consumer, int]],
+    wait_seconds: float,
+) -> int:
+    """Wait (at most `wait_seconds`) for each redriven event's next settled attempt and
+    note it in its result as `after`; how many did not end well."""
+    if not sent:
+        return 0
+    if wait_seconds <= 0:
+        for result, _, _ in sent:
+            result["after"] = "not waited for (round0-ops event EVENT_ID tells)"
+        return 0
+    deadline = time.monotonic() + wait_seconds
+    waiting = list(sent)
+    while True:
+        still: list[tuple[dict[str, Any], Consumer, int]] = []
+        for result, consumer, before in waiting:
+            with explained(f"reading the history of {result['event_id']}"):
+                new = history.get(result["event_id"], consumer.service)[before:]
+            settled = [a for a in new if a.outcome in SETTLED]
+            if settled:
+                result["after"] = _after(settled[0])
+            else:
+                if new:
+                    result["after"] = f"still waiting (failed, retrying: {new[-1].reason})"
+                still.append((result, consumer, before))
+        waiting = still
+        if not waiting or time.monotonic() >= deadline:
+            break
+        time.sleep(REDRIVE_POLL_SECONDS)
+    for result, _, _ in waiting:
+        result.setdefault("after", f"still waiting (no attempt within {wait_seconds:g}s)")
+    return sum(1 for result, _, _ in sent if not _ended_well(result["after"]))
+
+
+def _after(attempt: Attempt) -> str:
+    match attempt.outcome:
+        case AttemptOutcome.DONE:
+            return "done"
+        case AttemptOutcome.DUPLICATE:
+            return "done before (duplicate)"
+        case AttemptOutcome.SKIPPED:
+            return f"skipped: {attempt.reason}"
+        case AttemptOutcome.DEAD_LETTERED:
+            return f"dead-lettered again: {attempt.reason}"
+    return f"{attempt.outcome.value}: {attempt.reason}"
+
+
+def _ended_well(after: str) -> bool:
+    return after in {"done", "done before (duplicate)"} or (
+        after.startswith("skipped: ") and after != "skipped: payload_gone"
+    )
 
 
 def _invoke(lambda_client: Any, function: str, letter: DeadLetter) -> str:

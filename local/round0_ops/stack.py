@@ -21,6 +21,7 @@ from botocore.exceptions import (
     EndpointConnectionError,
     NoCredentialsError,
     NoRegionError,
+    ProfileNotFound,
 )
 
 DEFAULT_STACK = "round0-webhooks"
@@ -65,6 +66,8 @@ def explained(what: str) -> Iterator[None]:
             "configure them (aws configure, AWS_PROFILE) or, for round0-local serve,"
             " export the variables it prints",
         ) from exc
+    except ProfileNotFound as exc:
+        raise OpsError(f"{what}: {exc}", "name a profile of ~/.aws/config") from exc
     except NoRegionError as exc:
         raise OpsError(f"{what}: no AWS region", "set AWS_REGION (or AWS_DEFAULT_REGION)") from exc
     except EndpointConnectionError as exc:
@@ -89,14 +92,20 @@ class Stack:
     name: str
     outputs: dict[str, str]
     session: Any
+    endpoint_url: str | None = None
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def find(cls, name: str, session: Any | None = None) -> Stack:
+    def find(cls, name: str, session: Any | None = None, endpoint_url: str | None = None) -> Stack:
         session = session or boto3.Session()
         with explained(f"reading stack {name}"):
             try:
-                described = session.client("cloudformation").describe_stacks(StackName=name)
+                cloudformation = (
+                    session.client("cloudformation", endpoint_url=endpoint_url)
+                    if endpoint_url
+                    else session.client("cloudformation")
+                )
+                described = cloudformation.describe_stacks(StackName=name)
             except ClientError as exc:
                 message = exc.response.get("Error", {}).get("Message", "")
                 if "does not exist" in message:
@@ -109,7 +118,7 @@ class Stack:
                 raise
         stack = described["Stacks"][0]
         outputs = {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs", [])}
-        return cls(name, outputs, session)
+        return cls(name, outputs, session, endpoint_url)
 
     def output(self, key: str) -> str:
         if key not in self.outputs:
@@ -122,7 +131,11 @@ class Stack:
     def client(self, service: str) -> Any:
         """One client per service for the whole command."""
         if service not in self._clients:
-            self._clients[service] = self.session.client(service)
+            self._clients[service] = (
+                self.session.client(service, endpoint_url=self.endpoint_url)
+                if self.endpoint_url
+                else self.session.client(service)
+            )
         return self._clients[service]
 
     def secret(self, output: str) -> str:
@@ -141,6 +154,7 @@ class Consumer:
 
     name: str
     function_logical_id: str  # its rules' names contain it, deployed and local alike
+    service: str  # its POWERTOOLS_SERVICE_NAME: the key of its attempt histories
 
     @property
     def queue_output(self) -> str:
@@ -154,9 +168,9 @@ class Consumer:
 CONSUMERS = {
     consumer.name: consumer
     for consumer in (
-        Consumer("notify", "NotifyFunction"),
-        Consumer("archive", "ArchiveFunction"),
-        Consumer("ats", "AtsSyncFunction"),
+        Consumer("notify", "NotifyFunction", "round0-notify"),
+        Consumer("archive", "ArchiveFunction", "round0-archive"),
+        Consumer("ats", "AtsSyncFunction", "round0-ats-sync"),
     )
 }
 

@@ -1,5 +1,10 @@
 """`round0-ops status`: one screen of what waits, what is wrong, what is not set up yet.
 
+It never receives a message: dead letters are counted from their queues' attributes
+(GetQueueAttributes), their reasons and ages read from the consumers' attempt histories
+(`round0.attempts`), so running it from cron cannot push a dead letter out of SQS's
+age metric.
+
 Attention (exit status 1): a dead-lettered event, an event pending longer than the
 sweeper allows, an alarm in ALARM, the signing secret never set, ROUND0's API key still
 the placeholder, an ATS adapter chosen but without credentials. Channels that are simply
@@ -10,11 +15,15 @@ stack may run without them on purpose.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from round0.attempts import AttemptHistory
 from round0.event_store import EventStore
+from round0.failures import reason_code
+from round0.reading import iso_utc
 from round0.records import QUARANTINED
 from round0.secrets import secret_document, secret_field
 from round0_ops.dead_letters import DeadLetterQueue
@@ -38,6 +47,8 @@ class Check:
 class Status:
     stack: str
     dead_letters: dict[str, tuple[int, float | None]] = field(default_factory=dict)
+    # per consumer, the reason codes of the events its history shows dead-lettered
+    reasons: dict[str, dict[str, int]] = field(default_factory=dict)
     pending: int = 0
     oldest_pending_seconds: float | None = None
     quarantined: int = 0
@@ -47,8 +58,9 @@ class Status:
 
     def attention(self) -> list[str]:
         items = [
-            f"{count} dead-lettered {consumer} event(s): round0-ops dead-letters --consumer"
-            f" {consumer}, fix the cause, then round0-ops redrive --consumer {consumer}"
+            f"{count} dead-lettered {consumer} event(s){self._why(consumer)}: round0-ops"
+            f" dead-letters --consumer {consumer}, fix the cause (docs/operations.md, by"
+            f" reason), then round0-ops redrive --consumer {consumer}"
             for consumer, (count, _) in self.dead_letters.items()
             if count
         ]
@@ -63,11 +75,21 @@ class Status:
         items += [f"{check.what}: {check.fix}" for check in self.checks if check.state == "fix"]
         return items
 
+    def _why(self, consumer: str) -> str:
+        reasons = self.reasons.get(consumer)
+        if not reasons:
+            return ""
+        return " (" + ", ".join(f"{code} x{n}" for code, n in sorted(reasons.items())) + ")"
+
     def document(self, now: float) -> dict[str, Any]:
         return {
             "stack": self.stack,
             "dead_letters": {
-                consumer: {"count": count, "oldest_age_seconds": _rounded(oldest)}
+                consumer: {
+                    "count": count,
+                    "oldest_age_seconds": _rounded(oldest),
+                    "reasons": self.reasons.get(consumer, {}),
+                }
                 for consumer, (count, oldest) in self.dead_letters.items()
             },
             "pending": {
@@ -87,10 +109,10 @@ class Status:
     def render(self, now: float) -> str:
         lines = [f"stack {self.stack}", ""]
         rows = [
-            [consumer, count, age(oldest)]
+            [consumer, count, age(oldest), self._why(consumer).strip(" ()")]
             for consumer, (count, oldest) in self.dead_letters.items()
         ]
-        lines.append(table(["consumer", "dead letters", "oldest"], rows).rstrip())
+        lines.append(table(["consumer", "dead letters", "oldest", "reasons"], rows).rstrip())
         lines.append("")
         lines.append(f"pending events: {self.pending} (oldest {age(self.oldest_pending_seconds)})")
         lines.append(f"quarantined events: {self.quarantined}")
@@ -121,9 +143,10 @@ def _rounded(value: float | None) -> int | None:
 
 
 def _iso(value: float | None) -> str | None:
+    """ISO 8601 in UTC (round0.reading.iso_utc, the layer's one formatter)."""
     if value is None:
         return None
-    return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return iso_utc(datetime.fromtimestamp(int(value), UTC))
 
 
 def configuration(stack: Stack) -> list[Check]:
@@ -209,11 +232,20 @@ def gather(stack: Stack, now: float | None = None) -> Status:
     now = time.time() if now is None else now
     status = Status(stack.name)
     sqs = stack.client("sqs")
+    history = AttemptHistory(stack.output("EventsTableName"), 0, stack.client("dynamodb"))
+    with explained("reading the attempt histories"):
+        dead_lettered = history.latest_dead_lettered()
     for consumer in CONSUMERS.values():
         queue = DeadLetterQueue(consumer.name, stack.output(consumer.queue_output), sqs)
-        with explained(f"reading the {consumer.name} dead-letter queue"), queue.held() as letters:
-            oldest = max((letter.age(now) for letter in letters), default=None)
-            status.dead_letters[consumer.name] = (len(letters), oldest)
+        with explained(f"counting the {consumer.name} dead-letter queue"):
+            count = queue.count()  # never received: no receive count changes
+        known = [a for _, service, a in dead_lettered if service == consumer.service]
+        oldest = max((now - attempt.at for attempt in known), default=None) if count else None
+        status.dead_letters[consumer.name] = (count, oldest)
+        if count:
+            status.reasons[consumer.name] = dict(
+                Counter(reason_code(attempt.reason or "unknown") for attempt in known)
+            )
     events = EventStore(stack.output("EventsTableName"), stack.client("dynamodb"))
     with explained("reading pending events"):
         pending = events.pending(limit=10_000)

@@ -14,7 +14,12 @@ import boto3
 from round0.consumer import DeadLetterQueue
 from round0.contract import payload_prefix
 from round0.event_store import EventStore, event_key
-from round0_testkit.events import load_api_event, payload_bytes, signed_request
+from round0_testkit.events import (
+    load_api_event,
+    payload_bytes,
+    signed_request,
+    stored_bus_event,
+)
 from round0_testkit.served import Ran
 from round0_testkit.template import TemplateStack, load_template
 
@@ -33,18 +38,12 @@ def configure_api_key(stack: TemplateStack) -> None:
 
 
 def dead_letter(stack: TemplateStack, consumer: str, event_id: str, reason: str) -> None:
-    """A record as the consumer shell writes it: the bus event (a reference) and the reason."""
-    bus_event = {
-        "id": "envelope-1",
-        "detail-type": "interview_ended",
-        "source": "round0",
-        "detail": {
-            "id": event_id,
-            "type": "interview_ended",
-            "created": 1,
-            "payload_ref": {"s3_bucket": "b", "s3_key": "k", "size": 1, "sha256": "x"},
-        },
-    }
+    """A record as the consumer shell writes it: the bus event (a reference to a body kept
+    in the payload bucket) and the reason."""
+    document = json.loads(payload_bytes("interview_ended.json"))
+    document["id"] = event_id
+    body = json.dumps(document).encode()
+    bus_event = stored_bus_event(body, stack.physical_name("PayloadBucket"), boto3.client("s3"))
     queue = stack.physical[f"{consumer}DeadLetterQueue.QueueUrl"]
     DeadLetterQueue(queue, boto3.client("sqs")).send(bus_event, reason, f"arn:{consumer}")
 
@@ -69,7 +68,11 @@ def test_status_is_all_clear_once_configured_and_json_says_the_same(
     assert (ran.status, ran.out.rstrip().splitlines()[-1]) == (0, "all clear")
     document = ops("--json", "status").json()
     assert document["attention"] == []
-    assert document["dead_letters"]["notify"] == {"count": 0, "oldest_age_seconds": None}
+    assert document["dead_letters"]["notify"] == {
+        "count": 0,
+        "oldest_age_seconds": None,
+        "reasons": {},
+    }
 
 
 def test_a_signing_secret_never_set_needs_attention(ops: Ops) -> None:
@@ -112,7 +115,7 @@ def test_redrive_invokes_the_consumer_with_the_original_event_then_deletes_it(
 ) -> None:
     dead_letter(stack, "Notify", ENDED_ID, "slack_rejected:404 no_service")
     dead_letter(stack, "Notify", STARTED_ID, "ses_rejected:MessageRejected")
-    ran = ops("redrive", "--consumer", "notify", "--reason", "slack_")
+    ran = ops("redrive", "--consumer", "notify", "--reason", "slack_", "--wait", "0")
     assert ran.status == 0
     [(function, kind, event)] = fake_lambda.invocations
     assert (function, kind) == ("round0-local-NotifyFunction", "Event")
