@@ -114,6 +114,30 @@ def everything_stored(served: Served) -> str:
     return json.dumps(dump, ensure_ascii=False)
 
 
+def receive_count(served: Served, queue_output: str, event_id: str) -> int:
+    """How often the dead letter of `event_id` was received, read by receiving it once
+    more (this read counts too) and showing it again at once."""
+    sqs = served.client("sqs")
+    url = stack_output(served, queue_output)
+    for _ in range(10):  # bounded: long polls until the letter shows
+        for message in sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=1,
+            VisibilityTimeout=0,
+            AttributeNames=["ApproximateReceiveCount"],
+        ).get("Messages", []):
+            if event_id in message["Body"]:
+                return int(message["Attributes"]["ApproximateReceiveCount"])
+    pytest.fail(f"no dead letter of {event_id} in {queue_output}")
+
+
+def stack_output(served: Served, key: str) -> str:
+    described = served.client("cloudformation").describe_stacks(StackName="round0-local")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Stacks"][0]["Outputs"]}
+    return str(outputs[key])
+
+
 def test_a_refused_notification_is_seen_redriven_once_and_all_is_clear_again(
     operated: Served,
 ) -> None:
@@ -139,14 +163,36 @@ def test_a_refused_notification_is_seen_redriven_once_and_all_is_clear_again(
     status = operated.ops("status")
     assert status.status == 1, status.out
     assert "round0-ops redrive --consumer notify" in status.out
+    # and `event` tells its story: stored, published, notify dead-lettered with its reason
+    story = operated.ops("--json", "event", event_id)
+    assert story.status == 0, story.err
+    told = story.json()
+    assert (told["status"], told["payload"], told["deliveries"]) == ("published", "kept", 1)
+    assert told["consumers"]["notify"]["state"] == "dead-lettered"
+    assert told["consumers"]["notify"]["reason"] == "slack_rejected:404 no_service"
+    assert told["consumers"]["archive"]["state"] == "done"
+    # and `status`, run again and again (as from cron), never receives the letter
+    receives = receive_count(operated, "NotifyDeadLetterQueueUrl", event_id)
+    for _ in range(4):
+        assert operated.ops("status").status == 1
+    assert "(slack_rejected x1)" in operated.ops("status").out
+    assert receive_count(operated, "NotifyDeadLetterQueueUrl", event_id) == receives + 1
     # When the webhook is fixed and the operator redrives
     operated.control("slack", {"clear": True})
-    redriven = operated.ops("--json", "redrive", "--consumer", "notify")
+    redriven = operated.ops("redrive", "--consumer", "notify", "--json")
     assert redriven.status == 0, redriven.out + redriven.err
-    assert redriven.json() == [{"event_id": event_id, "consumer": "notify", "outcome": "redriven"}]
+    assert redriven.json() == [
+        {"event_id": event_id, "consumer": "notify", "outcome": "redriven", "after": "done"}
+    ]
     # Then exactly one Slack message goes out, and no other consumer repeats its work
     after = settled(operated, event_id, slack=1)
     assert after == before + Counter(slack=1)
+    # and the event's story keeps the dead letter beside the success that followed it
+    shown = operated.ops("event", event_id)
+    notify = operated.ops("--json", "event", event_id).json()["consumers"]["notify"]
+    assert notify["state"] == "done"
+    assert [a["outcome"] for a in notify["attempts"]] == ["dead_lettered", "done"]
+    print(f"\n$ round0-ops event {event_id}\n{shown.out}")  # the closing note's sample
     # and a second redrive finds nothing to do
     assert operated.ops("redrive").out.strip() == "nothing to redrive"
     # and all is clear
