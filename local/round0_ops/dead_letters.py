@@ -16,7 +16,10 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+
+from round0.reading import iso_utc
 
 MAX_REASON_CHARS = 300
 # how long messages stay hidden from other readers while one command handles them
@@ -55,6 +58,7 @@ class DeadLetter:
             "reason": self.reason,
             "attempts": self.attempts,
             "age_seconds": round(self.age(now)),
+            "dead_lettered_at": iso_utc(datetime.fromtimestamp(int(self.sent_at), UTC)),
         }
 
 

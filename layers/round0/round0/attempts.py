@@ -5,7 +5,9 @@ as the event's record is, so an operator can tell an event's whole story
 One item per event and consumer in the events table, `attempts#<event key segment>#<service>`
 (the consumer's Powertools service name, e.g. `round0-notify`). Every attempt is appended
 (never reset: a redrive adds to the history), and the latest is also kept in top-level
-attributes, so the dead-lettered events can be found without reading every history.
+attributes. While the latest attempt dead-lettered the event, the item is in the table's
+`pending-events` index under `dead-lettered`, sorted by when (`received_at`): operators
+find the dead-lettered events, oldest first, with one query, never a scan.
 The item expires with `expires_at`, EventTtlDays after its latest attempt: at least as
 long as the event's record.
 
@@ -30,11 +32,16 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 ATTEMPTS_KEY_PREFIX = "attempts#"
+# the items whose latest attempt dead-lettered their event, in the pending-events index
+PENDING_INDEX = "pending-events"
+DEAD_LETTERED_PARTITION = "dead-lettered"
 SECONDS_PER_DAY = 86_400
 # bounds one item (each attempt is ~150 bytes; DynamoDB's limit is 400 KB): attempts past
 # it are not appended, though the latest is still kept in the top-level attributes
 MAX_ATTEMPTS_KEPT = 200
 MAX_REASON_CHARS = 300
+BATCH_GET_KEYS = 100  # DynamoDB's BatchGetItem limit
+BATCH_GET_ROUNDS = 5
 
 
 class AttemptOutcome(StrEnum):
@@ -143,13 +150,20 @@ class AttemptHistory:
             "event_id = :id, service = :service, last_outcome = :outcome, last_at = :at,"
             " last_reason = :reason, expires_at = :expires"
         )
+        if attempt.outcome == AttemptOutcome.DEAD_LETTERED:
+            values[":dead"] = {"S": DEAD_LETTERED_PARTITION}
+            latest += ", #pending = :dead, received_at = :at"
+            indexed = ""
+        else:
+            indexed = " REMOVE #pending, received_at"
         try:
             self._db.update_item(
                 TableName=self._table,
                 Key=attempts_key(event_id, service),
                 UpdateExpression=f"SET {latest},"
-                " attempts = list_append(if_not_exists(attempts, :empty), :one)",
+                f" attempts = list_append(if_not_exists(attempts, :empty), :one){indexed}",
                 ConditionExpression="attribute_not_exists(attempts) OR size(attempts) < :max",
+                ExpressionAttributeNames={"#pending": "pending"},
                 ExpressionAttributeValues=values,
             )
         except self._db.exceptions.ConditionalCheckFailedException:
@@ -157,7 +171,8 @@ class AttemptHistory:
             self._db.update_item(
                 TableName=self._table,
                 Key=attempts_key(event_id, service),
-                UpdateExpression=f"SET {latest}",
+                UpdateExpression=f"SET {latest}{indexed}",
+                ExpressionAttributeNames={"#pending": "pending"},
                 ExpressionAttributeValues=values,
             )
 
@@ -170,37 +185,52 @@ class AttemptHistory:
             return []
         return [Attempt.from_attribute(value) for value in item.get("attempts", {}).get("L", [])]
 
-    def latest_dead_lettered(self, limit: int = 10_000) -> list[tuple[str, str, Attempt]]:
+    def latest_dead_lettered(self, limit: int = 1_000) -> list[tuple[str, str, Attempt]]:
         """(event id, service, attempt) of every history whose latest attempt dead-lettered
-        the event. A scan: an operator's occasional question, never on a function's path."""
-        found: list[tuple[str, str, Attempt]] = []
+        the event, oldest first: a query of the index, then the items themselves."""
+        keys: list[dict[str, Any]] = []
         arguments: dict[str, Any] = {
             "TableName": self._table,
-            "FilterExpression": "begins_with(pk, :prefix) AND last_outcome = :dead",
-            "ExpressionAttributeValues": {
-                ":prefix": {"S": ATTEMPTS_KEY_PREFIX},
-                ":dead": {"S": AttemptOutcome.DEAD_LETTERED.value},
-            },
-            "ProjectionExpression": "event_id, service, last_at, last_reason",
+            "IndexName": PENDING_INDEX,
+            "KeyConditionExpression": "#pending = :dead",
+            "ExpressionAttributeNames": {"#pending": "pending"},
+            "ExpressionAttributeValues": {":dead": {"S": DEAD_LETTERED_PARTITION}},
         }
-        while len(found) < limit:
-            page = self._db.scan(**arguments)
-            found.extend(
-                (
-                    item.get("event_id", {}).get("S", "?"),
-                    item.get("service", {}).get("S", "?"),
-                    Attempt(
-                        AttemptOutcome.DEAD_LETTERED,
-                        item.get("last_reason", {}).get("S") or None,
-                        float(item.get("last_at", {}).get("N", "0")),
-                    ),
-                )
-                for item in page.get("Items", [])
-            )
+        while len(keys) < limit:
+            page = self._db.query(**arguments, Limit=limit - len(keys))
+            keys.extend({"pk": item["pk"]} for item in page.get("Items", []))
             if "LastEvaluatedKey" not in page:
                 break
             arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return found[:limit]
+        items: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(keys), BATCH_GET_KEYS):
+            wanted: Any = {
+                self._table: {
+                    "Keys": keys[start : start + BATCH_GET_KEYS],
+                    "ProjectionExpression": "pk, event_id, service, last_at, last_reason",
+                }
+            }
+            for _ in range(BATCH_GET_ROUNDS):  # bounded: what DynamoDB left unprocessed
+                answer = self._db.batch_get_item(RequestItems=wanted)
+                for item in answer.get("Responses", {}).get(self._table, []):
+                    items[item["pk"]["S"]] = item
+                wanted = answer.get("UnprocessedKeys") or {}
+                if not wanted:
+                    break
+        found = [
+            (
+                kept.get("event_id", {}).get("S", "?"),
+                kept.get("service", {}).get("S", "?"),
+                Attempt(
+                    AttemptOutcome.DEAD_LETTERED,
+                    kept.get("last_reason", {}).get("S") or None,
+                    float(kept.get("last_at", {}).get("N", "0")),
+                ),
+            )
+            for key in keys
+            if (kept := items.get(key["pk"]["S"])) is not None
+        ]
+        return sorted(found, key=lambda row: row[2].at)
 
 
 class AttemptSettings(FunctionSettings):

@@ -68,14 +68,20 @@ def test_attempts_are_appended_in_order_with_the_latest_kept_apart(stack: Templa
     assert history.get(EVENT_ID, "round0-archive") == []
 
 
-def test_only_histories_whose_latest_attempt_dead_lettered_are_found(stack: TemplateStack) -> None:
-    history = history_for(stack, Clock())
-    history.append("evt_a", SERVICE, Attempt(AttemptOutcome.DEAD_LETTERED, "slack_rejected:410"))
-    history.append("evt_b", SERVICE, Attempt(AttemptOutcome.DEAD_LETTERED, "slack_rejected:404"))
-    history.append("evt_b", SERVICE, Attempt(AttemptOutcome.DONE))
+def test_only_histories_whose_latest_attempt_dead_lettered_are_found_oldest_first(
+    stack: TemplateStack,
+) -> None:
+    clock = Clock()
+    history = history_for(stack, clock)
+    dead = AttemptOutcome.DEAD_LETTERED
+    history.append("evt_c", SERVICE, Attempt(dead, "ses_rejected:MessageRejected", 2.0))
+    history.append("evt_a", "round0-archive", Attempt(dead, "api_forbidden: HTTP 403", 1.0))
+    history.append("evt_b", SERVICE, Attempt(dead, "slack_rejected:404"))
+    history.append("evt_b", SERVICE, Attempt(AttemptOutcome.DONE))  # redriven since
     found = history.latest_dead_lettered()
-    assert [(event, service, a.reason) for event, service, a in found] == [
-        ("evt_a", SERVICE, "slack_rejected:410")
+    assert [(event, service, a.reason, a.at) for event, service, a in found] == [
+        ("evt_a", "round0-archive", "api_forbidden: HTTP 403", 1.0),
+        ("evt_c", SERVICE, "ses_rejected:MessageRejected", 2.0),
     ]
 
 

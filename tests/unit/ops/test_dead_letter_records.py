@@ -38,7 +38,9 @@ def test_lambdas_on_failure_record_is_read() -> None:
         "reason",
         "attempts",
         "age_seconds",
+        "dead_lettered_at",
     }
+    assert letter.row(0)["dead_lettered_at"] == "2023-11-14T22:13:20Z"  # ISO 8601, UTC
 
 
 def test_a_message_that_is_not_a_record_still_shows_and_a_long_reason_is_cut() -> None:
