@@ -4,7 +4,8 @@ has a meaning and a fix there.
 
 The reasons are collected from the code itself (an AST scan of functions/ and the layer):
 the first argument of every `PermanentFailure`, `TransientFailure` (and their subclasses)
-and `skipped(...)`, and the `transient=`/`permanent=` reasons of `failure_for_status`.
+and `skipped(...)`, the reason of `round0.consumer.dead_letter(...)`, and the
+`transient=`/`permanent=` reasons of `failure_for_status`.
 A reason's code is its text up to the first `:` (`round0.failures.reason_code`); one
 built with a value inside its code (`f"api_http_{status}"`) is documented as
 `` `api_http_<...>` ``. A reason passed as a variable is one of `COMBINED` below (each
@@ -37,6 +38,8 @@ COMBINED: dict[tuple[str, str], str | None] = {
     ): None,
     # the archive report's missing_reason(), which starts with the incomplete_archive code
     ("functions/archive/round0_archive/service.py", "reason"): "incomplete_archive",
+    # dead_letter's callers pass on a PermanentFailure's reason (collected where raised)
+    ("layers/round0/round0/consumer.py", "failure.reason"): None,
 }
 
 
@@ -103,6 +106,8 @@ def emitted_reasons() -> tuple[dict[str, str], list[str]]:
             arguments: list[ast.expr] = (
                 list(node.args[:1]) if called in classes or called == "skipped" else []
             )
+            if called == "dead_letter":  # round0.consumer's one dead-letter path
+                arguments += node.args[1:2]
             arguments += [k.value for k in node.keywords if k.arg in {"transient", "permanent"}]
             for argument in arguments:
                 branches = (
@@ -142,6 +147,7 @@ def test_the_scan_finds_the_reasons_it_must() -> None:
         "incomplete_archive",  # combined, from ArchiveReport.missing_reason
         "payload_gone",  # skipped(...) in the consumer shell
         "late_start",
+        "retries_exhausted",  # dead_letter(...) on the last attempt
     ):
         assert code in codes, code
 

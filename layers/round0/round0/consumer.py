@@ -10,7 +10,10 @@ A `PermanentFailure` goes to the dead-letter queue at once through `dead_letter`
 one path by which a consumer dead-letters an event (it counts `DeadLettered` by reason),
 in Lambda's own destination record format; anything else that escapes (a
 `TransientFailure` after its retries) is raised, so Lambda retries the invocation and,
-finally, sends it to the same queue (the function's OnFailure destination).
+finally, sends it to the same queue (the function's OnFailure destination: such a
+record is not counted). A caller that knows the attempt is the last one allowed (a
+queue's last receive) passes `last_attempt`: the failure is then dead-lettered through
+`dead_letter` as `retries_exhausted: <reason>`, counted and kept in the history.
 """
 
 import json
@@ -160,8 +163,10 @@ def _handle(
     context: LambdaContextLike,
     process: Process,
     dead_letters: Callable[[], DeadLetterQueue],
+    last_attempt: bool,
 ) -> Attempt:
-    """Run `process` on the event; what came of it (a TransientFailure is raised)."""
+    """Run `process` on the event; what came of it. A failure that may pass is raised,
+    to be tried again, unless this is the `last_attempt`: then it is dead-lettered."""
 
     def time_left() -> float:
         return context.get_remaining_time_in_millis() / 1000
@@ -178,6 +183,16 @@ def _handle(
         handled = DUPLICATE
     except PermanentFailure as failure:
         return dead_letter(bus_event, failure.reason, context.invoked_function_arn, dead_letters)
+    except Exception as exc:
+        if not last_attempt:
+            raise
+        # no attempt follows: dead-lettered here, with the failure's reason, and counted
+        return dead_letter(
+            bus_event,
+            f"retries_exhausted: {_failed(exc).reason}",
+            context.invoked_function_arn,
+            dead_letters,
+        )
     match handled.outcome:
         case Outcome.DONE:
             count(Metric.DONE)
@@ -193,8 +208,9 @@ def _handle(
 def _failed(exc: BaseException) -> Attempt:
     """The attempt an escaping exception ends: a transient failure's reason, else the
     exception's type (never its message, which could hold anything)."""
-    reason = exc.reason if isinstance(exc, TransientFailure) else type(exc).__name__
-    return Attempt(AttemptOutcome.FAILED, reason)
+    if isinstance(exc, TransientFailure):
+        return Attempt(AttemptOutcome.FAILED, exc.reason)
+    return Attempt(AttemptOutcome.FAILED, f"unexpected: {type(exc).__name__}")
 
 
 def run_consumer(
@@ -202,9 +218,12 @@ def run_consumer(
     context: LambdaContextLike,
     process: Process,
     dead_letters: Callable[[], DeadLetterQueue],
+    *,
+    last_attempt: bool = False,
 ) -> None:
-    """Resolve and parse one bus event, run `process`, dead-letter a permanent failure;
-    each attempt's outcome goes to the event's history (`round0.attempts`)."""
+    """Resolve and parse one bus event, run `process`, dead-letter a permanent failure
+    (and, on the `last_attempt` the caller allows, any failure); each attempt's outcome
+    goes to the event's history (`round0.attempts`)."""
     register_context(context)
     detail = bus_event.get("detail") if isinstance(bus_event, dict) else None
     event_id = detail.get("id") if isinstance(detail, dict) else None
@@ -216,7 +235,7 @@ def run_consumer(
     count(Metric.RECEIVED)
     attempt = Attempt(AttemptOutcome.FAILED, "interrupted")
     try:
-        attempt = _handle(bus_event, context, process, dead_letters)
+        attempt = _handle(bus_event, context, process, dead_letters, last_attempt)
     except Exception as exc:
         attempt = _failed(exc)
         raise

@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
+from round0 import consumer
 from round0.attempts import (
     MAX_ATTEMPTS_KEPT,
     Attempt,
@@ -156,6 +157,36 @@ def test_the_consumer_records_each_outcome_of_an_event_in_order(
     assert letters.sent == ["slack_rejected:404 no_service"]
 
 
+def test_the_last_attempt_allowed_dead_letters_a_failure_and_keeps_it_in_the_history(
+    stack: TemplateStack,
+    function_env: Callable[[str], dict[str, str]],
+    lambda_context: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    counted: list[tuple[str, str]] = []
+    monkeypatch.setattr(consumer, "count_with_reason", lambda m, r: counted.append((m, r)))
+
+    def fail(*_: Any) -> Any:
+        raise TransientFailure("api_http_503")
+
+    # Given a failure that may pass, on the last attempt the caller allows
+    function_env("ArchiveFunction")
+    bucket = stack.physical_name("PayloadBucket")
+    event = stored_bus_event(payload_bytes("interview_ended.json"), bucket, boto3.client("s3"))
+    letters = Letters()
+    run_consumer(event, lambda_context, fail, lambda: letters, last_attempt=True)  # type: ignore[arg-type, return-value]
+    # Then it is dead-lettered with its reason, counted, and kept in the history
+    assert letters.sent == ["retries_exhausted: api_http_503"]
+    assert counted == [("DeadLettered", "retries_exhausted")]
+    [attempt] = AttemptHistory(stack.physical_name("EventsTable"), DAY).get(
+        EVENT_ID, "round0-archive"
+    )
+    assert (attempt.outcome, attempt.reason) == (
+        AttemptOutcome.DEAD_LETTERED,
+        "retries_exhausted: api_http_503",
+    )
+
+
 def test_an_unexpected_error_is_recorded_by_its_type_never_its_message(
     stack: TemplateStack, function_env: Callable[[str], dict[str, str]], lambda_context: Any
 ) -> None:
@@ -165,7 +196,7 @@ def test_an_unexpected_error_is_recorded_by_its_type_never_its_message(
     with pytest.raises(ValueError, match="zelda"):
         consumed(stack, function_env, lambda_context, crash)
     [attempt] = stored(stack)
-    assert (attempt.outcome, attempt.reason) == (AttemptOutcome.FAILED, "ValueError")
+    assert (attempt.outcome, attempt.reason) == (AttemptOutcome.FAILED, "unexpected: ValueError")
     everything = json.dumps(
         boto3.client("dynamodb").scan(TableName=stack.physical_name("EventsTable"))["Items"]
     )

@@ -206,6 +206,26 @@ def test_a_transient_failure_is_raised_for_lambda_to_retry(
     assert ("DeadLettered", "api_http_503") not in counted
 
 
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (TransientFailure("api_http_503"), "retries_exhausted: api_http_503"),
+        (KeyError("someone@example.com"), "retries_exhausted: unexpected: KeyError"),
+    ],
+)
+def test_on_the_last_attempt_allowed_a_failure_is_dead_lettered_and_counted(
+    s3: S3, counted: list[tuple[str, str | None]], error: Exception, reason: str
+) -> None:
+    def process(event: ConsumerEvent, time_left: TimeLeft) -> Handled:
+        raise error
+
+    event = stored(s3)
+    dead = DeadLetters()
+    run_consumer(event, Context(), process, lambda: dead, last_attempt=True)  # type: ignore[arg-type,return-value]
+    assert dead.sent == [(event, reason, Context.invoked_function_arn)]
+    assert counted == [("Received", None), ("DeadLettered", "retries_exhausted")]
+
+
 def test_a_duplicate_while_another_invocation_works_ends_successfully(
     s3: S3, counted: list[tuple[str, str | None]]
 ) -> None:
