@@ -142,7 +142,7 @@ def redrive(
                 {
                     "event_id": event_id,
                     "consumer": "-",
-                    "outcome": "not dead-lettered"
+                    "outcome": "not in the dead-letter queues read"
                     + (f" with a reason starting {reason}" if reason else "")
                     + ": nothing to redrive (round0-ops event EVENT_ID tells its story)",
                 }

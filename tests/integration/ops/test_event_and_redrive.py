@@ -173,7 +173,7 @@ def test_redriving_an_id_that_is_not_dead_lettered_exits_non_zero(
     ran = ops("redrive", "--event-id", "evt_typo")
     assert ran.status == 1
     assert "evt_typo" in ran.out
-    assert "not dead-lettered" in ran.out
+    assert "not in the dead-letter queues read" in ran.out
     assert fake_lambda.invocations == []
 
 
