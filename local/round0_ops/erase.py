@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from round0.attempts import Attempt, AttemptHistory, AttemptOutcome
 from round0.candidate_index import CandidateIndex, IndexEntry
 from round0.candidates import candidate_id_key, email_key
 from round0.contract import legacy_payload_key, payload_prefix
@@ -40,6 +41,8 @@ from round0_ops.stack import CONSUMERS, OpsError, Stack, explained
 MAX_HOPS = 20  # bounds following a candidate across emails and interviews
 LEVER_SECONDS = 300.0  # the time the Lever calls of one erasure may take, retries included
 TOMBSTONE_SECONDS = 30 * 86_400  # for records that expired already (EventTtlDays' default)
+# a history's last attempt, "erased", is kept as long as a consumer's (EventTtlDays' default)
+ERASED_HISTORY_SECONDS = 30 * 86_400
 
 
 def segments(event_id: str) -> list[str]:
@@ -197,6 +200,7 @@ class Erasure:
         self.index = CandidateIndex(table_name, dynamodb)
         self.states = InterviewStates(table_name, dynamodb)
         self.events = EventStore(table_name, dynamodb)
+        self.history = AttemptHistory(table_name, ERASED_HISTORY_SECONDS, dynamodb)
         self._s3 = stack.client("s3")
         self._payloads = stack.output("PayloadBucketName")
         self._archive = stack.output("ArchiveBucketName")
@@ -288,6 +292,12 @@ class Erasure:
                         count += 1
                         if not dry_run:
                             queue.delete(letter)
+                            # the event's story says so, and it leaves the dead-lettered index
+                            self.history.append(
+                                letter.event_id,
+                                consumer.service,
+                                Attempt(AttemptOutcome.SKIPPED, "erased", 0, "round0-ops erase"),
+                            )
         return count
 
     def lever_notes(self, email: str, dry_run: bool) -> int:

@@ -30,6 +30,8 @@ from round0_ops.dead_letters import DeadLetterQueue
 from round0_ops.output import Printer, age, table
 from round0_ops.stack import CONSUMERS, Stack, explained
 
+# dead letters the consumers did not write (Lambda's after its retries): `dead-letters`
+NO_REASON_ON_RECORD = "reason not on record"
 # as the template's PendingTooLongAlarm: the sweeper publishes within a few minutes
 PENDING_ATTENTION_SECONDS = 900
 
@@ -243,9 +245,11 @@ def gather(stack: Stack, now: float | None = None) -> Status:
         oldest = max((now - attempt.at for attempt in known), default=None) if count else None
         status.dead_letters[consumer.name] = (count, oldest)
         if count:
-            status.reasons[consumer.name] = dict(
-                Counter(reason_code(attempt.reason or "unknown") for attempt in known)
-            )
+            reasons = Counter(reason_code(attempt.reason or "unknown") for attempt in known)
+            if count > len(known):
+                # Lambda's (or SQS's) own records: no dead-lettered attempt on record
+                reasons[NO_REASON_ON_RECORD] += count - len(known)
+            status.reasons[consumer.name] = dict(reasons)
     events = EventStore(stack.output("EventsTableName"), stack.client("dynamodb"))
     with explained("reading pending events"):
         pending = events.pending(limit=10_000)

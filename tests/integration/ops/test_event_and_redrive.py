@@ -212,3 +212,24 @@ def test_status_times_are_iso_8601(ops: Ops, stack: TemplateStack, received: Rec
     newest = ops("--json", "status").json()["newest_published_at"]
     assert newest.endswith("Z")
     assert datetime.fromisoformat(newest).tzinfo is not None
+
+
+def test_an_erased_events_story_says_so_and_it_leaves_the_dead_lettered_ones(
+    ops: Ops, stack: TemplateStack, received: Receive
+) -> None:
+    # Given an event notify dead-lettered
+    received(load_api_event("interview_ended.json"))
+    dead_lettered_by_notify(stack, "slack_rejected:404 no_service")
+    assert [e for e, _, _ in history(stack).latest_dead_lettered()] == [ENDED_ID]
+    # When its candidate's data is erased
+    erased = ops("erase", "--interview-id", "660f9511-f30c-52e5-b827-557766551111", "--yes")
+    assert erased.status == 0, erased.out + erased.err
+    # Then its story says erased, the letter gone and why
+    story = ops("--json", "event", ENDED_ID).json()
+    assert story["erased"] is True
+    assert story["payload"].startswith("gone")
+    notify = story["consumers"]["notify"]
+    assert (notify["state"], notify["reason"]) == ("skipped", "erased")
+    assert [a["outcome"] for a in notify["attempts"]] == ["dead_lettered", "skipped"]
+    # and it is no longer among the dead-lettered events
+    assert history(stack).latest_dead_lettered() == []

@@ -106,6 +106,8 @@ def test_dead_letters_are_listed_without_personal_data_and_fail_status(
     status = ops("status")
     assert status.status == 1
     assert "round0-ops redrive --consumer notify" in status.out
+    # written without a consumer's attempt (as Lambda's own records are): no reason known
+    assert "1 dead-lettered ats event(s) (reason not on record x1)" in status.out
     # listing hides nothing: the messages are all still there
     assert len(ops("--json", "dead-letters").json()) == 2
 
