@@ -24,6 +24,8 @@ class Metric(StrEnum):
     DUPLICATE = "Duplicate"  # already done before: nothing done again
     # ingest and sweeper
     REJECTED = "Rejected"  # a refused request, by reason: signature_*, unreadable_request
+    # every refused signature, whatever its kind (one series for the alarm to read)
+    SIGNATURE_REFUSED = "SignatureRefused"
     PUBLISHED = "Published"
     STORED = "Stored"  # kept and recorded, not on the bus yet: the sweeper publishes it
     STORE_FAILURES = "StoreFailures"  # nothing kept: the sender was asked to retry
