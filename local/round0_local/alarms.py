@@ -235,6 +235,9 @@ def _call(  # noqa: PLR0911 - one case per function
                 return _value(then, values)
             return _value(otherwise[0], values) if otherwise else None
         case (("MAX" | "MIN" | "SUM"), [_, *_]):
+            # of an array of series ([a, b]): the value of each at this time
+            if len(arguments) == 1 and isinstance(arguments[0], ast.List):
+                arguments = list(arguments[0].elts)
             present = [v for v in (_value(a, values) for a in arguments) if v is not None]
             if not present:
                 return None

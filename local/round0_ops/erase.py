@@ -31,6 +31,7 @@ from typing import Any
 from round0.candidate_index import CandidateIndex, IndexEntry
 from round0.candidates import candidate_id_key, email_key
 from round0.contract import legacy_payload_key, payload_prefix
+from round0.dead_letter_ages import CONSUMER_SERVICES, DeadLetterAges
 from round0.erasures import ErasedInterviews
 from round0.event_store import EventStore, segment_of
 from round0.keys import is_content_id, key_segment
@@ -223,6 +224,7 @@ class Erasure:
         self.states = InterviewStates(table_name, dynamodb)
         self.events = EventStore(table_name, dynamodb)
         self.erasures = ErasedInterviews(table_name, dynamodb)
+        self.dead_letter_ages = DeadLetterAges(table_name, dynamodb)
         self._s3 = stack.client("s3")
         self._payloads = stack.output("PayloadBucketName")
         self._archive = stack.output("ArchiveBucketName")
@@ -259,6 +261,8 @@ class Erasure:
         erased.payloads = self._payload_objects(plan, dry_run, erased.failures)
         erased.archive_objects = self._archive_objects(plan, dry_run, erased.failures)
         erased.dead_letters = self._dead_letters(plan, dry_run)
+        if not dry_run:
+            self._dead_letter_ages(plan)
         for event_id in sorted(plan.event_ids):
             if not dry_run:
                 on_record = [segment for segment in segments(event_id) if self.events.get(segment)]
@@ -324,6 +328,12 @@ class Erasure:
                     f" {error.get('Message', '')}".rstrip()
                 )
         return len(keys) - refused
+
+    def _dead_letter_ages(self, plan: ErasurePlan) -> None:
+        """The first times of the erased events' dead letters (the age alarm's figure)."""
+        for event_id in sorted(plan.event_ids):
+            for consumer in CONSUMER_SERVICES:
+                self.dead_letter_ages.forget(consumer, event_id)
 
     def _dead_letters(self, plan: ErasurePlan, dry_run: bool) -> int:
         count = 0

@@ -12,6 +12,7 @@ from round0_testkit.template import REPO_ROOT, load_template
 COMPOSITION_ROOTS = [
     "round0.wiring",
     "round0.idempotency",
+    "round0.dead_letter_ages",
     "round0_ingest.wiring",
     "round0_sweeper.wiring",
     "round0_notify.wiring",

@@ -65,11 +65,26 @@ def watched(metric: str, dimension_value: Any) -> bool:
     )
 
 
-def test_each_dead_letter_queue_is_watched_for_depth_and_age() -> None:
+def test_each_dead_letter_queue_is_watched_for_new_arrivals_and_age() -> None:
     for queue in of_type("AWS::SQS::Queue"):
+        if not queue.endswith("DeadLetterQueue"):
+            continue
         name = {"Fn::GetAtt": [queue, "QueueName"]}
-        assert watched("ApproximateNumberOfMessagesVisible", name), queue
+        assert watched("NumberOfMessagesSent", name), queue  # each burst notifies again
         assert watched("ApproximateAgeOfOldestMessage", name), queue
+    # the consumers' own record of their dead letters, which no reader can hide
+    for service in ("round0-notify", "round0-archive", "round0-ats-sync"):
+        assert watched("OldestDeadLetterSeconds", service), service
+
+
+def test_the_age_alarms_take_the_oldest_of_both_figures() -> None:
+    for consumer in ("Notify", "Archive", "AtsSync"):
+        properties = RESOURCES[f"{consumer}DeadLetterAgeAlarm"]["Properties"]
+        [returned] = [q for q in properties["Metrics"] if q.get("ReturnData", True)]
+        assert returned["Expression"] == "MAX([FILL(recorded, 0), FILL(queued, 0)])"
+        assert properties["Threshold"] == {
+            "Fn::FindInMap": ["DaysInSeconds", {"Ref": "DeadLetterRetentionDays"}, "HalfSeconds"]
+        }
 
 
 def test_each_function_has_its_errors_watched_and_ingest_its_throttles() -> None:

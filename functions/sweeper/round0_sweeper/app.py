@@ -9,13 +9,20 @@ so two sweeps never publish the same record at once. Metrics are sent only when 
 are not zero: an idle stack sends none.
 """
 
+import time
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from round0.dead_letter_ages import (
+    CONSUMER_SERVICES,
+    DAY_SECONDS,
+    DeadLetterAges,
+    DeadLetterAgeSettings,
+)
 from round0.delivery import REPUBLISHED
 from round0.event_store import segment_of
-from round0.observability import Metric, count, gauge, logger, metrics
+from round0.observability import Metric, count, gauge, gauge_by, logger, metrics
 from round0.settings import load_settings
 from round0.wiring import delivery
 from round0_sweeper.wiring import SweeperSettings
@@ -44,6 +51,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             count(metric, value)
     if report.oldest_pending_seconds:
         gauge(Metric.OLDEST_PENDING_SECONDS, report.oldest_pending_seconds)
+    report_dead_letter_ages(load_settings(DeadLetterAgeSettings))
     if report.published or report.failed or report.quarantined:
         logger.warning(
             "swept pending events",
@@ -58,3 +66,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "skipped": len(report.skipped),
         "quarantined": report.quarantined,
     }
+
+
+def report_dead_letter_ages(settings: DeadLetterAgeSettings) -> None:
+    """The oldest dead letter's age per consumer, while there is one (the age alarms
+    watch it: no reader of the queues can hide it, `round0.dead_letter_ages`)."""
+    now = time.time()
+    ages = DeadLetterAges(settings.events_table_name)
+    for consumer in CONSUMER_SERVICES:
+        oldest = ages.oldest(consumer, now - settings.dead_letter_retention_days * DAY_SECONDS)
+        if oldest is not None:
+            gauge_by(Metric.OLDEST_DEAD_LETTER_SECONDS, "consumer", consumer, now - oldest)

@@ -11,13 +11,14 @@ same queue (the function's OnFailure destination).
 """
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
-from round0 import aws
+from round0 import aws, dead_letter_ages
 from round0.events import is_test_event
 from round0.failures import PermanentFailure, reason_code
 from round0.idempotency import InProgressElsewhere, register_context
@@ -171,7 +172,11 @@ def run_consumer(
         logger.warning("dead-lettered", reason=failure.reason)
         count_with_reason(Metric.DEAD_LETTERED, reason_code(failure.reason))
         dead_letters().send(bus_event, failure.reason, context.invoked_function_arn)
+        if isinstance(event_id, str):
+            dead_letter_ages.dead_lettered(event_id, time.time())
         return
+    if isinstance(event_id, str):
+        dead_letter_ages.handled(event_id)
     match handled.outcome:
         case Outcome.DONE:
             count(Metric.DONE)

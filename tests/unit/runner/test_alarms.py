@@ -82,6 +82,7 @@ def test_metric_math_treats_missing_data_as_cloudwatch_does() -> None:
     assert evaluate_expression(expression, {"a": 2.0, "b": None, "c": 1.0}) == 0.0
     assert evaluate_expression(expression, {"a": None, "b": None, "c": None}) == 0.0
     assert evaluate_expression("a + b", {"a": 1.0, "b": None}) is None
+    assert evaluate_expression("MAX([FILL(a, 0), FILL(b, 0)])", {"a": None, "b": 7.0}) == 7.0
     with pytest.raises(ExpressionError):
         evaluate_expression("ANOMALY_DETECTION_BAND(a)", {"a": 1.0})
     with pytest.raises(ExpressionError):
