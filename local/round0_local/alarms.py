@@ -480,13 +480,20 @@ class LocalAlarms:
             )
 
     # ------------------------------------------------------------ in the background
-    def start(self, interval_seconds: float) -> LocalAlarms:
+    def start(self, interval_seconds: float, say: Callable[[str], None] = print) -> LocalAlarms:
+        """Evaluate every `interval_seconds` until `stop`; a failed round is said once
+        per kind of failure, and the next round tries again."""
+        said: set[str] = set()
+
         def loop() -> None:
             while not self._stop.wait(interval_seconds):
                 try:
                     self.evaluate()
-                except Exception:  # noqa: BLE001, S112 - the next round tries again
-                    continue
+                except Exception as exc:  # noqa: BLE001 - said; the next round tries again
+                    problem = f"{type(exc).__name__}: {exc}"
+                    if problem not in said:
+                        said.add(problem)
+                        say(f"  (alarms: an evaluation failed, retried: {problem})")
 
         self._thread = threading.Thread(target=loop, name="local-alarms", daemon=True)
         self._thread.start()

@@ -233,7 +233,7 @@ class LocalPipeline:
             self.emulator.client("sns"),
             self.reporter.outbox.append,
             LogMetrics(self.config.log_dir, cloudwatch),
-        ).start(self.config.alarm_interval_seconds)
+        ).start(self.config.alarm_interval_seconds, self.say)
 
     # ------------------------------------------------------------ the local stack
     def _register_stack(self) -> None:
