@@ -74,6 +74,12 @@ def report_dead_letter_ages(settings: DeadLetterAgeSettings) -> None:
     now = time.time()
     ages = DeadLetterAges(settings.events_table_name)
     for consumer in CONSUMER_SERVICES:
-        oldest = ages.oldest(consumer, now - settings.dead_letter_retention_days * DAY_SECONDS)
+        try:
+            oldest = ages.oldest(consumer, now - settings.dead_letter_retention_days * DAY_SECONDS)
+        except Exception as exc:  # noqa: BLE001 - the sweep is done; the next run reports
+            logger.warning(
+                "dead letters' age not read", consumer=consumer, error=type(exc).__name__
+            )
+            continue
         if oldest is not None:
             gauge_by(Metric.OLDEST_DEAD_LETTER_SECONDS, "consumer", consumer, now - oldest)
