@@ -12,6 +12,7 @@
   pending        events stored but not yet published, and quarantined ones; --publish
                  runs the sweeper now, --requeue gives a quarantined one back to it
   erase          delete every copy of one candidate's data the stack holds
+  index-key      rotate the candidate index's key, then re-file the index under it
 
 The stack is found by name (--stack, else samconfig.toml's) through CloudFormation;
 credentials, region and endpoint are boto3's (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL,
@@ -30,7 +31,7 @@ from typing import Any
 
 import boto3
 
-from round0_ops import erase, recovery, status, story
+from round0_ops import erase, index_key, recovery, status, story
 from round0_ops.output import Printer
 from round0_ops.stack import CONSUMERS, OpsError, Stack, default_stack_name, explained
 
@@ -134,10 +135,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also delete the screening notes in the ATS (Lever, whose API allows it)",
     )
+    keys = commands.add_parser("index-key", help="rotate the candidate index's key, re-key")
+    keys.add_argument(
+        "action",
+        choices=["rotate", "rekey"],
+        help="rotate: a new key, the old kept as previous; rekey: re-file the index under it",
+    )
     return parser
 
 
-def _dispatch(  # noqa: PLR0911 - one return per command
+def _dispatch(  # noqa: PLR0911, PLR0912 - one return per command
     arguments: argparse.Namespace, stack: Stack, printer: Printer
 ) -> int:
     match arguments.command:
@@ -194,6 +201,10 @@ def _dispatch(  # noqa: PLR0911 - one return per command
                 ask=_ask,
                 ats_notes=arguments.ats_notes,
             )
+        case "index-key":
+            if arguments.action == "rotate":
+                return index_key.rotate(stack, printer)
+            return index_key.rekey(stack, printer)
     raise OpsError(f"unknown command {arguments.command}")
 
 

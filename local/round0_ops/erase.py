@@ -9,7 +9,13 @@ any other body sent under its id, kept beside it (`events/<segment>/<sha256>.jso
 one kept where bodies were before they were keyed by their hash. The event records
 become tombstones that keep no personal data (the id, the envelope and where the body
 was), so a redelivery of the same ROUND0 event is acknowledged as a duplicate and brings
-nothing back. Idempotent: a second run finds nothing.
+nothing back.
+
+Race-free: each interview is marked erased (`round0.erasures`) before anything is
+deleted, and an archive run in flight checks that mark before each write and after its
+last, deleting what it wrote. Re-runnable: a second run finds nothing by email, and by
+interview id still finds what the archive bucket keeps under the interview's prefix.
+An object S3 would not delete is reported, and the command exits 1.
 """
 
 from __future__ import annotations
@@ -26,9 +32,10 @@ from round0.attempts import Attempt, AttemptHistory, AttemptOutcome
 from round0.candidate_index import CandidateIndex, IndexEntry
 from round0.candidates import candidate_id_key, email_key
 from round0.contract import legacy_payload_key, payload_prefix
+from round0.erasures import ErasedInterviews
 from round0.event_store import EventStore, segment_of
 from round0.keys import is_content_id, key_segment
-from round0.secrets import index_key, secret_value
+from round0.secrets import index_keys, secret_value
 from round0.state_store import InterviewStates
 from round0_archive.keys import interview_prefix
 from round0_ats import lever
@@ -82,12 +89,18 @@ type LookupInterview = Callable[[str], tuple[set[str], set[str]] | None]
 
 
 def plan_for_candidate(
-    by: By, start_key: str, lookup_index: LookupIndex, lookup_interview: LookupInterview
+    by: By,
+    start_key: str,
+    lookup_index: LookupIndex,
+    lookup_interview: LookupInterview,
+    also: tuple[str, ...] = (),
 ) -> ErasurePlan:
     """Everything filed under a candidate's key, following the keys their interviews carry
-    (the same person under another email, or by candidate id). Pure, given the lookups."""
+    (the same person under another email, or by candidate id). `also`: the same email or
+    id under the previous index key, while a re-key has not finished. Pure, given the
+    lookups."""
     plan = ErasurePlan(by, start_key)
-    keys: list[str] = [start_key]
+    keys: list[str] = [start_key, *also]
     interviews: list[str] = []
     for _ in range(MAX_HOPS):
         if not keys and not interviews:
@@ -111,11 +124,19 @@ def plan_for_candidate(
     return plan
 
 
-def plan_for_interview(interview_id: str, lookup_interview: LookupInterview) -> ErasurePlan:
-    """One interview: its events, and its id taken out of the candidate's index entries."""
+def plan_for_interview(
+    interview_id: str,
+    lookup_interview: LookupInterview,
+    archived: Callable[[str], bool] = lambda _: False,
+) -> ErasurePlan:
+    """One interview: its events, and its id taken out of the candidate's index entries.
+    Unknown to the table (erased before, or expired), it is still erased while the
+    archive keeps something under its prefix (`archived`)."""
     plan = ErasurePlan(By.INTERVIEW_ID, interview_id)
     known = lookup_interview(interview_id)
     if known is None:
+        if archived(interview_id):
+            plan.interview_ids.add(interview_id)
         return plan
     event_ids, candidate_keys = known
     plan.interview_ids.add(interview_id)
@@ -134,10 +155,13 @@ class Erased:
     tombstones: int = 0
     interview_states: int = 0
     index_entries: int = 0
+    erased_marks: int = 0
     ats_notes: int | None = None  # None: not asked (--ats-notes)
+    failures: list[str] = field(default_factory=list)  # objects S3 would not delete
 
     def rows(self) -> list[tuple[str, int]]:
         rows = [
+            ("events table: interviews marked erased (first)", self.erased_marks),
             ("payload bucket: event bodies", self.payloads),
             ("archive bucket: audio, transcripts, results", self.archive_objects),
             ("dead-letter queues: messages", self.dead_letters),
@@ -151,7 +175,8 @@ class Erased:
 
 
 KEPT = [
-    "idempotency marks: ids and statuses only, no personal data; they expire within 7 days",
+    "idempotency marks: ids and statuses only, no personal data; they expire with their TTL",
+    "erased#<interview> marks: the interview id only, so no archive run writes it again",
     "bus archive: references only (no personal data); a replay finds the payloads gone",
     "logs: ids only, never a name, email or transcript",
 ]
@@ -201,29 +226,43 @@ class Erasure:
         self.states = InterviewStates(table_name, dynamodb)
         self.events = EventStore(table_name, dynamodb)
         self.history = AttemptHistory(table_name, ERASED_HISTORY_SECONDS, dynamodb)
+        self.erasures = ErasedInterviews(table_name, dynamodb)
         self._s3 = stack.client("s3")
         self._payloads = stack.output("PayloadBucketName")
         self._archive = stack.output("ArchiveBucketName")
 
-    def index_key(self) -> bytes:
-        key = index_key(self._stack.secret("CandidateIndexKeyArn"))
-        if key is None:
+    def index_keys(self) -> tuple[bytes, ...]:
+        """The index key, and the previous one while a re-key has not finished."""
+        keys = index_keys(self._stack.secret("CandidateIndexKeyArn"))
+        if not keys:
             raise OpsError("the candidate index key secret is empty", "redeploy the stack")
-        return key
+        return keys
 
     def plan(self, by: By, value: str) -> ErasurePlan:
         if by is By.INTERVIEW_ID:
-            return plan_for_interview(value, self.states.event_ids)
-        key = self.index_key()
-        start = email_key(value, key) if by is By.EMAIL else candidate_id_key(value, key)
-        return plan_for_candidate(by, start, self.index.lookup, self.states.event_ids)
+            return plan_for_interview(value, self.states.event_ids, self._archived)
+        hashed = email_key if by is By.EMAIL else candidate_id_key
+        start, *previous = [hashed(value, key) for key in self.index_keys()]
+        return plan_for_candidate(
+            by, start, self.index.lookup, self.states.event_ids, tuple(previous)
+        )
+
+    def _archived(self, interview_id: str) -> bool:
+        listed = self._s3.list_objects_v2(
+            Bucket=self._archive, Prefix=interview_prefix(interview_id), MaxKeys=1
+        )
+        return bool(listed.get("Contents"))
 
     def run(self, plan: ErasurePlan, dry_run: bool) -> Erased:
         erased = Erased()
-        erased.payloads = self._payload_objects(plan, dry_run)
-        erased.archive_objects = self._archive_objects(plan, dry_run)
-        erased.dead_letters = self._dead_letters(plan, dry_run)
         now = time.time()
+        for interview_id in sorted(plan.interview_ids):  # first: an archive in flight stops
+            if not dry_run:
+                self.erasures.mark(interview_id, now, int(now) + TOMBSTONE_SECONDS)
+            erased.erased_marks += 1
+        erased.payloads = self._payload_objects(plan, dry_run, erased.failures)
+        erased.archive_objects = self._archive_objects(plan, dry_run, erased.failures)
+        erased.dead_letters = self._dead_letters(plan, dry_run)
         for event_id in sorted(plan.event_ids):
             if not dry_run:
                 on_record = [segment for segment in segments(event_id) if self.events.get(segment)]
@@ -243,7 +282,7 @@ class Erasure:
                 self.index.forget(key, plan.interview_ids, plan.event_ids)
         return erased
 
-    def _payload_objects(self, plan: ErasurePlan, dry_run: bool) -> int:
+    def _payload_objects(self, plan: ErasurePlan, dry_run: bool, failures: list[str]) -> int:
         """Every body kept for the plan's events (a conflicting one beside the first, and
         one kept where bodies were before they were keyed by their hash)."""
         count = 0
@@ -255,14 +294,14 @@ class Erasure:
             ]
             legacy = legacy_payload_key(event_id)
             keys += [key for key in self._listed(self._payloads, legacy) if key == legacy]
-            count += self._delete(self._payloads, keys, dry_run)
+            count += self._delete(self._payloads, keys, dry_run, failures)
         return count
 
-    def _archive_objects(self, plan: ErasurePlan, dry_run: bool) -> int:
+    def _archive_objects(self, plan: ErasurePlan, dry_run: bool, failures: list[str]) -> int:
         count = 0
         for interview_id in sorted(plan.interview_ids):
             keys = self._listed(self._archive, interview_prefix(interview_id))
-            count += self._delete(self._archive, keys, dry_run)
+            count += self._delete(self._archive, keys, dry_run, failures)
         return count
 
     def _listed(self, bucket: str, prefix: str) -> list[str]:
@@ -273,13 +312,22 @@ class Erasure:
             for item in page.get("Contents", [])
         ]
 
-    def _delete(self, bucket: str, keys: list[str], dry_run: bool) -> int:
+    def _delete(self, bucket: str, keys: list[str], dry_run: bool, failures: list[str]) -> int:
+        """Delete `keys`; how many were deleted (dry: would be). Each object S3 refused
+        is added to `failures` (s3://bucket/key: code), and not counted."""
+        refused = 0
         for start in range(0, 0 if dry_run else len(keys), 1000):
             batch = keys[start : start + 1000]
-            self._s3.delete_objects(
+            answer = self._s3.delete_objects(
                 Bucket=bucket, Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True}
             )
-        return len(keys)
+            for error in answer.get("Errors", []):
+                refused += 1
+                failures.append(
+                    f"s3://{bucket}/{error.get('Key', '?')}: {error.get('Code', '?')}"
+                    f" {error.get('Message', '')}".rstrip()
+                )
+        return len(keys) - refused
 
     def _dead_letters(self, plan: ErasurePlan, dry_run: bool) -> int:
         count = 0
@@ -329,6 +377,7 @@ class Erasure:
                 "interviews": len(plan.interview_ids),
                 "events": len(plan.event_ids),
                 "deleted": dict(erased.rows()),
+                "not_deleted": len(erased.failures),
             }
             logs = self._stack.client("logs")
             group = self._stack.output("AuditLogGroupName")
@@ -382,9 +431,16 @@ def run(
     audit = None if dry_run else erasure.audit(plan, erased)
     verb = "would delete" if dry_run else "deleted"
     by_hand = outside(stack.output("AtsAdapter"), plan)
+    failed = "".join(f"  - {failure}\n" for failure in erased.failures)
     printer.text(
         f"{'dry run: ' if dry_run else ''}erasure of {describe} ({plan.subject}): {summary}\n"
         + table(["store", verb], erased.rows())
+        + (
+            f"NOT deleted ({len(erased.failures)}): run the erasure again; if it fails"
+            f" again, check the bucket's policy and object lock\n{failed}"
+            if erased.failures
+            else ""
+        )
         + "".join(f"kept: {line}\n" for line in KEPT)
         + "\noutside this stack, delete by hand:\n"
         + "".join(f"  - {line}\n" for line in by_hand)
@@ -400,6 +456,7 @@ def run(
             "kept": KEPT,
             "outside": by_hand,
             "audit": audit,
+            "failures": erased.failures,
         }
     )
-    return 0
+    return 1 if erased.failures else 0

@@ -6,10 +6,11 @@ It never receives a message: dead letters are counted from their queues' attribu
 age metric.
 
 Attention (exit status 1): a dead-lettered event, an event pending longer than the
-sweeper allows, an alarm in ALARM, the signing secret never set, ROUND0's API key still
-the placeholder, an ATS adapter chosen but without credentials. Channels that are simply
-off (no email sender, no Slack webhook, AtsAdapter none) are shown, not counted: a
-stack may run without them on purpose.
+sweeper allows, an alarm in ALARM, webhooks refused for their signature with none
+accepted since (the likely cause named, `round0_ops.webhooks`), the signing secret
+never set, ROUND0's API key still the placeholder, an ATS adapter chosen but without
+credentials. Channels that are simply off (no email sender, no Slack webhook, AtsAdapter
+none) are shown, not counted: a stack may run without them on purpose.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from round0.secrets import secret_document, secret_field
 from round0_ops.dead_letters import DeadLetterQueue
 from round0_ops.output import Printer, age, table
 from round0_ops.stack import CONSUMERS, Stack, explained
+from round0_ops.webhooks import Webhooks
+from round0_ops.webhooks import gather as gather_webhooks
 
 # dead letters the consumers did not write (Lambda's after its retries): `dead-letters`
 NO_REASON_ON_RECORD = "reason not on record"
@@ -57,6 +60,8 @@ class Status:
     alarms: list[str] = field(default_factory=list)
     newest_published_at: float | None = None
     checks: list[Check] = field(default_factory=list)
+    webhooks: Webhooks = field(default_factory=Webhooks)
+    now: float = field(default_factory=time.time)
 
     def attention(self) -> list[str]:
         items = [
@@ -73,6 +78,7 @@ class Status:
                 f"{self.quarantined} quarantined event(s): round0-ops pending shows why;"
                 " fix the cause, then round0-ops pending --requeue EVENT_ID"
             )
+        items += self.webhooks.attention(self.now)
         items += [f"alarm {name} is in ALARM (docs/operations.md)" for name in self.alarms]
         items += [f"{check.what}: {check.fix}" for check in self.checks if check.state == "fix"]
         return items
@@ -104,6 +110,7 @@ class Status:
             "newest_published_age_seconds": _rounded(
                 None if self.newest_published_at is None else now - self.newest_published_at
             ),
+            "webhooks": self.webhooks.document(now),
             "configuration": [check.__dict__ for check in self.checks],
             "attention": self.attention(),
         }
@@ -124,6 +131,8 @@ class Status:
             "newest published event: "
             + ("none on record" if newest is None else f"{_iso(newest)} ({age(now - newest)} ago)")
         )
+        lines.append("")
+        lines.extend(self.webhooks.render(now))
         lines.append("")
         lines.append("configuration:")
         lines.extend(
@@ -232,7 +241,7 @@ def _ats_check(stack: Stack) -> Check:
 
 def gather(stack: Stack, now: float | None = None) -> Status:
     now = time.time() if now is None else now
-    status = Status(stack.name)
+    status = Status(stack.name, now=now)
     sqs = stack.client("sqs")
     history = AttemptHistory(stack.output("EventsTableName"), 0, stack.client("dynamodb"))
     with explained("reading the attempt histories"):
@@ -265,6 +274,10 @@ def gather(stack: Stack, now: float | None = None) -> Status:
         for alarm in alarms.get("MetricAlarms", [])
         if alarm.get("StateValue") == "ALARM"
     )
+    with explained("reading the webhook metrics"):
+        status.webhooks = gather_webhooks(
+            stack.client("cloudwatch"), now, stack.output("SigningSecretArn")
+        )
     status.checks = configuration(stack)
     return status
 

@@ -144,8 +144,8 @@ def counted(records: Iterable[dict[str, Any]]) -> Counter[tuple[str, str]]:
     counts: Counter[tuple[str, str]] = Counter()
     for record in records:
         status = record.get("status")
-        if status is not None and not 200 <= int(status) < 300:
-            continue
+        if record["channel"] == "alarm" or (status is not None and not 200 <= int(status) < 300):
+            continue  # an alarm's notification is no event's side effect
         counts[(record["event_id"], record["channel"])] += 1
     return counts
 

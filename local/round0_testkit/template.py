@@ -429,14 +429,19 @@ class TemplateStack:
             }
             if "DatapointsToAlarm" in properties:
                 optional["DatapointsToAlarm"] = int(properties["DatapointsToAlarm"])
+            if "Metrics" in properties:  # metric math
+                optional["Metrics"] = [_metric_query(query) for query in properties["Metrics"]]
+            else:
+                optional.update(
+                    Namespace=properties["Namespace"],
+                    MetricName=properties["MetricName"],
+                    Dimensions=properties.get("Dimensions", []),
+                    Statistic=properties["Statistic"],
+                    Period=int(properties["Period"]),
+                )
             client("cloudwatch").put_metric_alarm(
                 AlarmName=self.physical_name(name),
                 AlarmDescription=properties.get("AlarmDescription", ""),
-                Namespace=properties["Namespace"],
-                MetricName=properties["MetricName"],
-                Dimensions=properties.get("Dimensions", []),
-                Statistic=properties["Statistic"],
-                Period=int(properties["Period"]),
                 EvaluationPeriods=int(properties["EvaluationPeriods"]),
                 Threshold=float(properties["Threshold"]),
                 ComparisonOperator=properties["ComparisonOperator"],
@@ -524,3 +529,13 @@ class TemplateStack:
         created = sqs.create_queue(QueueName=self.physical_name(name), Attributes=attributes)
         self.physical[f"{name}.QueueUrl"] = created["QueueUrl"]
         self.arns[name] = self.arn(name)
+
+
+def _metric_query(query: dict[str, Any]) -> dict[str, Any]:
+    """One query of a metric-math alarm as the API takes it (the template's numbers are
+    strings once resolved)."""
+    shaped = dict(query)
+    stat = shaped.get("MetricStat")
+    if stat is not None:
+        shaped["MetricStat"] = {**stat, "Period": int(stat["Period"])}
+    return shaped

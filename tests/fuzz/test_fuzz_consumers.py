@@ -166,6 +166,9 @@ class Bucket:
     def head(self, key: str) -> StoredObject | None:
         return None
 
+    def delete(self, keys: list[str]) -> None:
+        EFFECTS.append("archive_deleted")
+
     def put_document(self, key: str, body: bytes, content_type: str) -> bool:
         assert len(key.encode("utf-8")) <= 1024
         EFFECTS.append("archive")

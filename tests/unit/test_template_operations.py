@@ -47,19 +47,44 @@ def test_the_topic_is_encrypted_with_a_key_cloudwatch_may_use() -> None:
     assert subscription["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
 
 
+def metrics_of(properties: dict[str, Any]) -> list[dict[str, Any]]:
+    """The metrics an alarm reads: its one metric, or each MetricStat of its math."""
+    if "Metrics" not in properties:
+        return [properties]
+    return [
+        query["MetricStat"]["Metric"] for query in properties["Metrics"] if "MetricStat" in query
+    ]
+
+
 def watched(metric: str, dimension_value: Any) -> bool:
     return any(
-        body["Properties"]["MetricName"] == metric
-        and dimension_value in [d["Value"] for d in body["Properties"]["Dimensions"]]
+        watched_metric["MetricName"] == metric
+        and dimension_value in [d["Value"] for d in watched_metric["Dimensions"]]
         for body in of_type("AWS::CloudWatch::Alarm").values()
+        for watched_metric in metrics_of(body["Properties"])
     )
 
 
-def test_each_dead_letter_queue_is_watched_for_depth_and_age() -> None:
+def test_each_dead_letter_queue_is_watched_for_new_arrivals_and_age() -> None:
     for queue in of_type("AWS::SQS::Queue"):
+        if not queue.endswith("DeadLetterQueue"):
+            continue
         name = {"Fn::GetAtt": [queue, "QueueName"]}
-        assert watched("ApproximateNumberOfMessagesVisible", name), queue
+        assert watched("NumberOfMessagesSent", name), queue  # each burst notifies again
         assert watched("ApproximateAgeOfOldestMessage", name), queue
+    # the consumers' own record of their dead letters, which no reader can hide
+    for service in ("round0-notify", "round0-archive", "round0-ats-sync"):
+        assert watched("OldestDeadLetterSeconds", service), service
+
+
+def test_the_age_alarms_take_the_oldest_of_both_figures() -> None:
+    for consumer in ("Notify", "Archive", "AtsSync"):
+        properties = RESOURCES[f"{consumer}DeadLetterAgeAlarm"]["Properties"]
+        [returned] = [q for q in properties["Metrics"] if q.get("ReturnData", True)]
+        assert returned["Expression"] == "MAX([FILL(recorded, 0), FILL(queued, 0)])"
+        assert properties["Threshold"] == {
+            "Fn::FindInMap": ["DaysInSeconds", {"Ref": "DeadLetterRetentionDays"}, "HalfSeconds"]
+        }
 
 
 def test_each_function_has_its_errors_watched_and_ingest_its_throttles() -> None:
@@ -67,8 +92,22 @@ def test_each_function_has_its_errors_watched_and_ingest_its_throttles() -> None
         assert watched("Errors", {"Ref": function}), function
     assert watched("Throttles", {"Ref": "IngestFunction"})
     assert watched("5xx", {"Ref": "WebhookApi"})
-    assert watched("Rejected", "signature_mismatch")
+    assert watched("SignatureRefused", "round0-ingest")
     assert watched("OldestPendingSeconds", "round0-sweeper")
+
+
+def test_the_signature_alarm_weighs_every_refusal_against_acceptances_over_an_hour() -> None:
+    properties = RESOURCES["SignatureRejectionsAlarm"]["Properties"]
+    queries = {query["Id"]: query for query in properties["Metrics"]}
+    [returned] = [query for query in queries.values() if query.get("ReturnData", True)]
+    assert set(queries) == {returned["Id"], "refused", "accepted"}
+    for name, metric in (("refused", "SignatureRefused"), ("accepted", "Received")):
+        assert name in returned["Expression"], name
+        stat = queries[name]["MetricStat"]
+        assert (stat["Period"], stat["Stat"]) == (3600, "Sum"), name
+        assert stat["Metric"]["MetricName"] == metric
+        assert stat["Metric"]["Dimensions"] == [{"Name": "service", "Value": "round0-ingest"}]
+    assert (properties["EvaluationPeriods"], properties["TreatMissingData"]) == (1, "notBreaching")
 
 
 def test_the_silence_alarm_is_off_by_default() -> None:

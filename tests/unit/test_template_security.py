@@ -130,3 +130,11 @@ def test_only_the_ingest_path_may_put_round0_events_on_the_bus(
         and "events:PutEvents" in str(body["Properties"].get("Policies"))
     )
     assert publishers == ["IngestFunction", "SweeperFunction"]
+
+
+def test_the_candidate_index_key_is_retained_with_the_table_it_indexes() -> None:
+    # without the key, the index the retained table keeps could not find a candidate
+    resources = load_template()["Resources"]
+    for name in ("EventsTable", "CandidateIndexKey"):
+        assert resources[name]["DeletionPolicy"] == "Retain", name
+        assert resources[name]["UpdateReplacePolicy"] == "Retain", name

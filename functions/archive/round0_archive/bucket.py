@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Literal, cast
 from botocore.exceptions import ClientError
 
 from round0 import aws
+from round0.failures import TransientFailure
 from round0.observability import logger
 
 if TYPE_CHECKING:
@@ -117,6 +118,20 @@ class ArchiveBucket:
                 return None
             raise
         return StoredObject(size=response["ContentLength"], metadata=response.get("Metadata", {}))
+
+    def delete(self, keys: list[str]) -> None:
+        """Delete these objects (an archive raced by an erasure); absent ones are fine."""
+        for start in range(0, len(keys), 1000):
+            answer = self._s3.delete_objects(
+                Bucket=self._bucket,
+                Delete={
+                    "Objects": [{"Key": key} for key in keys[start : start + 1000]],
+                    "Quiet": True,
+                },
+            )
+            if answer.get("Errors"):
+                codes = sorted({error.get("Code", "?") for error in answer["Errors"]})
+                raise TransientFailure(f"delete_failed: {', '.join(codes)}")
 
     def put_document(self, key: str, body: bytes, content_type: str) -> bool:
         """Store a small document unless the object already holds these bytes."""

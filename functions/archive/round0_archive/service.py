@@ -6,6 +6,11 @@ answer's audio into `interviews/<id>/question_<question id>.mp3`. Each answer is
 handled on its own: a bad id, a refused host or a broken download is recorded and
 the others go on. When something is missing the event fails with the list: retried
 if any of it may succeed later, dead-lettered at once if none can.
+
+An erasure may start while an archive runs (`round0-ops erase` marks the interview
+erased first, `round0.erasures`): the run checks the mark before each write and after
+its last, and once it is there deletes what it wrote and stops (skipped, reason
+`interview_erased`), so nothing of the candidate comes back after an erasure.
 """
 
 import json
@@ -46,6 +51,14 @@ class ResultsPort(Protocol):
     ) -> FullResults: ...
 
 
+class ErasuresPort(Protocol):
+    def is_erased(self, interview_id: str) -> bool: ...
+
+
+class InterviewErased(Exception):
+    """The interview was erased while it was being archived: what was written is gone."""
+
+
 class AudioSourcePort(Protocol):
     def open(self, url: str, time_left: TimeLeft = ...) -> AudioDownload: ...
 
@@ -54,6 +67,7 @@ class ArchiveBucketPort(Protocol):
     @property
     def part_size(self) -> int: ...
     def head(self, key: str) -> StoredObject | None: ...
+    def delete(self, keys: list[str]) -> None: ...
     def put_document(self, key: str, body: bytes, content_type: str) -> bool: ...
     def upload(
         self,
@@ -136,10 +150,12 @@ class Archiver:
         policy: RetryPolicy = DEFAULT_POLICY,
         sleep: Callable[[float], None] | None = None,
         once: RunOnce = run_once,
+        erasures: ErasuresPort | None = None,  # None: nothing is ever erased (benches)
     ) -> None:
         self._api = api
         self._audio = audio
         self._bucket = bucket
+        self._erasures = erasures
         self._policy = policy
         self._sleep = sleep
         self._once = once
@@ -162,7 +178,11 @@ class Archiver:
             ran = True
             return self.archive(event, time_left).summary()
 
-        self._once(idempotency_key(event.event_id, CHANNEL), archive)
+        try:
+            self._once(idempotency_key(event.event_id, CHANNEL), archive)
+        except InterviewErased:
+            logger.info("the interview was erased: nothing of it archived")
+            return skipped("interview_erased")
         return DONE if ran else DUPLICATE
 
     def archive(self, event: ConsumerEvent, time_left: TimeLeft) -> ArchiveReport:
@@ -173,6 +193,7 @@ class Archiver:
                 " (its folder, and the results to read from ROUND0's API)"
             )
         logger.append_keys(interview_id=interview_id)
+        self._unless_erased(interview_id, [])
         results = with_retries(
             # an interview_ended says the interview is completed
             lambda: self._api.fetch_results(interview_id, COMPLETED),
@@ -180,11 +201,15 @@ class Archiver:
             time_left=time_left,
             sleep=self._sleep,
         )
+        written = [transcript_json_key(interview_id), transcript_markdown_key(interview_id)]
+        self._unless_erased(interview_id, [])
         self._write_transcripts(interview_id, results)
         report = ArchiveReport(interview_id=interview_id)
         answers = results.raw_responses
         for number, raw in enumerate(answers, start=1):
-            self._archive_answer(report, number, raw, time_left)
+            self._unless_erased(interview_id, written)
+            written.append(self._archive_answer(report, number, raw, time_left))
+        self._unless_erased(interview_id, written)  # after the last write
         count(Metric.AUDIO_COPIED, len(report.copied))
         count(Metric.AUDIO_UNCHANGED, len(report.unchanged))
         logger.info(
@@ -250,6 +275,15 @@ class Archiver:
             )
         return CopyOutcome.COPIED if outcome.written else CopyOutcome.UNCHANGED
 
+    def _unless_erased(self, interview_id: str, written: list[str]) -> None:
+        """Stop (InterviewErased) once the interview is marked erased, deleting what this
+        run wrote (or may have written) first."""
+        if self._erasures is None or not self._erasures.is_erased(interview_id):
+            return
+        if written:
+            self._bucket.delete(written)
+        raise InterviewErased(interview_id)
+
     def _write_transcripts(self, interview_id: str, results: FullResults) -> None:
         document = json.dumps(without_audio_urls(results), indent=2, ensure_ascii=False)
         self._bucket.put_document(
@@ -268,7 +302,8 @@ class Archiver:
 
     def _archive_answer(
         self, report: ArchiveReport, number: int, raw: Any, time_left: TimeLeft
-    ) -> None:
+    ) -> str:
+        """Archive one answer's audio; the key it is (or would be) kept under."""
         response = parse_response(raw)
         key = audio_key(report.interview_id, response.question_id, number)
         name = key.rsplit("/", 1)[-1].removesuffix(".mp3")
@@ -276,7 +311,7 @@ class Archiver:
         if not audio_url:
             logger.info("answer has no audio", response=number)
             report.without_audio.append(name)
-            return
+            return key
         metadata = audio_metadata(report.interview_id, response)
         try:
             outcome = with_retries(
@@ -294,6 +329,7 @@ class Archiver:
             self._missing(report, Missing(name, f"copy_failed: {type(exc).__name__}", False))
         else:
             (report.copied if outcome is CopyOutcome.COPIED else report.unchanged).append(name)
+        return key
 
     @staticmethod
     def _missing(report: ArchiveReport, item: Missing) -> None:

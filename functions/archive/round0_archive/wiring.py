@@ -5,6 +5,7 @@ from functools import cache
 from pydantic import Field
 
 from round0.consumer import DeadLetterQueue
+from round0.erasures import ErasedInterviews
 from round0.failures import TransientFailure
 from round0.http import Timeouts
 from round0.secrets import ParsedValue, secret_value
@@ -20,6 +21,7 @@ ROUND0_STORAGE_HOST = "storage.round0.io"
 
 class ArchiveSettings(FunctionSettings):
     archive_bucket_name: str
+    events_table_name: str  # where an erasure marks an interview erased
     # ArchiveStorageClass: what every archived object is written in
     archive_storage_class: StorageClass
     dead_letter_queue_url: str
@@ -65,6 +67,7 @@ def archiver() -> Archiver:
             part_size=config.audio_part_size_bytes,
             storage_class=config.archive_storage_class,
         ),
+        erasures=ErasedInterviews(config.events_table_name),
     )
 
 

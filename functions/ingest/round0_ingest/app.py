@@ -80,6 +80,7 @@ def _raw_body(body: str, *, is_base64: bool) -> bytes:
 @app.exception_handler(SignatureError)
 def reject_signature(error: SignatureError) -> JsonResponse:
     count_with_reason(Metric.REJECTED, f"signature_{error.reason}")
+    count(Metric.SIGNATURE_REFUSED)
     logger.warning("signature rejected", reason=error.reason)
     return JsonResponse(401, {"error": "invalid_signature", "message": str(error)})
 

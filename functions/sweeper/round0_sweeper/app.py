@@ -9,15 +9,17 @@ so two sweeps never publish the same record at once. Metrics are sent only when 
 are not zero: an idle stack sends none.
 """
 
+import time
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from round0.attempts import SECONDS_PER_DAY, AttemptHistory
 from round0.delivery import REPUBLISHED
 from round0.event_store import segment_of
-from round0.observability import Metric, count, gauge, logger, metrics
+from round0.observability import Metric, count, gauge, gauge_by, logger, metrics
 from round0.settings import load_settings
-from round0.wiring import delivery
+from round0.wiring import DeliverySettings, delivery
 from round0_sweeper.wiring import SweeperSettings
 
 
@@ -44,6 +46,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             count(metric, value)
     if report.oldest_pending_seconds:
         gauge(Metric.OLDEST_PENDING_SECONDS, report.oldest_pending_seconds)
+    report_dead_letter_ages(
+        AttemptHistory(load_settings(DeliverySettings).events_table_name, 0),
+        settings.dead_letter_retention_days,
+    )
     if report.published or report.failed or report.quarantined:
         logger.warning(
             "swept pending events",
@@ -58,3 +64,18 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "skipped": len(report.skipped),
         "quarantined": report.quarantined,
     }
+
+
+def report_dead_letter_ages(history: AttemptHistory, retention_days: int) -> None:
+    """The oldest dead letter's age per consumer, while there is one, from the consumers'
+    attempt histories (`round0.attempts`): the age alarms watch it, and no reader of the
+    queues can hide it as receiving hides a message from SQS's own age metric. A dead
+    letter older than the queues' retention is gone from SQS and not reported."""
+    now = time.time()
+    try:
+        oldest = history.oldest_dead_lettered(now - retention_days * SECONDS_PER_DAY)
+    except Exception as exc:  # noqa: BLE001 - the sweep is done; the next run reports
+        logger.warning("dead letters' age not read", error=type(exc).__name__)
+        return
+    for consumer, since in sorted(oldest.items()):
+        gauge_by(Metric.OLDEST_DEAD_LETTER_SECONDS, "consumer", consumer, now - since)

@@ -185,6 +185,32 @@ class AttemptHistory:
             return []
         return [Attempt.from_attribute(value) for value in item.get("attempts", {}).get("L", [])]
 
+    def oldest_dead_lettered(self, not_before: float, pages: int = 10) -> dict[str, float]:
+        """When each consumer (its service) last dead-lettered its oldest event still
+        dead-lettered, not before `not_before` (older ones are past the queue's
+        retention); a query of the index only, its keys naming the service."""
+        oldest: dict[str, float] = {}
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": PENDING_INDEX,
+            "KeyConditionExpression": "#pending = :dead AND received_at >= :not_before",
+            "ExpressionAttributeNames": {"#pending": "pending"},
+            "ExpressionAttributeValues": {
+                ":dead": {"S": DEAD_LETTERED_PARTITION},
+                ":not_before": {"N": repr(not_before)},
+            },
+            "ScanIndexForward": True,
+        }
+        for _ in range(pages):  # bounded: the oldest come first
+            page = self._db.query(**arguments)
+            for item in page.get("Items", []):
+                service = item["pk"]["S"].rsplit("#", 1)[-1]
+                oldest.setdefault(service, float(item["received_at"]["N"]))
+            if "LastEvaluatedKey" not in page:
+                break
+            arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return oldest
+
     def latest_dead_lettered(self, limit: int = 1_000) -> list[tuple[str, str, Attempt]]:
         """(event id, service, attempt) of every history whose latest attempt dead-lettered
         the event, oldest first: a query of the index, then the items themselves."""

@@ -15,6 +15,10 @@ the invocation that holds it, until that invocation's deadline.
   taken over by anyone.
 - A failed action deletes its mark, so the next attempt runs at once.
 
+A mark lives two days longer than the longest window in which its event can be handed
+to the consumer again (redriven, republished, replayed: the template's retention
+parameters, `IdempotencySettings`), so a consumer never repeats what it did.
+
 Results must be small and free of personal data (ids, statuses, counts).
 """
 
@@ -24,6 +28,8 @@ import uuid
 from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
+
+from pydantic import Field
 
 from round0 import aws, retry
 from round0.keys import key_segment
@@ -53,9 +59,31 @@ class InProgressElsewhere(Exception):
         self.key = key
 
 
+# beyond the longest window below: Lambda's retries of an asynchronous invocation (up to
+# 6 hours after the event), a redrive's own, and the clocks of those who set the windows
+MARK_MARGIN_DAYS = 2
+DAY_SECONDS = 86_400
+
+
 class IdempotencySettings(FunctionSettings):
     idempotency_table_name: str
-    idempotency_ttl_seconds: int = 7 * 86_400
+    # The windows in which an event can be handed to a consumer again (the template's
+    # retention parameters): a redrive (DeadLetterRetentionDays), a republish
+    # (PayloadRetentionDays), a replay of the bus archive (BusArchiveRetentionDays). A
+    # mark outlives all of them, so "consumers skip what they already did" holds for
+    # as long as any of them is offered.
+    payload_retention_days: int = Field(gt=0)
+    dead_letter_retention_days: int = Field(gt=0)
+    bus_archive_retention_days: int = Field(gt=0)
+
+    @property
+    def idempotency_ttl_seconds(self) -> int:
+        longest = max(
+            self.payload_retention_days,
+            self.dead_letter_retention_days,
+            self.bus_archive_retention_days,
+        )
+        return (longest + MARK_MARGIN_DAYS) * DAY_SECONDS
 
 
 class InvocationLike(Protocol):

@@ -24,6 +24,8 @@ class Metric(StrEnum):
     DUPLICATE = "Duplicate"  # already done before: nothing done again
     # ingest and sweeper
     REJECTED = "Rejected"  # a refused request, by reason: signature_*, unreadable_request
+    # every refused signature, whatever its kind (one series for the alarm to read)
+    SIGNATURE_REFUSED = "SignatureRefused"
     PUBLISHED = "Published"
     STORED = "Stored"  # kept and recorded, not on the bus yet: the sweeper publishes it
     STORE_FAILURES = "StoreFailures"  # nothing kept: the sender was asked to retry
@@ -42,6 +44,8 @@ class Metric(StrEnum):
     CALL_FAILED = "CallFailed"  # an outbound HTTP call that failed, by outcome
     TAG_SKIPPED = "TagSkipped"  # ats: a tag the ATS refused (the note was written)
     OLDEST_PENDING_SECONDS = "OldestPendingSeconds"  # sweeper: age of the oldest pending event
+    # sweeper, by consumer: age of the oldest dead letter on record (round0.attempts)
+    OLDEST_DEAD_LETTER_SECONDS = "OldestDeadLetterSeconds"
 
 
 logger = Logger()
@@ -62,6 +66,18 @@ def count_by(name: Metric, dimension: str, value: str) -> None:
         name=name.value,
         unit=MetricUnit.Count,
         value=1,
+        namespace=NAMESPACE,
+        default_dimensions=metrics.default_dimensions,
+    ) as metric:
+        metric.add_dimension(name=dimension, value=value)
+
+
+def gauge_by(name: Metric, dimension: str, value: str, seconds: float) -> None:
+    """One figure in seconds with a dimension of its own."""
+    with single_metric(
+        name=name.value,
+        unit=MetricUnit.Seconds,
+        value=seconds,
         namespace=NAMESPACE,
         default_dimensions=metrics.default_dimensions,
     ) as metric:

@@ -146,6 +146,13 @@ def index_key(secret_string: str) -> bytes | None:
     return key.encode() if key is not None else None
 
 
+def index_keys(secret_string: str) -> tuple[bytes, ...]:
+    """The candidate index's key and, while a re-key has not finished, the previous one
+    (`{"key": ..., "previous": ...}`): an erasure looks up under both."""
+    found = [secret_field(secret_string, name) for name in ("key", "previous")]
+    return tuple(dict.fromkeys(value.encode() for value in found if value is not None))
+
+
 def signing_secrets(secret_string: str) -> tuple[str, ...]:
     """The signing secrets a secret holds, current first; ValueError when there is none.
 

@@ -21,7 +21,9 @@ IAM check against the translated template (`round0_local.iam_recorder`), and S3
 answers a missing key as it would the deployed role (403 without s3:ListBucket). The
 bus archive's replays honour their window and rules (`pipeline.replays`).
 With `chaos`, faults are injected into the functions' AWS calls, the stand-ins and
-their runtimes (`round0_local.chaos`).
+their runtimes (`round0_local.chaos`). The template's alarms are evaluated every few
+seconds on the metrics the functions log, and their notifications go to the alarm
+topic and the outbox (`round0_local.alarms`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from round0_local.alarms import LocalAlarms, LogMetrics, rules_of
 from round0_local.chaos import Caller, Chaos, ChaosConfig
 from round0_local.emulator import AwsEmulator
 from round0_local.gateway import InvokeResult
@@ -81,6 +84,8 @@ class PipelineConfig:
     # (None: `sam build` first)
     runtime: str = "auto"
     build_dir: Path | None = None
+    # how often the template's alarms are evaluated (CloudWatch: every minute)
+    alarm_interval_seconds: float = 5.0
 
 
 class LocalPipeline:
@@ -110,6 +115,7 @@ class LocalPipeline:
         self.schedules = Schedules(self.stack, self.deliveries, self.say)
         self.replays = BusReplays(self.emulator, self.say)
         self.policies: StackPolicies | None = None
+        self.alarms: LocalAlarms | None = None
 
     def say(self, line: str) -> None:
         self.reporter.say(line)
@@ -146,12 +152,15 @@ class LocalPipeline:
         self.schedules.start()
         self.front_door.start()
         self._register_stack()
+        self._start_alarms()
         if self.emulator.gateway is not None:
             self.emulator.gateway.serve_functions(self)
             self.emulator.gateway.serve_replays(self.replays)
         return self
 
     def stop(self) -> None:
+        if self.alarms is not None:
+            self.alarms.stop()
         self.front_door.stop()
         self.schedules.stop()
         self.bus.stop()
@@ -214,6 +223,17 @@ class LocalPipeline:
             standin.fault_source = self.chaos.standin_faults(name)
         if self.emulator.gateway is not None:
             self.emulator.gateway.use(self.chaos)
+
+    def _start_alarms(self) -> None:
+        """The template's alarms, on the metrics the functions log (`round0_local.alarms`)."""
+        cloudwatch = self.emulator.client("cloudwatch")
+        self.alarms = LocalAlarms(
+            rules_of(self.stack),
+            cloudwatch,
+            self.emulator.client("sns"),
+            self.reporter.outbox.append,
+            LogMetrics(self.config.log_dir, cloudwatch),
+        ).start(self.config.alarm_interval_seconds, self.say)
 
     # ------------------------------------------------------------ the local stack
     def _register_stack(self) -> None:

@@ -506,6 +506,7 @@ def test_metrics_count_received_rejected_duplicates_quarantined_and_published(
     assert totals["Duplicate"] == 1
     assert totals["Quarantined"] == 1  # authentic but without an id: kept, set aside
     assert totals["Rejected"] == 1
+    assert totals["SignatureRefused"] == 1  # every kind in one series, for the alarm
     assert reasons == ["signature_mismatch"]
 
 

@@ -116,6 +116,7 @@ def test_a_dry_run_says_what_would_go_and_deletes_nothing(
     assert ran.status == 0
     document = ran.json()
     assert document["would_delete"] == {
+        "events table: interviews marked erased (first)": 1,
         "payload bucket: event bodies": 2,
         "archive bucket: audio, transcripts, results": 2,
         "dead-letter queues: messages": 1,

@@ -66,6 +66,11 @@ class Bucket:
     def stored_sha256(self, key: str) -> str | None:
         return None
 
+    def delete(self, keys: list[str]) -> None:
+        for key in keys:
+            self.documents.pop(key, None)
+            self.audio.pop(key, None)
+
     def put_document(self, key: str, body: bytes, content_type: str) -> bool:
         self.documents[key] = body
         return True

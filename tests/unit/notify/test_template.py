@@ -65,9 +65,12 @@ def test_failed_invocations_end_in_the_watched_dead_letter_queue(
         },
     }
     alarm = template["Resources"]["NotifyDeadLetterAlarm"]["Properties"]
-    assert (alarm["Namespace"], alarm["MetricName"]) == (
+    # new dead letters per 5 minutes: each new burst notifies again
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"], alarm["Period"]) == (
         "AWS/SQS",
-        "ApproximateNumberOfMessagesVisible",
+        "NumberOfMessagesSent",
+        "Sum",
+        300,
     )
     assert alarm["Dimensions"] == [
         {"Name": "QueueName", "Value": {"Fn::GetAtt": ["NotifyDeadLetterQueue", "QueueName"]}}
