@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from round0_testkit.template import load_template
+from round0_testkit.template import TemplateStack, load_template
 
 TEMPLATE = load_template()
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
@@ -84,6 +84,44 @@ def test_the_dashboard_is_json_and_its_url_an_output() -> None:
     for topic in ("received", "rejected", "dead-lettered", "Dead-letter queues", "Durations"):
         assert topic in titles
     assert "DashboardUrl" in TEMPLATE["Outputs"]
+
+
+def test_the_dashboard_is_off_by_default_and_on_when_asked() -> None:
+    # $3 a month: created with CreateDashboard=true only, its URL output with it
+    assert RESOURCES["Dashboard"]["Condition"] == "HasDashboard"
+    assert TEMPLATE["Outputs"]["DashboardUrl"]["Condition"] == "HasDashboard"
+    assert TemplateStack(TEMPLATE).of_type("AWS::CloudWatch::Dashboard") == {}
+    asked = TemplateStack(TEMPLATE, parameters={"CreateDashboard": "true"})
+    assert list(asked.of_type("AWS::CloudWatch::Dashboard")) == ["Dashboard"]
+
+
+def test_the_ats_alarms_exist_only_while_an_adapter_is_chosen() -> None:
+    def ats_alarms(adapter: str) -> list[str]:
+        stack = TemplateStack(TEMPLATE, parameters={"AtsAdapter": adapter})
+        return sorted(
+            name
+            for name, body in stack.of_type("AWS::CloudWatch::Alarm").items()
+            if "AtsSync" in json.dumps(body["Properties"]["Dimensions"])
+        )
+
+    assert ats_alarms("none") == []
+    for adapter in ("webhook", "greenhouse", "lever"):
+        assert ats_alarms(adapter) == [
+            "AtsSyncDeadLetterAgeAlarm",
+            "AtsSyncDeadLetterAlarm",
+            "AtsSyncErrorsAlarm",
+        ]
+
+
+def test_an_alarm_on_a_metric_sent_only_when_not_zero_reads_silence_as_ok() -> None:
+    # the functions send a count only when it is not zero (round0.observability.count):
+    # a missing point is a quiet period, except for the silence alarm, where it is the news
+    for name, body in of_type("AWS::CloudWatch::Alarm").items():
+        properties = body["Properties"]
+        if properties.get("Namespace") != "Round0Webhooks":
+            continue
+        expected = "breaching" if name == "NoEventsAlarm" else "notBreaching"
+        assert properties["TreatMissingData"] == expected, name
 
 
 def test_operators_find_every_resource_from_the_outputs() -> None:
