@@ -1533,7 +1533,10 @@ KEPT_LOW = [
     "  from a terminal, and the alarms watch the flow either way;",
     "- a metric is sent only when it is not zero (an idle stack sends none; the alarms on",
     "  them read a missing point as OK), and no per-function `ColdStart` metric (Lambda's",
-    "  REPORT line has the Init Duration).",
+    "  REPORT line has the Init Duration);",
+    "- no KMS key of the stack's own: the alarm topic carries alarm names, states and",
+    "  figures, no personal data",
+    "  ([decisions](decisions.md#an-alarm-topic-without-a-key-of-its-own)).",
     "",
 ]
 
