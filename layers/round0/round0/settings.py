@@ -6,10 +6,10 @@ field a setting, made a frozen dataclass); `load_settings` reads it once, on fir
 type: `load_settings(IngestSettings).misspelt` is a mypy error. Secrets are not
 settings: see `round0.secrets`.
 
-No pydantic here: ingest and the sweeper would import it for this alone, about a tenth
-of their cold start (docs/benchmarks.md). A field is text, an integer, a number, a
-boolean, an enum, a Literal of texts, or one of those or None; `setting(default, gt=,
-ge=)` bounds a number.
+No pydantic here: ingest and the sweeper would import it for this alone, a sixth of
+ingest's import + first request (docs/benchmarks.md). A field is text, an integer, a
+number, a boolean, an enum, a Literal of texts, or one of those or None;
+`setting(default, gt=, ge=)` bounds a number.
 """
 
 import dataclasses

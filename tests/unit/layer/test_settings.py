@@ -148,5 +148,5 @@ def test_ingest_and_the_sweeper_never_import_pydantic(code: str, handler: str) -
         text=True,
         check=True,
     )
-    # Then pydantic was never imported (it reads no model: a tenth of its cold start)
+    # Then pydantic was never imported (it reads no model; docs/benchmarks.md)
     assert found.stdout.strip() == "[]"
