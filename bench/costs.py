@@ -665,7 +665,7 @@ def _series(emitted: str, service: str) -> set[tuple[str, ...]]:
             if directive["Namespace"] != NAMESPACE:
                 raise Unpriced(f"metrics in namespace {directive['Namespace']}")
             for metric in directive["Metrics"]:
-                if metric["Name"] not in {m.value for m in Metric} | {"ColdStart"}:
+                if metric["Name"] not in {m.value for m in Metric}:
                     raise Unpriced(f"metric {metric['Name']}: not a round0.observability Metric")
                 for dimensions in directive["Dimensions"]:
                     values = tuple(
@@ -1156,7 +1156,7 @@ class Model:
             for series in invocation.series:
                 emissions[(invocation.function, *series)] += count
         for cold, warm, cold_starts in colds:
-            for series in cold.series - warm.series:  # ColdStart, where it is captured
+            for series in cold.series - warm.series:  # sent on a cold start only
                 emissions[(cold.function, *series)] += cold_starts
         sent = [n for n in emissions.values() if n]
         metric_months = sum(hours_sent(n) / HOURS_PER_MONTH for n in sent)
@@ -1351,6 +1351,9 @@ def _section(price: str) -> str:
 VOLUMES = (1_000, 100_000)  # interviews a month: the per-1,000 figure's, and the large one
 # parameters whose every allowed value is priced at the large volume too
 ALTERNATIVES = ("ArchiveStorageClass",)
+# parameters that add resources at rest: each other allowed value priced at rest (cheap:
+# the template alone, no run)
+REST_ALTERNATIVES = ("CreateDashboard", "AtsAdapter")
 
 
 @dataclass
@@ -1365,6 +1368,8 @@ class Figures:
     workload: Workload
     # (parameter, value): that month at those parameters
     alternatives: dict[tuple[str, str], Priced] = field(default_factory=dict)
+    # (parameter, value): what the resources at rest cost more than at the defaults
+    rest_alternatives: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
 def compute(parameters: Mapping[str, str], alternatives: bool = True) -> Figures:
@@ -1383,6 +1388,14 @@ def compute(parameters: Mapping[str, str], alternatives: bool = True) -> Figures
         workload=model.w,
     )
     declared = translated.get("Parameters", {})
+    at_defaults = _at_rest(translated, parameters)
+    for name in REST_ALTERNATIVES:
+        if name not in declared or name in parameters:
+            continue
+        for value in declared[name].get("AllowedValues", []):
+            if value != declared[name].get("Default"):
+                more = _at_rest(translated, {**parameters, name: str(value)}) - at_defaults
+                figures.rest_alternatives[(name, str(value))] = more
     for name in ALTERNATIVES if alternatives else ():
         if name not in declared or name in parameters:
             continue
@@ -1391,6 +1404,14 @@ def compute(parameters: Mapping[str, str], alternatives: bool = True) -> Figures
                 other = _model(translated, {**parameters, name: str(value)})
                 figures.alternatives[(name, str(value))] = other.month(VOLUMES[1])
     return figures
+
+
+def _at_rest(translated: dict[str, Any], parameters: Mapping[str, str]) -> float:
+    """What the resources cost at rest with `parameters` (the template alone)."""
+    stack = Stack(translated, parameters)
+    priced = Priced()
+    fixed_costs(stack, routes(stack), priced)
+    return priced.total()
 
 
 def _model(translated: dict[str, Any], parameters: Mapping[str, str]) -> Model:
@@ -1485,6 +1506,41 @@ def _alternatives(figures: Figures) -> list[str]:
     return [*rows, ""]
 
 
+def _rest_alternatives(figures: Figures) -> list[str]:
+    if not figures.rest_alternatives:
+        return []
+    idle = figures.idle.total()
+    rows = [
+        "The month with no traffic with another value of a parameter that adds resources at",
+        "rest (what the added resources cost at rest; an ATS adapter's traffic is not in it):",
+        "",
+        "| parameters | at rest, more | a month with no traffic |",
+        "|---|---|---|",
+        f"| the defaults | | {money(idle)} |",
+    ]
+    for (name, value), more in sorted(figures.rest_alternatives.items()):
+        rows.append(f"| `{name}={value}` | {money(more)} | {money(idle + more)} |")
+    return [*rows, ""]
+
+
+KEPT_LOW = [
+    "What keeps it low, every feature kept (issue 22):",
+    "",
+    "- only the chosen ATS adapter's secret exists, and the ATS alarms only while an",
+    "  adapter is chosen (`AtsAdapter`);",
+    "- the dashboard is off by default (`CreateDashboard=true`: $3 a month, nothing where",
+    "  one of the account's 3 free dashboards is left); `round0-ops status` shows the same",
+    "  from a terminal, and the alarms watch the flow either way;",
+    "- a metric is sent only when it is not zero (an idle stack sends none; the alarms on",
+    "  them read a missing point as OK), and no per-function `ColdStart` metric (Lambda's",
+    "  REPORT line has the Init Duration);",
+    "- no KMS key of the stack's own: the alarm topic carries alarm names, states and",
+    "  figures, no personal data",
+    "  ([decisions](decisions.md#an-alarm-topic-without-a-key-of-its-own)).",
+    "",
+]
+
+
 def _series_name(series: tuple[str, ...]) -> str:
     """`Skipped{reason=late_start}`: the name, and the dimensions but the function's own."""
     name, *dimensions = series
@@ -1574,6 +1630,8 @@ def render(figures: Figures) -> str:
         "",
         *_table(figures.idle.lines, "total"),
         "",
+        *_rest_alternatives(figures),
+        *KEPT_LOW,
         "## 1,000 interviews",
         "",
         "At 1,000 interviews a month, beyond the month at rest (custom metrics are billed by",

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from round0.settings import FunctionSettings
+from round0.settings import FunctionSettings, fields_of, read_settings
 from round0_testkit.template import ACCOUNT, REGION, REPO_ROOT, TemplateStack, load_template
 
 ENV_FILE = REPO_ROOT / "events" / "env.json"
@@ -132,11 +132,22 @@ def test_every_required_setting_is_in_the_template_and_env_file(function: str) -
     template_env = stack.function_environment(function)
     given = env_file().get(function, {})
     read: dict[str, Any] = {
-        name.upper(): field for model in models for name, field in model.model_fields.items()
+        name.upper(): field for model in models for name, field in fields_of(model).items()
     }
     # Then every field without a default is set by both, and every field the template
     # sets is in env.json too
-    required = sorted(name for name, field in read.items() if field.is_required())
+    required = sorted(name for name, field in read.items() if field.required)
     assert [name for name in required if name not in template_env] == []
     assert [name for name in required if name not in given] == []
     assert [name for name in read if name in template_env and name not in given] == []
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_settings_model_reads_the_template_environment(function: str) -> None:
+    # Given the settings models the function's code loads and its template environment
+    stack = deployed_stack()
+    environment = stack.function_environment(function)
+    # When each is read from it (as load_settings does at the first request)
+    read = [read_settings(model, environment) for model in settings_read_by(function, stack)]
+    # Then every value is of its type and within its bounds (a SettingsError otherwise)
+    assert read

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 import inspect
 
-from round0.settings import FunctionSettings
+from round0.settings import FunctionSettings, fields_of
 from round0_testkit.template import REPO_ROOT, load_template
 
 COMPOSITION_ROOTS = [
@@ -47,7 +47,7 @@ def test_every_setting_is_set_by_the_template_or_documented() -> None:
     missing = [
         f"{model.__name__}.{field}"
         for model in classes
-        for field in model.model_fields
+        for field in fields_of(model)
         if field.upper() not in variables and f"`{field.upper()}`" not in documented
     ]
     assert missing == []

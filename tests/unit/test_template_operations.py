@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from round0_testkit.template import load_template
+from round0_testkit.template import TemplateStack, load_template
 
 TEMPLATE = load_template()
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
@@ -31,17 +31,14 @@ def test_every_alarm_names_a_cause_and_where_to_look_or_what_to_run() -> None:
         assert re.search(r"round0-ops|log|docs/|ROUND0|quota|Put ", description), name
 
 
-def test_the_topic_is_encrypted_with_a_key_cloudwatch_may_use() -> None:
-    topic = RESOURCES["AlarmTopic"]["Properties"]
-    assert topic["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}
-    statements = RESOURCES["AlarmTopicKey"]["Properties"]["KeyPolicy"]["Statement"]
-    assert any(
-        statement.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
-        and "kms:GenerateDataKey*" in statement["Action"]
-        for statement in statements
-    )
+def test_cloudwatch_may_publish_to_the_topic_and_no_key_is_paid_for() -> None:
+    # the topic carries alarm notifications, no personal data: no customer managed key
+    # (CloudWatch cannot publish under aws/sns), which would cost $1-3 a month a stack
+    assert "KmsMasterKeyId" not in RESOURCES["AlarmTopic"]["Properties"]
+    assert of_type("AWS::KMS::Key") == {}
     policy = RESOURCES["AlarmTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert policy[0]["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert policy[0]["Action"] == "sns:Publish"
     subscription = RESOURCES["AlarmEmailSubscription"]
     assert subscription["Condition"] == "HasAlarmEmail"
     assert subscription["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
@@ -123,6 +120,44 @@ def test_the_dashboard_is_json_and_its_url_an_output() -> None:
     for topic in ("received", "rejected", "dead-lettered", "Dead-letter queues", "Durations"):
         assert topic in titles
     assert "DashboardUrl" in TEMPLATE["Outputs"]
+
+
+def test_the_dashboard_is_off_by_default_and_on_when_asked() -> None:
+    # $3 a month: created with CreateDashboard=true only, its URL output with it
+    assert RESOURCES["Dashboard"]["Condition"] == "HasDashboard"
+    assert TEMPLATE["Outputs"]["DashboardUrl"]["Condition"] == "HasDashboard"
+    assert TemplateStack(TEMPLATE).of_type("AWS::CloudWatch::Dashboard") == {}
+    asked = TemplateStack(TEMPLATE, parameters={"CreateDashboard": "true"})
+    assert list(asked.of_type("AWS::CloudWatch::Dashboard")) == ["Dashboard"]
+
+
+def test_the_ats_alarms_exist_only_while_an_adapter_is_chosen() -> None:
+    def ats_alarms(adapter: str) -> list[str]:
+        stack = TemplateStack(TEMPLATE, parameters={"AtsAdapter": adapter})
+        return sorted(
+            name
+            for name, body in stack.of_type("AWS::CloudWatch::Alarm").items()
+            if "AtsSync" in json.dumps(body["Properties"])
+        )
+
+    assert ats_alarms("none") == []
+    for adapter in ("webhook", "greenhouse", "lever"):
+        assert ats_alarms(adapter) == [
+            "AtsSyncDeadLetterAgeAlarm",
+            "AtsSyncDeadLetterAlarm",
+            "AtsSyncErrorsAlarm",
+        ]
+
+
+def test_an_alarm_on_a_metric_sent_only_when_not_zero_reads_silence_as_ok() -> None:
+    # the functions send a count only when it is not zero (round0.observability.count):
+    # a missing point is a quiet period, except for the silence alarm, where it is the news
+    for name, body in of_type("AWS::CloudWatch::Alarm").items():
+        properties = body["Properties"]
+        if properties.get("Namespace") != "Round0Webhooks":
+            continue
+        expected = "breaching" if name == "NoEventsAlarm" else "notBreaching"
+        assert properties["TreatMissingData"] == expected, name
 
 
 def test_operators_find_every_resource_from_the_outputs() -> None:

@@ -100,6 +100,41 @@ def test_ats_sync_reads_only_the_chosen_adapters_secret(
     assert granted == [f"arn:secret:{name}" for name in readable]
 
 
+@pytest.mark.parametrize(
+    ("adapter", "created"),
+    [
+        ("none", []),
+        ("webhook", ["AtsWebhookSigningSecret"]),
+        ("greenhouse", ["GreenhouseApiSecret"]),
+        ("lever", ["LeverApiSecret"]),
+    ],
+)
+def test_only_the_chosen_adapters_secret_exists(
+    template: dict[str, Any], adapter: str, created: list[str]
+) -> None:
+    # Given the stack deployed with AtsAdapter=adapter
+    stack = TemplateStack(template, parameters={"AtsAdapter": adapter})
+    # Then of the ATS secrets only that adapter's exists (each is $0.40 a month), with
+    # its output, and the function is told its id and no other
+    ats_secrets = {"AtsWebhookSigningSecret", "GreenhouseApiSecret", "LeverApiSecret"}
+    secrets = stack.of_type("AWS::SecretsManager::Secret")
+    assert sorted(ats_secrets & set(secrets)) == created
+    outputs = {
+        name
+        for name, body in template["Outputs"].items()
+        if "Condition" not in body or stack.condition(body["Condition"])
+    }
+    assert sorted(name for name in ats_secrets if f"{name}Arn" in outputs) == created
+    for name in created:
+        stack.arns[name] = f"arn:secret:{name}"
+    variables = template["Resources"]["AtsSyncFunction"]["Properties"]["Environment"]["Variables"]
+    given = {
+        stack.resolve(variables[key])
+        for key in ("ATS_WEBHOOK_SECRET_ID", "GREENHOUSE_SECRET_ID", "LEVER_SECRET_ID")
+    }
+    assert given - {""} == {f"arn:secret:{name}" for name in created}
+
+
 def test_only_the_ingest_path_may_put_round0_events_on_the_bus(
     template: dict[str, Any],
 ) -> None:

@@ -10,6 +10,6 @@ from round0_archive.wiring import archiver, dead_letters
 
 
 @logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics(capture_cold_start_metric=True)
+@metrics.log_metrics  # no ColdStart metric: the REPORT line has Init Duration
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
     run_consumer(event, context, archiver().archive_once, dead_letters)

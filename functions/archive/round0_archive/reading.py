@@ -2,7 +2,7 @@
 the fields it uses, leniently (`round0.reading`). The interview's id is the one field it
 cannot do without (it names the folder and the API call)."""
 
-from round0.reading import Id, Lenient, Number, Text, Time
+from round0.lenient import Id, Lenient, Number, Text, Time
 
 
 class Answer(Lenient):

@@ -2,14 +2,12 @@
 
 from functools import cache
 
-from pydantic import Field
-
 from round0.consumer import DeadLetterQueue
 from round0.erasures import ErasedInterviews
 from round0.failures import TransientFailure
 from round0.http import Timeouts
 from round0.secrets import ParsedValue, secret_value
-from round0.settings import FunctionSettings, load_settings
+from round0.settings import FunctionSettings, load_settings, setting
 from round0_archive.api import Round0Api, configured_key
 from round0_archive.audio import AudioAllowlist, AudioLimits, AudioSource
 from round0_archive.bucket import DEFAULT_PART_SIZE, MIN_PART_SIZE, ArchiveBucket, StorageClass
@@ -28,12 +26,12 @@ class ArchiveSettings(FunctionSettings):
     round0_api_key_secret_id: str
     round0_api_base_url: str = ROUND0_API
     audio_host_allowlist: str = ROUND0_STORAGE_HOST
-    audio_max_bytes: int = Field(default=500 * 1024 * 1024, gt=0)
-    audio_part_size_bytes: int = Field(default=DEFAULT_PART_SIZE, ge=MIN_PART_SIZE)
-    audio_connect_timeout_seconds: float = Field(default=3.0, gt=0)
-    audio_read_timeout_seconds: float = Field(default=30.0, gt=0)
-    api_connect_timeout_seconds: float = Field(default=3.0, gt=0)
-    api_read_timeout_seconds: float = Field(default=15.0, gt=0)
+    audio_max_bytes: int = setting(default=500 * 1024 * 1024, gt=0)
+    audio_part_size_bytes: int = setting(default=DEFAULT_PART_SIZE, ge=MIN_PART_SIZE)
+    audio_connect_timeout_seconds: float = setting(default=3.0, gt=0)
+    audio_read_timeout_seconds: float = setting(default=30.0, gt=0)
+    api_connect_timeout_seconds: float = setting(default=3.0, gt=0)
+    api_read_timeout_seconds: float = setting(default=15.0, gt=0)
     secret_max_age_seconds: int = 300
 
 

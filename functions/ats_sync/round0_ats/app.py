@@ -10,7 +10,7 @@ from round0_ats.wiring import ats_sync, dead_letters
 
 
 @logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics(capture_cold_start_metric=True)
+@metrics.log_metrics  # no ColdStart metric: the REPORT line has Init Duration
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
     sync = ats_sync()
     if sync is None:  # AtsAdapter=none: nothing to do (said once, at cold start)

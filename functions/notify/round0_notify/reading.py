@@ -7,7 +7,8 @@ from typing import Annotated
 from pydantic import Field
 
 from round0.consumer import ConsumerEvent
-from round0.reading import Id, Items, Lenient, Number, Section, Text, Time, timestamp
+from round0.lenient import Id, Items, Lenient, Number, Section, Text, Time
+from round0.reading import timestamp
 
 
 class Interview(Lenient):

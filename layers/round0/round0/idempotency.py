@@ -29,12 +29,10 @@ from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import Field
-
 from round0 import aws, retry
 from round0.keys import key_segment
 from round0.observability import logger
-from round0.settings import FunctionSettings, load_settings
+from round0.settings import FunctionSettings, load_settings, setting
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -72,9 +70,9 @@ class IdempotencySettings(FunctionSettings):
     # (PayloadRetentionDays), a replay of the bus archive (BusArchiveRetentionDays). A
     # mark outlives all of them, so "consumers skip what they already did" holds for
     # as long as any of them is offered.
-    payload_retention_days: int = Field(gt=0)
-    dead_letter_retention_days: int = Field(gt=0)
-    bus_archive_retention_days: int = Field(gt=0)
+    payload_retention_days: int = setting(gt=0)
+    dead_letter_retention_days: int = setting(gt=0)
+    bus_archive_retention_days: int = setting(gt=0)
 
     @property
     def idempotency_ttl_seconds(self) -> int:

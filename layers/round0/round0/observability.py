@@ -3,6 +3,9 @@
 Log key/value fields only: never a payload, a signature, a secret, a candidate's name,
 email or transcript. The correlation id of every line is the ROUND0 event id.
 
+Metrics are sent only when they are not zero (an idle stack sends none), and no
+per-function ColdStart metric: Lambda's REPORT line has the Init Duration.
+
 Metrics: one namespace and one set of names for all functions; Powertools adds the
 `service` dimension (POWERTOOLS_SERVICE_NAME, set per function by the template), so
 `Received` of the ingest function and `Received` of the archive are told apart by it
@@ -53,7 +56,11 @@ metrics = Metrics(namespace=NAMESPACE)
 
 
 def count(name: Metric, value: int = 1) -> None:
-    metrics.add_metric(name=name.value, unit=MetricUnit.Count, value=value)
+    """`value` of `name`; nothing at all when it is 0 (every series sent costs money for
+    each hour it is sent in, and a missing point reads as 0: see the alarms'
+    TreatMissingData)."""
+    if value:
+        metrics.add_metric(name=name.value, unit=MetricUnit.Count, value=value)
 
 
 def gauge(name: Metric, value: float, unit: MetricUnit = MetricUnit.Seconds) -> None:

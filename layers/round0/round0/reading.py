@@ -9,11 +9,9 @@ it can read and `None` (or an empty value) for what it cannot.
   or type of another scalar type is read as its text).
 - `read_facts`: what the door files for the interview state and the candidate index (the
   interview's id and timestamps, the candidate's id and email), whatever the event's type.
-- lenient field types for the consumers' pydantic models (`Text`, `Number`, `Time`,
-  `Section`, `Items`): each consumer reads only the fields it uses
-  (`round0_notify.reading`, `round0_archive.reading`, `round0_ats.reading`): numbers where
-  integers were documented, `null` or missing parts, timestamps as ISO 8601, an HTTP
-  date, or Unix seconds or milliseconds, ids of any scalar type, unknown fields ignored.
+- the readers of single values (`text`, `identifier`, `number`, `timestamp`, `section`,
+  `items`) that `round0.lenient` makes the consumers' pydantic field types of (kept
+  apart so that ingest and the sweeper, which read no model, never import pydantic).
 """
 
 import json
@@ -22,9 +20,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Annotated, Any
-
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from typing import Any
 
 # an id longer than this is not used as one: it could not travel in a bus event or a
 # DynamoDB item with room to spare (a body with such an event id is kept by its hash)
@@ -239,20 +235,3 @@ def read_facts(document: Any) -> Facts:
         candidate_id=identifier(_path(data, "candidate", "id")),
         candidate_email=identifier(_path(data, "candidate", "email")),
     )
-
-
-# ---------------------------------------------------------------- the consumers' models
-
-Text = Annotated[str | None, BeforeValidator(text)]
-Id = Annotated[str | None, BeforeValidator(identifier)]
-Number = Annotated[float | None, BeforeValidator(number)]
-Time = Annotated[datetime | None, BeforeValidator(timestamp)]
-Section = BeforeValidator(section)
-Items = BeforeValidator(items)
-
-
-class Lenient(BaseModel):
-    """A consumer's view of (part of) an event: every field optional and read by the types
-    above, unknown fields ignored, so validating any JSON object never fails."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)

@@ -31,11 +31,13 @@ if TYPE_CHECKING:
 
 
 class CachedValue:
-    """One secret's or parameter's string, cached for `max_age` seconds."""
+    """One secret's or parameter's string, cached for `max_age` seconds. `provider` may be
+    a function that makes it: then its client is created at the first read, not before
+    (a notification that reads no Slack secret creates no Secrets Manager client)."""
 
     def __init__(
         self,
-        provider: BaseProvider,
+        provider: BaseProvider | Callable[[], BaseProvider],
         name: str,
         max_age: int,
         refresh_after: int = 60,
@@ -59,8 +61,14 @@ class CachedValue:
         self._refreshed_at = self._clock()
         return self._get(force=True)
 
+    def provider(self) -> BaseProvider:
+        """The provider it reads from (made now if it was given as a function)."""
+        if not isinstance(self._provider, BaseProvider):
+            self._provider = self._provider()
+        return self._provider
+
     def _get(self, force: bool) -> str:
-        return str(self._provider.get(self._name, max_age=self._max_age, force_fetch=force))
+        return str(self.provider().get(self._name, max_age=self._max_age, force_fetch=force))
 
 
 def secret_value(
@@ -71,13 +79,18 @@ def secret_value(
     clock: Callable[[], float] = time.monotonic,
 ) -> CachedValue:
     """A Secrets Manager secret's string, cached."""
-    provider = SecretsProvider(boto3_client=client or aws.secretsmanager())
-    return CachedValue(provider, secret_id, max_age, refresh_after, clock)
+    return CachedValue(
+        lambda: SecretsProvider(boto3_client=client or aws.secretsmanager()),
+        secret_id,
+        max_age,
+        refresh_after,
+        clock,
+    )
 
 
 def parameter_value(name: str, max_age: int, client: "SSMClient | None" = None) -> CachedValue:
     """An SSM parameter's string, cached."""
-    return CachedValue(SSMProvider(boto3_client=client or aws.ssm()), name, max_age)
+    return CachedValue(lambda: SSMProvider(boto3_client=client or aws.ssm()), name, max_age)
 
 
 class ParsedValue[T]:

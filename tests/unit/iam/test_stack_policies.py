@@ -35,13 +35,13 @@ NOT_FOUND_MEANS_GONE = {
 
 @pytest.fixture(scope="module")
 def stack() -> TemplateStack:
-    stack = assume_created(TemplateStack(load_template()))
-    stack.parameters.update(
-        NotificationSender="hiring@example.com",
-        NotificationSenderIdentity="example.com",
-        AtsAdapter="webhook",
-    )
-    return stack
+    # the parameters first: which resources exist (the ATS adapter's secret) follows them
+    parameters = {
+        "NotificationSender": "hiring@example.com",
+        "NotificationSenderIdentity": "example.com",
+        "AtsAdapter": "webhook",
+    }
+    return assume_created(TemplateStack(load_template(), parameters=parameters))
 
 
 @pytest.fixture(scope="module")

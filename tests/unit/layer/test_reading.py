@@ -13,17 +13,11 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, Field
 
 from round0.delivery import Arrival
+from round0.lenient import Id, Items, Lenient, Number, Section, Text, Time
 from round0.reading import (
     MAX_ID_CHARS,
     Facts,
-    Id,
     Identity,
-    Items,
-    Lenient,
-    Number,
-    Section,
-    Text,
-    Time,
     identifier,
     iso_utc,
     items,

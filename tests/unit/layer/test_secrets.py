@@ -125,11 +125,28 @@ def test_signing_secrets_plain_or_json_with_previous() -> None:
 
 
 def test_the_providers_default_to_the_projects_cached_clients() -> None:
-    assert secret_value("secret", 60)._provider.client is aws.secretsmanager()  # type: ignore[attr-defined]
-    assert parameter_value("parameter", 60)._provider.client is aws.ssm()  # type: ignore[attr-defined]
+    assert secret_value("secret", 60).provider().client is aws.secretsmanager()  # type: ignore[attr-defined]
+    assert parameter_value("parameter", 60).provider().client is aws.ssm()  # type: ignore[attr-defined]
 
 
 def test_the_index_key_is_read_one_way_for_ingest_and_erasure() -> None:
     assert index_key('{"key": "k3y"}') == b"k3y"
     assert index_key('{"key": ""}') is None
     assert index_key("{}") is None
+
+
+def test_a_provider_given_as_a_function_is_made_at_the_first_read_only() -> None:
+    # Given a value whose provider (and so its AWS client) is made on demand
+    made: list[FakeProvider] = []
+
+    def make() -> FakeProvider:
+        made.append(FakeProvider("one"))
+        return made[-1]
+
+    value = CachedValue(make, "secret", max_age=300)
+    # Then nothing is made until it is read, and it is made once
+    assert made == []
+    assert value.current() == "one"
+    assert value.current() == "one"
+    assert len(made) == 1
+    assert made[0].reads == 1
