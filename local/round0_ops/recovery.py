@@ -460,11 +460,18 @@ def pending(stack: Stack, printer: Printer, publish: bool, requeue: Sequence[str
             printer.text(f"the sweeper failed: {report.get('errorMessage', report)}")
             status |= 1
         else:
+            quarantined_now = report.get("quarantined") or {}
             printer.text(
                 f"swept: {report.get('published', 0)} published, {report.get('failed', 0)}"
-                f" failed, {report.get('skipped', 0)} skipped (held by a delivery in flight)"
+                f" failed, {report.get('skipped', 0)} skipped (held by a delivery in flight),"
+                f" {len(quarantined_now)} quarantined"
             )
-            status |= 1 if report.get("failed") else 0
+            for event_id, reason in sorted(quarantined_now.items()):
+                printer.text(f"  quarantined {event_id}: {reason}")
+            if quarantined_now:
+                printer.text("fix the cause, then: round0-ops pending --requeue EVENT_ID")
+            # a person is needed for what failed or was set aside for good
+            status |= 1 if report.get("failed") or quarantined_now else 0
     printer.document(document)
     return status
 

@@ -282,6 +282,30 @@ def test_pending_lists_what_the_sweeper_should_have_published_and_publishes_it(
     assert ops("--json", "pending").json()["pending"] == []
 
 
+def test_pending_publish_that_quarantines_says_why_and_asks_for_a_person(
+    ops: Ops, fake_lambda: FakeLambda
+) -> None:
+    # Given a sweep in which the bus refused an event for good
+    swept = {
+        "published": 0,
+        "failed": 0,
+        "skipped": 0,
+        "quarantined": {STARTED_ID: "bus_refused: MalformedDetail"},
+    }
+
+    def sweeper(function_name: str, event: dict[str, Any]) -> dict[str, Any]:
+        return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(swept).encode())}
+
+    fake_lambda.answer = sweeper
+    # When the operator publishes now
+    ran = ops("pending", "--publish")
+    # Then the event, its reason and the next step are named, and the exit says: a person
+    assert ran.status == 1
+    assert "1 quarantined" in ran.out
+    assert f"quarantined {STARTED_ID}: bus_refused: MalformedDetail" in ran.out
+    assert "round0-ops pending --requeue EVENT_ID" in ran.out
+
+
 def test_an_unknown_stack_says_so_and_how_to_fix_it(ops: Ops) -> None:
     ran = ops("--stack", "no-such-stack", "status")
     assert ran.status == 2
