@@ -56,10 +56,40 @@ def watched(metric: str, dimension_value: Any) -> bool:
 
 
 def test_each_dead_letter_queue_is_watched_for_depth_and_age() -> None:
-    for queue in of_type("AWS::SQS::Queue"):
+    # the queues a consumer's queue redrives to: what failed, kept for a limited time
+    redrive_targets = {
+        body["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        for body in of_type("AWS::SQS::Queue").values()
+        if "RedrivePolicy" in body["Properties"]
+    }
+    assert redrive_targets == {
+        "NotifyDeadLetterQueue",
+        "ArchiveDeadLetterQueue",
+        "AtsSyncDeadLetterQueue",
+    }
+    for queue in redrive_targets:
         name = {"Fn::GetAtt": [queue, "QueueName"]}
         assert watched("ApproximateNumberOfMessagesVisible", name), queue
         assert watched("ApproximateAgeOfOldestMessage", name), queue
+
+
+def test_each_rule_dead_letter_queue_alarms_on_its_first_event() -> None:
+    for rule, body in of_type("AWS::Events::Rule").items():
+        for target in body["Properties"]["Targets"]:
+            queue = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+            name = {"Fn::GetAtt": [queue, "QueueName"]}
+            assert watched("ApproximateNumberOfMessagesVisible", name), rule
+
+
+def test_each_consumer_queue_alarms_on_a_backlog_that_does_not_drain() -> None:
+    consumer_queues = [
+        name
+        for name, body in of_type("AWS::SQS::Queue").items()
+        if "RedrivePolicy" in body["Properties"]
+    ]
+    assert len(consumer_queues) == 3
+    for queue in consumer_queues:
+        assert watched("ApproximateAgeOfOldestMessage", {"Fn::GetAtt": [queue, "QueueName"]}), queue
 
 
 def test_each_function_has_its_errors_watched_and_ingest_its_throttles() -> None:
