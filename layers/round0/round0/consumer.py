@@ -1,21 +1,46 @@
-"""The shell every bus consumer runs in: one event in, its side effects done or dead-lettered.
+"""The shell every bus consumer runs in: a batch of its queue's events, each one's side
+effects done, put back to wait or retry, or dead-lettered with its reason.
 
-A consumer's Lambda is invoked asynchronously by an EventBridge rule. `run_consumer`
-does what all three consumers share: it lets idempotency marks expire with this
-invocation, puts the ROUND0 event id on every log line, resolves and parses the event,
-hands it to the consumer's `process` with the time the invocation has left, and counts
-what happened. A `PermanentFailure` goes to the dead-letter queue at once, in Lambda's
-own destination record format; anything else that escapes (a `TransientFailure` after
-its retries) is raised, so Lambda retries the invocation and, finally, sends it to the
-same queue (the function's OnFailure destination).
+An EventBridge rule puts each event in the consumer's SQS queue; Lambda's event source
+mapping hands the function batches of them (at most MaximumConcurrency invocations at
+once). `run_batch` runs each message through `run_consumer` with Powertools' batch
+utility and reports the ones to try again as batch item failures, so the others are
+deleted. `run_consumer` does what all three consumers share: it lets idempotency marks
+expire with this invocation, puts the ROUND0 event id on every log line, resolves and
+parses the event, hands it to the consumer's `process` with the time the invocation has
+left, and counts what happened.
+
+What happens to one message:
+- done, a duplicate or skipped: deleted.
+- `PermanentFailure`: the function writes it to its dead-letter queue at once, in
+  Lambda's destination record format with the reason; the message is deleted.
+- `MustWait` (a neighbour's pace, a 429): not a failure. A copy of the message goes back
+  to the queue, delayed by the wait plus jitter, and this one is deleted, so waiting
+  never adds to the receive count that ends in the dead-letter queue. The copy carries
+  how many times the event had failed before (`round0-failures`).
+- anything else (a `TransientFailure` after its retries, an unexpected error): the
+  message stays in the queue and comes back after a backoff set by its failures
+  (ChangeMessageVisibility: 1, 2, 4, 8, then 15 minutes, with jitter); on its last
+  allowed receive (ConsumerMaxReceives) the function dead-letters it with the reason
+  instead. SQS's redrive policy moves a message whose invocation crashed or timed out on
+  that receive to the same queue, raw (docs/operations.md: dead letters).
 """
 
 import json
+import math
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from round0 import aws
 from round0.events import is_test_event
@@ -23,6 +48,7 @@ from round0.failures import PermanentFailure, reason_code
 from round0.idempotency import InProgressElsewhere, register_context
 from round0.large_events import PayloadGone, PayloadIntegrityError, resolve_event
 from round0.observability import Metric, count, count_with_reason, logger
+from round0.pacing import MustWait, set_invocation_time_left
 from round0.reading import identifier, section
 from round0.settings import FunctionSettings, load_settings
 
@@ -35,6 +61,13 @@ type TimeLeft = Callable[[], float]
 class ConsumerSettings(FunctionSettings):
     # the only bucket a payload pointer on the bus may be followed into
     payload_bucket_name: str
+
+
+class QueueSettings(FunctionSettings):
+    """Where a consumer's events wait, and how often one may be received."""
+
+    consumer_queue_url: str
+    consumer_max_receives: int = 8
 
 
 class Outcome(StrEnum):
@@ -95,27 +128,113 @@ class LambdaContextLike(Protocol):
 
 
 class DeadLetterQueue:
-    """The consumer's SQS dead-letter queue (also its Lambda OnFailure destination)."""
+    """The consumer's SQS dead-letter queue: its own records, and SQS's redrive target."""
 
     def __init__(self, queue_url: str, client: "SQSClient | None" = None) -> None:
         self._queue_url = queue_url
         self._client = client
 
-    def send(self, bus_event: dict[str, Any], reason: str, consumer: str) -> None:
-        # Lambda's own destination record format, so one redrive handles both kinds.
+    def send(
+        self,
+        bus_event: dict[str, Any],
+        reason: str,
+        consumer: str,
+        *,
+        condition: str = "PermanentFailure",
+        attempts: int = 1,
+    ) -> None:
+        # Lambda's own destination record format (what the queue held when Lambda's
+        # asynchronous invocations wrote to it), so one reader handles every record
         record = {
             "version": "1.0",
             "timestamp": datetime.now(UTC).isoformat(),
             "requestContext": {
                 "functionArn": consumer,
-                "condition": "PermanentFailure",
-                "approximateInvokeCount": 1,
+                "condition": condition,
+                "approximateInvokeCount": attempts,
             },
             "requestPayload": bus_event,
-            "responsePayload": {"errorType": "PermanentFailure", "errorMessage": reason},
+            "responsePayload": {"errorType": condition, "errorMessage": reason},
         }
         (self._client or aws.sqs()).send_message(
             QueueUrl=self._queue_url, MessageBody=json.dumps(record)
+        )
+
+
+# ------------------------------------------------------------------ the queue
+FAILURES_ATTRIBUTE = "round0-failures"
+BACKOFF_BASE_SECONDS = 60.0
+BACKOFF_MAX_SECONDS = 900.0
+MAX_DELAY_SECONDS = 900  # SQS's longest DelaySeconds
+
+
+def backoff_seconds(failures: int, rng: random.Random | None = None) -> int:
+    """How long a message stays hidden after its `failures`-th failure: 1, 2, 4, 8, then
+    15 minutes, each between half and all of it (jitter, so events that failed together
+    do not come back together)."""
+    ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(failures - 1, 0))
+    return math.ceil((rng or random).uniform(ceiling / 2, ceiling))
+
+
+def wait_delay_seconds(wait: float, rng: random.Random | None = None) -> int:
+    """A wait as an SQS delay: the wait plus up to a quarter more (at least a second) of
+    jitter, so the events a limit held back do not all come back in the same second."""
+    jittered = wait + (rng or random).uniform(0, max(1.0, wait / 4))
+    return min(MAX_DELAY_SECONDS, math.ceil(jittered))
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message of the consumer's queue, as the shell needs it."""
+
+    body: str
+    receipt_handle: str
+    receives: int  # ApproximateReceiveCount of this copy
+    failures_before: int  # failures of the earlier copies (put back while waiting)
+
+    @property
+    def attempt(self) -> int:
+        """The how-manieth time the event is tried (waits not counted)."""
+        return self.failures_before + self.receives
+
+    @classmethod
+    def of(cls, record: SQSRecord) -> "Delivery":
+        attribute = record.message_attributes.get(FAILURES_ATTRIBUTE)
+        before = attribute.string_value if attribute is not None else None
+        return cls(
+            body=record.body,
+            receipt_handle=record.receipt_handle,
+            receives=int(record.attributes.approximate_receive_count or 1),
+            failures_before=int(before) if before and before.isdigit() else 0,
+        )
+
+
+class ConsumerQueue:
+    """The consumer's own SQS queue: back off a failed message, put a waiting one back."""
+
+    def __init__(self, queue_url: str, client: "SQSClient | None" = None) -> None:
+        self._queue_url = queue_url
+        self._client = client
+
+    def back_off(self, delivery: Delivery, seconds: int) -> None:
+        (self._client or aws.sqs()).change_message_visibility(
+            QueueUrl=self._queue_url,
+            ReceiptHandle=delivery.receipt_handle,
+            VisibilityTimeout=seconds,
+        )
+
+    def put_back(self, delivery: Delivery, delay_seconds: int) -> None:
+        """A fresh copy, `delay_seconds` from now, that remembers the failures so far."""
+        (self._client or aws.sqs()).send_message(
+            QueueUrl=self._queue_url,
+            MessageBody=delivery.body,
+            DelaySeconds=delay_seconds,
+            MessageAttributes={
+                FAILURES_ATTRIBUTE: {
+                    "DataType": "Number",
+                    "StringValue": str(delivery.attempt - 1),
+                }
+            },
         )
 
 
@@ -179,3 +298,87 @@ def run_consumer(
             count(Metric.DUPLICATE)
         case Outcome.SKIPPED:
             count_with_reason(Metric.SKIPPED, handled.reason or "unknown")
+
+
+def run_delivery(
+    delivery: Delivery,
+    context: LambdaContextLike,
+    process: Process,
+    dead_letters: Callable[[], DeadLetterQueue],
+    queue: Callable[[], ConsumerQueue],
+    max_receives: int,
+) -> None:
+    """One message of the consumer's queue: returns when it may be deleted, raises when
+    it must come back (after the backoff this sets)."""
+    try:
+        bus_event = json.loads(delivery.body)
+    except ValueError:
+        bus_event = None
+    if not isinstance(bus_event, dict):
+        logger.warning("dead-lettered", reason="invalid_message")
+        count_with_reason(Metric.DEAD_LETTERED, "invalid_message")
+        dead_letters().send(
+            {"body": delivery.body[:1000]},
+            "invalid_message: not a bus event",
+            context.invoked_function_arn,
+        )
+        return
+    try:
+        run_consumer(bus_event, context, process, dead_letters)
+    except MustWait as wait:
+        delay = wait_delay_seconds(wait.seconds)
+        logger.info("waits its turn in the queue", reason=wait.reason, delay=delay)
+        count_with_reason(Metric.WAITED, reason_code(wait.reason))
+        queue().put_back(delivery, delay)
+    except Exception as exc:
+        said = getattr(exc, "reason", None)  # a TransientFailure's, or a domain error's
+        reason = said if isinstance(said, str) else f"unexpected: {type(exc).__name__}"
+        if delivery.attempt >= max_receives:
+            logger.warning("dead-lettered", reason=reason, attempts=delivery.attempt)
+            count_with_reason(Metric.DEAD_LETTERED, "retries_exhausted")
+            dead_letters().send(
+                bus_event,
+                f"retries_exhausted: {reason}",
+                context.invoked_function_arn,
+                condition="RetriesExhausted",
+                attempts=delivery.attempt,
+            )
+            return
+        seconds = backoff_seconds(delivery.attempt)
+        logger.warning(
+            "failed; back in the queue", reason=reason, attempt=delivery.attempt, backoff=seconds
+        )
+        queue().back_off(delivery, seconds)
+        raise
+
+
+def run_batch(
+    event: dict[str, Any],
+    context: LambdaContextLike,
+    process: Process,
+    dead_letters: Callable[[], DeadLetterQueue],
+    queue: Callable[[], ConsumerQueue],
+) -> dict[str, Any]:
+    """A batch of the consumer's queue: each message through `run_delivery`; the answer
+    lists the ones to receive again (ReportBatchItemFailures)."""
+    set_invocation_time_left(lambda: context.get_remaining_time_in_millis() / 1000)
+    max_receives = load_settings(QueueSettings).consumer_max_receives
+
+    def handle(record: SQSRecord) -> None:
+        run_delivery(Delivery.of(record), context, process, dead_letters, queue, max_receives)
+
+    # a batch whose every message failed is answered like any other (each listed), not
+    # raised: its messages are already set to come back after their backoff, and the
+    # function's Errors alarm is for what the shell could not handle
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    answer = process_partial_response(
+        event=event,
+        record_handler=handle,
+        processor=processor,
+        context=context,  # type: ignore[arg-type]
+    )
+    return dict(answer)
+
+
+def consumer_queue() -> ConsumerQueue:
+    return ConsumerQueue(load_settings(QueueSettings).consumer_queue_url)
