@@ -199,8 +199,8 @@ class Delivery:
 
     @classmethod
     def of(cls, record: SQSRecord) -> "Delivery":
-        attribute = record.message_attributes.get(FAILURES_ATTRIBUTE)
-        before = attribute.string_value if attribute is not None else None
+        attributes = record.raw_event.get("messageAttributes") or {}
+        before = (attributes.get(FAILURES_ATTRIBUTE) or {}).get("stringValue")
         return cls(
             body=record.body,
             receipt_handle=record.receipt_handle,
