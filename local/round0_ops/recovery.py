@@ -83,18 +83,19 @@ def redrive(
     reason: str | None,
     dry_run: bool,
 ) -> int:
-    """Invoke each consumer again with the original event; delete each message only once
-    Lambda accepted the invocation."""
-    lambda_client = stack.client("lambda")
+    """Send each event back to its consumer's own queue, which paces it like any other
+    (MaximumConcurrency, the neighbours' rates); delete each dead letter only once its
+    event is in the queue."""
+    sqs = stack.client("sqs")
     results: list[dict[str, Any]] = []
     failures = 0
     for consumer in consumers(chosen):
-        function = stack.output(consumer.function_output)
+        source = stack.output(consumer.source_queue_output)
         queue = _queue(stack, consumer)
         with explained(f"redriving {consumer.name}"), queue.held() as letters:
             picked = [letter for letter in letters if _wanted(letter, event_ids, reason)]
             for done, letter in enumerate(picked, start=1):
-                outcome = "would redrive" if dry_run else _invoke(lambda_client, function, letter)
+                outcome = "would redrive" if dry_run else _send(sqs, source, letter)
                 if outcome == "redriven":
                     queue.delete(letter)
                 else:
@@ -116,17 +117,12 @@ def redrive(
     return 1 if failures else 0
 
 
-def _invoke(lambda_client: Any, function: str, letter: DeadLetter) -> str:
+def _send(sqs: Any, queue_url: str, letter: DeadLetter) -> str:
+    """The event back in its consumer's queue, as its rule puts it there."""
     try:
-        answer = lambda_client.invoke(
-            FunctionName=function,
-            InvocationType="Event",
-            Payload=json.dumps(letter.bus_event).encode(),
-        )
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(letter.bus_event))
     except ClientError as exc:
         return f"failed: {exc.response.get('Error', {}).get('Code', 'error')} (kept in the queue)"
-    if answer.get("StatusCode") != 202:
-        return f"failed: HTTP {answer.get('StatusCode')} (kept in the queue)"
     return "redriven"
 
 
@@ -180,8 +176,8 @@ def republish(stack: Stack, printer: Printer, event_ids: Sequence[str]) -> int:
 
 
 def _rule_arns(stack: Stack, chosen: list[Consumer]) -> list[str]:
-    """The bus rules of the chosen consumers: their names contain the function's logical
-    id (SAM names them `<stack>-<Function><Event>-<suffix>`; the local runner alike)."""
+    """The bus rules of the chosen consumers: their names contain the rule's logical id
+    (CloudFormation names them `<stack>-<Rule>-<suffix>`; the local runner alike)."""
     events = stack.client("events")
     bus = stack.output("EventBusName")
     rules = []
@@ -190,7 +186,7 @@ def _rule_arns(stack: Stack, chosen: list[Consumer]) -> list[str]:
     return [
         rule["Arn"]
         for rule in rules
-        if any(consumer.function_logical_id in rule["Name"] for consumer in chosen)
+        if any(consumer.rule_logical_id in rule["Name"] for consumer in chosen)
     ]
 
 

@@ -140,7 +140,7 @@ class Consumer:
     """A bus consumer as operators name it, and where the stack keeps its pieces."""
 
     name: str
-    function_logical_id: str  # its rules' names contain it, deployed and local alike
+    function_logical_id: str
 
     @property
     def queue_output(self) -> str:
@@ -149,6 +149,16 @@ class Consumer:
     @property
     def function_output(self) -> str:
         return f"{self.function_logical_id}Name"
+
+    @property
+    def source_queue_output(self) -> str:
+        """The consumer's own queue, which its rule feeds (a redrive sends there)."""
+        return f"{self.function_logical_id.removesuffix('Function')}QueueUrl"
+
+    @property
+    def rule_logical_id(self) -> str:
+        """Its rule on the bus: CloudFormation's and the local runner's rule names hold it."""
+        return f"{self.function_logical_id.removesuffix('Function')}Rule"
 
 
 CONSUMERS = {

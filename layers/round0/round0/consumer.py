@@ -68,6 +68,10 @@ class QueueSettings(FunctionSettings):
 
     consumer_queue_url: str
     consumer_max_receives: int = 8
+    # the backoff after a failure doubles from the base to the max (round0-local runs it
+    # in seconds)
+    consumer_backoff_base_seconds: float = 60.0
+    consumer_backoff_max_seconds: float = 900.0
 
 
 class Outcome(StrEnum):
@@ -168,11 +172,16 @@ BACKOFF_MAX_SECONDS = 900.0
 MAX_DELAY_SECONDS = 900  # SQS's longest DelaySeconds
 
 
-def backoff_seconds(failures: int, rng: random.Random | None = None) -> int:
+def backoff_seconds(
+    failures: int,
+    rng: random.Random | None = None,
+    base: float = BACKOFF_BASE_SECONDS,
+    most: float = BACKOFF_MAX_SECONDS,
+) -> int:
     """How long a message stays hidden after its `failures`-th failure: 1, 2, 4, 8, then
     15 minutes, each between half and all of it (jitter, so events that failed together
     do not come back together)."""
-    ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(failures - 1, 0))
+    ceiling = min(most, base * 2 ** max(failures - 1, 0))
     return math.ceil((rng or random).uniform(ceiling / 2, ceiling))
 
 
@@ -306,7 +315,7 @@ def run_delivery(
     process: Process,
     dead_letters: Callable[[], DeadLetterQueue],
     queue: Callable[[], ConsumerQueue],
-    max_receives: int,
+    settings: QueueSettings,
 ) -> None:
     """One message of the consumer's queue: returns when it may be deleted, raises when
     it must come back (after the backoff this sets)."""
@@ -333,7 +342,7 @@ def run_delivery(
     except Exception as exc:
         said = getattr(exc, "reason", None)  # a TransientFailure's, or a domain error's
         reason = said if isinstance(said, str) else f"unexpected: {type(exc).__name__}"
-        if delivery.attempt >= max_receives:
+        if delivery.attempt >= settings.consumer_max_receives:
             logger.warning("dead-lettered", reason=reason, attempts=delivery.attempt)
             count_with_reason(Metric.DEAD_LETTERED, "retries_exhausted")
             dead_letters().send(
@@ -344,7 +353,11 @@ def run_delivery(
                 attempts=delivery.attempt,
             )
             return
-        seconds = backoff_seconds(delivery.attempt)
+        seconds = backoff_seconds(
+            delivery.attempt,
+            base=settings.consumer_backoff_base_seconds,
+            most=settings.consumer_backoff_max_seconds,
+        )
         logger.warning(
             "failed; back in the queue", reason=reason, attempt=delivery.attempt, backoff=seconds
         )
@@ -362,10 +375,10 @@ def run_batch(
     """A batch of the consumer's queue: each message through `run_delivery`; the answer
     lists the ones to receive again (ReportBatchItemFailures)."""
     set_invocation_time_left(lambda: context.get_remaining_time_in_millis() / 1000)
-    max_receives = load_settings(QueueSettings).consumer_max_receives
+    settings = load_settings(QueueSettings)
 
     def handle(record: SQSRecord) -> None:
-        run_delivery(Delivery.of(record), context, process, dead_letters, queue, max_receives)
+        run_delivery(Delivery.of(record), context, process, dead_letters, queue, settings)
 
     # a batch whose every message failed is answered like any other (each listed), not
     # raised: its messages are already set to come back after their backoff, and the

@@ -2,8 +2,10 @@
 
 `LocalPipeline` starts moto's server behind its gateway (the AWS endpoint), creates
 every resource `template.yaml` declares, serves the webhook route as API Gateway would
-(`front_door`), and delivers each bus event to the functions whose rules match, with
-the retries and dead-letter queues the template declares (`bus_router`); the gateway
+(`front_door`), and delivers each bus event through the rules and queues the template
+declares to the functions that read them, as Lambda's SQS event source mappings do
+(batches, MaximumConcurrency, visibility, partial batch failures, redrive to the
+dead-letter queue: `bus_router`, `event_sources`); the gateway
 answers Lambda's Invoke API for the same functions. It registers a CloudFormation
 stack named after the local stack (`round0-local`) whose Outputs are the template's,
 resolved locally, so tools that find resources through DescribeStacks work unchanged.
@@ -11,9 +13,9 @@ Stand-ins play ROUND0's API and audio storage, Slack and the ATS
 (`round0_local.integrations`). Every outbound side effect is printed and appended to
 the outbox as one JSON line (`reporter`).
 
-Each function runs up to its ReservedConcurrentExecutions at once (else
-`concurrency`), each execution environment with the credentials of the function's
-own role, which holds the template's policies for it (`round0_local.permissions`).
+Each function runs up to `concurrency` executions at once (a consumer's queue feeds it
+at most its MaximumConcurrency), each execution environment with the credentials of
+the function's own role, which holds the template's policies for it (`round0_local.permissions`).
 An execution environment is Lambda's runtime emulator running the function's `sam
 build` output (`round0_local.runtime`), or the worker protocol where it cannot run.
 Every AWS call a function makes is recorded with what IAM evaluates for it, for the
@@ -41,6 +43,7 @@ from round0_local.integrations import LocalIntegrations
 from round0_local.observers import observers_for
 from round0_local.permissions import FunctionRoles
 from round0_local.pipeline.bus_router import BusRouter, Deliveries, Schedules
+from round0_local.pipeline.event_sources import EventSourceMappings, local_environment
 from round0_local.pipeline.front_door import FrontDoor
 from round0_local.pipeline.replays import BusReplays
 from round0_local.pipeline.reporter import Printer, Reporter, short
@@ -70,9 +73,10 @@ class PipelineConfig:
     log_dir: Path = Path(".local/logs")
     # every AWS call of the functions, with what IAM evaluates for it (the IAM check)
     calls_log: Path = Path(".local/calls.jsonl")
-    # concurrent executions of a function without ReservedConcurrentExecutions
+    # concurrent executions of each function (a queue's mapping: its MaximumConcurrency)
     concurrency: int = 4
-    # Lambda retries an async invocation after about 1 and 2 minutes; locally, seconds.
+    # Lambda retries an async invocation after about 1 and 2 minutes, and a consumer
+    # backs off a failed event for minutes; locally, seconds.
     retry_delay_seconds: float = 1.0
     chaos: ChaosConfig | None = None
     template: Path = TEMPLATE_PATH
@@ -106,7 +110,15 @@ class LocalPipeline:
             self.front_door.wait_answered,
             config.retry_delay_seconds,
         )
-        self.bus = BusRouter(self.stack, self.emulator, self.deliveries)
+        self.mappings = EventSourceMappings(
+            self.stack,
+            self.emulator,
+            self.deliveries.invoke_batch,
+            self.say,
+            config.concurrency,
+            config.retry_delay_seconds,
+        )
+        self.bus = BusRouter(self.stack, self.emulator, self.mappings)
         self.schedules = Schedules(self.stack, self.deliveries, self.say)
         self.replays = BusReplays(self.emulator, self.say)
         self.policies: StackPolicies | None = None
@@ -247,8 +259,9 @@ class LocalPipeline:
 
     # ------------------------------------------------------------ waiting
     def idle(self) -> bool:
-        """True when no bus event is queued or being delivered."""
-        return self.bus.idle()
+        """True when no bus event is queued or being delivered, and no asynchronous
+        invocation is running."""
+        return not self.deliveries.busy() and self.bus.idle()
 
     def wait_idle(self, timeout: float, settle: float = 1.5) -> bool:
         """Wait (bounded) until every delivery is done and none arrived for `settle` s."""
@@ -266,13 +279,18 @@ class LocalPipeline:
 
     # ------------------------------------------------------------ functions
     def concurrency(self, function: str) -> int:
-        """Its ReservedConcurrentExecutions, else the pipeline's default."""
-        reserved = self.stack.functions()[function]["Properties"].get(
-            "ReservedConcurrentExecutions"
-        )
-        return (
-            int(self.stack.resolve(reserved)) if reserved is not None else self.config.concurrency
-        )
+        """Executions at once: the pipeline's default, and at least what its queue's
+        mapping may run (MaximumConcurrency)."""
+        caps = [s.maximum_concurrency for s in self.mappings.sources if s.function == function]
+        return max([self.config.concurrency, *caps])
+
+    def environment(self, function: str) -> dict[str, str]:
+        """The template's environment of the function, and for a consumer its backoff in
+        seconds (`event_sources.local_environment`)."""
+        environment = self.stack.function_environment(function)
+        if any(source.function == function for source in self.mappings.sources):
+            environment.update(local_environment(self.config.retry_delay_seconds))
+        return environment
 
     def _start_functions(self, roles: FunctionRoles) -> None:
         self.config.log_dir.mkdir(parents=True, exist_ok=True)
@@ -293,7 +311,7 @@ class LocalPipeline:
             launch = self.runtime.launcher(
                 self.stack,
                 name,
-                self.stack.function_environment(name),
+                self.environment(name),
                 self.emulator.endpoint,
                 credentials,
             )
