@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,7 @@ from round0_testkit.iam.stack import (
     stack_policies,
     translate,
 )
+from round0_testkit.standins.recording import RateLimit
 from round0_testkit.template import TEMPLATE_PATH, TemplateStack, load_template
 
 __all__ = ["LocalPipeline", "PipelineConfig"]
@@ -85,6 +86,10 @@ class PipelineConfig:
     # (None: `sam build` first)
     runtime: str = "auto"
     build_dir: Path | None = None
+    # a stand-in's rate limit (`RateLimit.parse`: 1/s, 100/min) by its name
+    rate_limits: dict[str, str] = field(default_factory=dict)
+    # template parameter values of the local stack, over the integrations' own
+    parameters: dict[str, str] = field(default_factory=dict)
 
 
 class LocalPipeline:
@@ -137,6 +142,9 @@ class LocalPipeline:
         self.emulator.start()
         self.integrations.start()
         self.stack.parameters.update(self.integrations.parameters())
+        self.stack.parameters.update(self.config.parameters)
+        for name, spec in self.config.rate_limits.items():
+            self.integrations.standins()[name].limit_rate(RateLimit.parse(spec))
         self.stack.secret_values.update(self.integrations.secret_values(self.config.secret))
         self.stack.create(self.emulator.session(), self.emulator.endpoint)
         self.integrations.prepare_aws(self.emulator, self.stack)
