@@ -28,6 +28,7 @@ their runtimes (`round0_local.chaos`).
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -172,6 +173,9 @@ class LocalPipeline:
         return self
 
     def stop(self) -> None:
+        # the most invocations each consumer ran at once (its queue's MaximumConcurrency
+        # bounds it): the burst bench reads this line
+        self.say(f"round0-local: peak concurrency {json.dumps(self.mappings.peaks())}")
         self.front_door.stop()
         self.schedules.stop()
         self.bus.stop()
