@@ -41,6 +41,7 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from botocore.exceptions import ClientError
 
 from round0 import aws
 from round0.events import is_test_event
@@ -340,8 +341,7 @@ def run_delivery(
         count_with_reason(Metric.WAITED, reason_code(wait.reason))
         queue().put_back(delivery, delay)
     except Exception as exc:
-        said = getattr(exc, "reason", None)  # a TransientFailure's, or a domain error's
-        reason = said if isinstance(said, str) else f"unexpected: {type(exc).__name__}"
+        reason = _failure_reason(exc)
         if delivery.attempt >= settings.consumer_max_receives:
             logger.warning("dead-lettered", reason=reason, attempts=delivery.attempt)
             count_with_reason(Metric.DEAD_LETTERED, "retries_exhausted")
@@ -363,6 +363,17 @@ def run_delivery(
         )
         queue().back_off(delivery, seconds)
         raise
+
+
+def _failure_reason(exc: Exception) -> str:
+    """What a failure is called in logs and dead letters: a TransientFailure's (or a
+    domain error's) reason, else the error's type and AWS error code, never its text
+    (which may quote data)."""
+    said = getattr(exc, "reason", None)
+    if isinstance(said, str):
+        return said
+    code = aws.error_code(exc) if isinstance(exc, ClientError) else None
+    return f"unexpected: {type(exc).__name__}" + (f" {code}" if code else "")
 
 
 def run_batch(

@@ -121,6 +121,7 @@ class LocalPipeline:
             self.emulator,
             self.deliveries.invoke_batch,
             self.say,
+            self.reporter.collect_dead_letters,
             config.concurrency,
             config.retry_delay_seconds,
         )

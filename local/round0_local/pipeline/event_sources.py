@@ -58,6 +58,8 @@ def queue_sources(stack: TemplateStack, default_concurrency: int) -> list[QueueS
             if event["Type"] != "SQS":
                 continue
             properties = event["Properties"]
+            if stack.resolve(properties.get("Enabled", True)) in {False, "false"}:
+                continue  # a disabled mapping does not poll
             queue = properties["Queue"]["Fn::GetAtt"][0]
             scaling = stack.resolve(properties.get("ScalingConfig", {}))
             sources.append(
@@ -111,6 +113,7 @@ class EventSourceMappings:
         emulator: AwsEmulator,
         invoke_batch: InvokeBatch,
         say: Callable[[str], None],
+        collect_dead_letters: Callable[[str], None],
         default_concurrency: int,
         retry_delay_seconds: float,
     ) -> None:
@@ -118,6 +121,7 @@ class EventSourceMappings:
         self._emulator = emulator
         self._invoke_batch = invoke_batch
         self._say = say
+        self._collect_dead_letters = collect_dead_letters
         self._retry_delay = retry_delay_seconds
         self.sources = queue_sources(stack, default_concurrency)
         self.concurrency: dict[str, Concurrency] = {
@@ -167,6 +171,8 @@ class EventSourceMappings:
                 continue
             if messages:
                 self._deliver(source, driver, arn, messages)
+            else:  # a receive may have moved a message past maxReceiveCount to the DLQ
+                self._collect_dead_letters(source.function)
 
     def _deliver(
         self,
