@@ -19,7 +19,7 @@ Run: `.venv/bin/python bench/burst.py [--interviews 500]` (about 10 minutes).
 `--quick`: 10 interviews with the limits scaled up 10 times, to prove the bench runs.
 The consumers' pace is the template's parameters (SlackMessagesPerSecond,
 Round0ApiRequestsPerMinute), set to the stand-ins' limits with `serve --parameter`;
-SesSendRatePerSecond is a production account's 14 (the issue limits Slack and ROUND0's
+SesSendRatePerSecond is 14, a production account's rate (the issue limits Slack and ROUND0's
 API only). A runner without `--parameter` (the asynchronous wiring before the queues)
 runs with its own code and says so.
 """

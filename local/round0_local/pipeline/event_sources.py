@@ -12,16 +12,19 @@ the one the function set to back off); SQS's redrive policy (moto's) moves it to
 dead-letter queue once it has been received `maxReceiveCount` times.
 
 Time is compressed as for the asynchronous retries: a failed invocation's messages come
-back after `retry_delay_seconds` times their receive count (Lambda waits the queue's
-visibility timeout, minutes), and the consumers' own backoff runs in seconds
-(`local_environment`: CONSUMER_BACKOFF_*). What each invocation did is reported as each
-event's (`Deliveries.invoke_batch`); the peak of concurrent invocations per function is
-kept for the burst bench.
+back once its deadline (its start plus the function's Timeout) has passed, and
+`retry_delay_seconds` times their receive count later (Lambda waits the queue's
+visibility timeout, six times the function's Timeout: never before the deadline, so the
+idempotency marks a crashed invocation held until its deadline are free again), and the
+consumers' own backoff runs in seconds (`local_environment`: CONSUMER_BACKOFF_*).
+What each invocation did is reported as each event's (`Deliveries.invoke_batch`); the
+peak of concurrent invocations per function is kept for the burst bench.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -35,7 +38,7 @@ from round0_testkit.queues import ConsumerQueueDriver, lambda_sqs_event
 from round0_testkit.template import TemplateStack
 
 LONG_POLL_SECONDS = 1
-# the longest visibility a failed invocation's messages get locally
+# the longest a failed invocation's messages wait locally past its deadline
 MAX_LOCAL_RETRY_SECONDS = 10
 
 
@@ -48,11 +51,13 @@ class QueueSource:
     batch_size: int
     maximum_concurrency: int
     reports_batch_item_failures: bool
+    timeout_seconds: float  # the function's Timeout
 
 
 def queue_sources(stack: TemplateStack, default_concurrency: int) -> list[QueueSource]:
     """Every `SQS` event of every function in the template."""
     sources = []
+    default_timeout = stack.template.get("Globals", {}).get("Function", {}).get("Timeout", 3)
     for function, body in stack.functions().items():
         for event in body["Properties"].get("Events", {}).values():
             if event["Type"] != "SQS":
@@ -70,6 +75,9 @@ def queue_sources(stack: TemplateStack, default_concurrency: int) -> list[QueueS
                     maximum_concurrency=int(scaling.get("MaximumConcurrency", default_concurrency)),
                     reports_batch_item_failures="ReportBatchItemFailures"
                     in properties.get("FunctionResponseTypes", []),
+                    timeout_seconds=float(
+                        stack.resolve(body["Properties"].get("Timeout", default_timeout))
+                    ),
                 )
             )
     return sources
@@ -185,6 +193,7 @@ class EventSourceMappings:
             int(m.get("Attributes", {}).get("ApproximateReceiveCount", "1")) for m in messages
         ]
         bus_events = [_json(message["Body"]) for message in messages]
+        deadline = time.monotonic() + source.timeout_seconds
         with self.concurrency[source.function]:
             invocation = self._invoke_batch(
                 source.function, lambda_sqs_event(messages, arn), bus_events, receives
@@ -196,7 +205,7 @@ class EventSourceMappings:
                 f" {invocation.error_type}: {invocation.error_message}"
             )
             for message, count in zip(messages, receives, strict=True):
-                self._retry_later(driver, message, count)
+                self._retry_later(driver, message, count, deadline)
             return
         answer = invocation.result if source.reports_batch_item_failures else {}
         failed = driver.settle(messages, answer)
@@ -205,9 +214,10 @@ class EventSourceMappings:
                 self._say(f"↻ back       {short(_event_id(event))} to {source.function}'s queue")
 
     def _retry_later(
-        self, driver: ConsumerQueueDriver, message: dict[str, Any], receives: int
+        self, driver: ConsumerQueueDriver, message: dict[str, Any], receives: int, deadline: float
     ) -> None:
-        seconds = min(MAX_LOCAL_RETRY_SECONDS, round(self._retry_delay * receives))
+        after_deadline = math.ceil(max(0.0, deadline - time.monotonic()))
+        seconds = after_deadline + min(MAX_LOCAL_RETRY_SECONDS, round(self._retry_delay * receives))
         try:
             driver.sqs.change_message_visibility(
                 QueueUrl=driver.queue_url,
