@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from round0_local.emulator import AwsEmulator
@@ -131,12 +132,19 @@ class EventSourceMappings:
         self._say = say
         self._collect_dead_letters = collect_dead_letters
         self._retry_delay = retry_delay_seconds
-        self.sources = queue_sources(stack, default_concurrency)
-        self.concurrency: dict[str, Concurrency] = {
-            source.function: Concurrency() for source in self.sources
-        }
+        self._default_concurrency = default_concurrency
         self._running = threading.Event()
         self._threads: list[threading.Thread] = []
+
+    @cached_property
+    def sources(self) -> list[QueueSource]:
+        """The template's mappings, read once the local stack's parameters are set (an
+        ATS mapping is enabled only with an adapter)."""
+        return queue_sources(self._stack, self._default_concurrency)
+
+    @cached_property
+    def concurrency(self) -> dict[str, Concurrency]:
+        return {source.function: Concurrency() for source in self.sources}
 
     def queue_urls(self) -> list[str]:
         return [self._stack.resolve({"Ref": source.queue}) for source in self.sources]
