@@ -12,10 +12,10 @@ the one the function set to back off); SQS's redrive policy (moto's) moves it to
 dead-letter queue once it has been received `maxReceiveCount` times.
 
 Time is compressed as for the asynchronous retries: a failed invocation's messages come
-back once its deadline (its start plus the function's Timeout) has passed, and
-`retry_delay_seconds` times their receive count later (Lambda waits the queue's
-visibility timeout, six times the function's Timeout: never before the deadline, so the
-idempotency marks a crashed invocation held until its deadline are free again), and the
+back `retry_delay_seconds` times their receive count later (Lambda waits the queue's
+visibility timeout, six times the function's Timeout), but a killed or timed-out one's
+only once its deadline (its start plus the function's Timeout) has passed, as on AWS:
+the idempotency marks it held until that deadline are free again by then. The
 consumers' own backoff runs in seconds (`local_environment`: CONSUMER_BACKOFF_*).
 What each invocation did is reported as each event's (`Deliveries.invoke_batch`); the
 peak of concurrent invocations per function is kept for the burst bench.
@@ -212,8 +212,9 @@ class EventSourceMappings:
                 f"✗ failed     batch of {len(messages)} in {source.function}:"
                 f" {invocation.error_type}: {invocation.error_message}"
             )
+            died = invocation.killed or invocation.error_type == "Sandbox.Timedout"
             for message, count in zip(messages, receives, strict=True):
-                self._retry_later(driver, message, count, deadline)
+                self._retry_later(driver, message, count, deadline if died else None)
             return
         answer = invocation.result if source.reports_batch_item_failures else {}
         failed = driver.settle(messages, answer)
@@ -222,9 +223,16 @@ class EventSourceMappings:
                 self._say(f"↻ back       {short(_event_id(event))} to {source.function}'s queue")
 
     def _retry_later(
-        self, driver: ConsumerQueueDriver, message: dict[str, Any], receives: int, deadline: float
+        self,
+        driver: ConsumerQueueDriver,
+        message: dict[str, Any],
+        receives: int,
+        deadline: float | None,
     ) -> None:
-        after_deadline = math.ceil(max(0.0, deadline - time.monotonic()))
+        """The message back after the retry delay (and, for an invocation that died, after
+        its deadline)."""
+        left = 0.0 if deadline is None else deadline - time.monotonic()
+        after_deadline = math.ceil(max(0.0, left))
         seconds = after_deadline + min(MAX_LOCAL_RETRY_SECONDS, round(self._retry_delay * receives))
         try:
             driver.sqs.change_message_visibility(
