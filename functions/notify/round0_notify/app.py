@@ -4,12 +4,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from round0.consumer import consumer_queue, run_batch
+from round0.consumer import consumer_queue, run_consumer_event
 from round0.observability import logger, metrics
 from round0_notify.wiring import dead_letters, notifier
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return run_batch(event, context, notifier().notify, dead_letters, consumer_queue)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | None:
+    return run_consumer_event(event, context, notifier().notify, dead_letters, consumer_queue)

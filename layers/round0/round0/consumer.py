@@ -404,5 +404,21 @@ def run_batch(
     return dict(answer)
 
 
+def run_consumer_event(
+    event: dict[str, Any],
+    context: LambdaContextLike,
+    process: Process,
+    dead_letters: Callable[[], DeadLetterQueue],
+    queue: Callable[[], ConsumerQueue],
+) -> dict[str, Any] | None:
+    """What a consumer's handler runs: a batch of its queue (the event source mapping's
+    `Records`), or one bus event invoked directly (`sam local invoke -e events/bus/...`,
+    Lambda's Invoke API by hand), which fails as the consumer fails it."""
+    if isinstance(event, dict) and "Records" in event:
+        return run_batch(event, context, process, dead_letters, queue)
+    run_consumer(event, context, process, dead_letters)
+    return None
+
+
 def consumer_queue() -> ConsumerQueue:
     return ConsumerQueue(load_settings(QueueSettings).consumer_queue_url)

@@ -19,6 +19,7 @@ from round0.consumer import (
     TimeLeft,
     backoff_seconds,
     run_batch,
+    run_consumer_event,
     wait_delay_seconds,
 )
 from round0.failures import PermanentFailure, TransientFailure
@@ -230,3 +231,27 @@ def test_a_wait_is_delayed_at_most_sqs_s_fifteen_minutes() -> None:
     rng = random.Random(3)
     assert all(1 <= wait_delay_seconds(0.2, rng) <= 2 for _ in range(20))
     assert wait_delay_seconds(5_000, rng) == consumer.MAX_DELAY_SECONDS
+
+
+def test_a_bus_event_invoked_directly_runs_once_and_fails_as_the_consumer_fails(s3: S3) -> None:
+    # Given one bus event handed to the handler directly (sam local invoke, Invoke API)
+    event = json.loads(message(s3)["Body"])
+    dead, queue = DeadLetters(), Queue()
+
+    def direct(process: Any) -> Any:
+        return run_consumer_event(
+            event,
+            Context(),
+            process,
+            lambda: dead,  # type: ignore[arg-type,return-value]
+            lambda: queue,  # type: ignore[arg-type,return-value]
+        )
+
+    # Then it is handled with no queue around it: done answers nothing, a transient
+    # failure is raised (the caller retries), a permanent one is dead-lettered
+    assert direct(done) is None
+    with pytest.raises(TransientFailure):
+        direct(failing(TransientFailure("slack_unavailable:503 x")))
+    direct(failing(PermanentFailure("slack_rejected:404 x")))
+    assert [record["reason"] for record in dead.sent] == ["slack_rejected:404 x"]
+    assert (queue.backed_off, queue.copies) == ([], [])
