@@ -50,9 +50,7 @@ def test_an_output_with_no_local_value_fails_loudly() -> None:
 
 def test_a_conditional_output_follows_its_condition() -> None:
     template = load_template()
-    template["Conditions"] = {
-        "AtsOn": {"Fn::Not": [{"Fn::Equals": [{"Ref": "AtsAdapter"}, "none"]}]}
-    }
+    template["Conditions"]["AtsOn"] = {"Fn::Not": [{"Fn::Equals": [{"Ref": "AtsAdapter"}, "none"]}]}
     template["Outputs"]["AtsAdapterInUse"] = {
         "Condition": "AtsOn",
         "Value": {"Fn::If": ["AtsOn", {"Ref": "AtsAdapter"}, {"Ref": "AWS::NoValue"}]},
