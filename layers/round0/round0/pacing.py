@@ -94,7 +94,8 @@ class DynamoSlots:
 
     def reserve(self, name: str, interval: float, now: float, latest: float) -> Reservation:
         """Take the first free slot if it is not after `latest`. Each attempt is one
-        conditional UpdateItem; a lost race reads the slot again (bounded)."""
+        conditional UpdateItem, whose refusal returns the item as it found it (no read of
+        its own); a lost race tries again (bounded)."""
         client = self._client or aws.dynamodb()
         key: dict[str, AttributeValueTypeDef] = {"pk": {"S": PACE_KEY_PREFIX + name}}
         expires = {"N": str(int(latest) + PACE_TTL_SECONDS)}
@@ -129,14 +130,16 @@ class DynamoSlots:
                         ":expires": expires,
                     },
                     ReturnValues="UPDATED_OLD",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
                 slot = float(answer["Attributes"]["next_free"]["N"])
                 return Reservation(slot, slot + interval)
             except ClientError as exc:
                 if aws.error_code(exc) != "ConditionalCheckFailedException":
                     raise
-            item = client.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
-            next_free = float(item["next_free"]["N"]) if item and "next_free" in item else now
+                # the item as the condition found it: too far, or free again meanwhile
+                found = exc.response.get("Item", {}).get("next_free", {}).get("N")  # type: ignore[attr-defined]
+                next_free = float(found) if found is not None else now
             if next_free > latest:
                 return Reservation(None, next_free)
         return Reservation(None, now + interval)  # lost every race: come back a slot later
