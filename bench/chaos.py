@@ -48,6 +48,7 @@ from round0_testkit.events import LOCAL_SIGNING_SECRET
 from round0_testkit.scenario import Step, counted, expect, judge, shuffled_with_duplicates
 from round0_testkit.sender import compact, send
 from round0_testkit.served import Served, start_serve
+from round0_testkit.template import load_template
 
 MAX_ATTEMPTS = 12  # ROUND0 stops retrying at some point; bounded here
 BACKOFF_SECONDS = (1, 2, 4, 8, 15, 30)
@@ -111,9 +112,21 @@ def run(arguments: argparse.Namespace, rate: float) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix=f"round0-chaos-{rate:g}-"))
     chaos = ["--chaos", str(rate), "--chaos-seed", str(arguments.chaos_seed)] if rate else []
     quick = ["--retry-delay", "0.2"] if arguments.quick else []
+    # a killed consumer's events come back once its deadline passed (as SQS's visibility
+    # timeout does), when the idempotency marks it held are free: a short Timeout keeps
+    # the run short (deployed: 30 s, 600 s, 60 s)
+    document = load_template()
+    for function in ("NotifyFunction", "ArchiveFunction", "AtsSyncFunction"):
+        document["Resources"][function]["Properties"]["Timeout"] = 20
+    template = workdir / "template.json"
+    template.write_text(json.dumps(document))
     served = start_serve(
-        workdir, "--concurrency", str(arguments.lambda_concurrency), *chaos, *quick, quiet=True
-    )
+        workdir,
+        "--concurrency", str(arguments.lambda_concurrency),
+        "--template", str(template),
+        *chaos, *quick,
+        quiet=True,
+    )  # fmt: skip
     sends, steps = shuffled_with_duplicates(
         arguments.events, arguments.duplicates, random.Random(arguments.seed), "x"
     )

@@ -461,6 +461,8 @@ def routes(stack: Stack) -> Routes:
             logical_id(body["Properties"]["FunctionName"])
         )
         for body in stack.of_type("AWS::Lambda::EventSourceMapping").values()
+        # a disabled mapping (AtsAdapter none) neither polls nor delivers
+        if stack.value(body["Properties"].get("Enabled", True)) not in (False, "false")
     }
     webhook = sorted(
         str(logical_id(body["Properties"]["FunctionName"]))

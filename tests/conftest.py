@@ -4,7 +4,8 @@
 template.yaml itself); `function_env` gives a function exactly the environment the
 template gives it, and clears every settings and client cache around the test.
 `drain_queue` reads an SQS queue empty; `record_state` records an event's interview
-state the way the ingest path does.
+state the way the ingest path does; `through_queue` hands a consumer a bus event through
+its SQS queue, as the event source mapping does.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from round0.interview_state import state_from
 from round0.reading import read_facts, read_identity
 from round0.state_store import state_update
 from round0_testkit.events import LOCAL_SIGNING_SECRET
+from round0_testkit.queues import ConsumerQueueDriver, ThroughQueue, failed_message_ids
 from round0_testkit.sandbox import cold_start
 from round0_testkit.template import ACCOUNT, REGION, TemplateStack, load_template
 
@@ -118,6 +120,52 @@ def record_state(stack: TemplateStack) -> Callable[[dict[str, Any]], None]:
         )
 
     return record
+
+
+# a pace the tests never wait for (the pacing has tests of its own)
+UNPACED = {
+    "SLACK_MESSAGES_PER_SECOND": "1000",
+    "SES_SEND_RATE_PER_SECOND": "1000",
+    "ROUND0_API_REQUESTS_PER_MINUTE": "60000",
+    "GREENHOUSE_REQUESTS_PER_10_SECONDS": "10000",
+    "LEVER_REQUESTS_PER_SECOND": "1000",
+}
+
+
+@pytest.fixture
+def through_queue(stack: TemplateStack, monkeypatch: pytest.MonkeyPatch) -> ThroughQueue:
+    """`(function, handler, bus_event, context)`: send the bus event to the function's
+    queue, receive it and invoke `handler` with it as the event source mapping does, and
+    delete it unless the answer reports it failed. A failed message raises the exception
+    it failed with (what Lambda would log), so a test reads as it did with one event per
+    invocation; the handler's answer otherwise."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+
+    failures: list[BaseException] = []
+
+    class RecordingProcessor(BatchProcessor):
+        def failure_handler(self, record: Any, exception: Any) -> Any:
+            failures.append(exception[1])
+            return super().failure_handler(record, exception)
+
+    monkeypatch.setattr("round0.consumer.BatchProcessor", RecordingProcessor)
+
+    def invoke(
+        function: str, handler: Any, bus_event: dict[str, Any], context: Any
+    ) -> dict[str, Any]:
+        queue_url = stack.function_environment(function)["CONSUMER_QUEUE_URL"]
+        driver = ConsumerQueueDriver(boto3.client("sqs"), queue_url)
+        for key, value in UNPACED.items():  # after function_env set the template's
+            monkeypatch.setenv(key, value)
+        failures.clear()
+        answer: dict[str, Any] = driver.deliver(
+            json.dumps(bus_event), lambda event: handler(event, context)
+        )
+        if failed_message_ids(answer):
+            raise failures[0] if failures else AssertionError(f"batch failed: {answer}")
+        return answer
+
+    return invoke
 
 
 class FakeLambdaContext:

@@ -73,6 +73,8 @@ def _serve(arguments: argparse.Namespace) -> int:
         template=Path(arguments.template),
         runtime=arguments.runtime,
         build_dir=Path(arguments.build_dir) if arguments.build_dir else None,
+        rate_limits=dict(arguments.rate_limit),
+        parameters=dict(arguments.parameter),
     )
     stop = _stop_on_signals()
     pipeline = LocalPipeline(config, printer=lambda line: print(line, flush=True))
@@ -121,6 +123,26 @@ def _serve(arguments: argparse.Namespace) -> int:
         pipeline.stop()
     print("round0-local: stopped", flush=True)
     return 0
+
+
+def _rate_limit(text: str) -> tuple[str, str]:
+    from round0_testkit.standins.recording import RateLimit  # noqa: PLC0415 - fast start
+
+    name, _, spec = text.partition("=")
+    if name not in {"slack", "round0-api", "ats"} or not spec:
+        raise argparse.ArgumentTypeError("say STANDIN=RATE, STANDIN one of slack, round0-api, ats")
+    try:
+        RateLimit.parse(spec)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return name, spec
+
+
+def _parameter(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not name or not equals:
+        raise argparse.ArgumentTypeError("say NAME=VALUE")
+    return name, value
 
 
 def _send(arguments: argparse.Namespace) -> int:
@@ -207,7 +229,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--concurrency",
         type=_positive_int,
         default=4,
-        help="concurrent executions of a function without ReservedConcurrentExecutions",
+        help="concurrent executions of each function (its queue feeds it MaximumConcurrency)",
+    )
+    serve.add_argument(
+        "--rate-limit",
+        type=_rate_limit,
+        action="append",
+        default=[],
+        metavar="STANDIN=RATE",
+        help="a stand-in answers 429 with Retry-After past RATE: slack=1/s, round0-api=100/min,"
+        " ats=50/10s; +B allows bursts of B (slack=1/s+2)",
+    )
+    serve.add_argument(
+        "--parameter",
+        type=_parameter,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a template parameter's value for the local stack (SlackMessagesPerSecond=10)",
     )
     serve.add_argument(
         "--chaos",

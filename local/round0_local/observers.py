@@ -6,7 +6,7 @@ dead letter, a request a stand-in answered), each with `clues`: the text in whic
 reporter looks for the ROUND0 event or interview it belongs to, since several
 invocations of a function may run at once. Which observers a function gets is read
 from the template: SES if its policy allows `ses:*`, each bucket its policy lets it
-write, its OnFailure dead-letter queue (and the one it writes itself); the HTTP
+write, the dead-letter queue its queue redrives to (where it writes its own); the HTTP
 stand-ins its configuration points at are watched by observers the integrations give
 (`round0_local.integrations`), which import this module, never the reverse.
 """
@@ -109,7 +109,9 @@ class DeadLetterObserver:
                 record = json.loads(message.body)
                 reason = record.get("responsePayload", {}).get("errorMessage", "")
                 condition = record.get("requestContext", {}).get("condition", "")
-            except ValueError:
+                if "requestPayload" not in record:  # the event itself: SQS's redrive
+                    condition, reason = "maxReceiveCount", "received too often (no reason)"
+            except (ValueError, AttributeError):
                 reason, condition = "", ""
             effects.append(
                 Effect(
@@ -190,10 +192,22 @@ def observers_for(function: str, stack: TemplateStack, emulator: AwsEmulator) ->
         )
         if writes:
             observers.append(BucketObserver(emulator, name))
-    config = stack.functions()[function]["Properties"].get("EventInvokeConfig", {})
-    destination = config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
-    if destination is not None:
-        observers.append(
-            DeadLetterObserver(emulator, str(stack.resolve(destination)).rsplit(":", 1)[-1])
-        )
+    observers.extend(
+        DeadLetterObserver(emulator, stack.physical_name(queue))
+        for queue in dead_letter_queues(stack, function)
+    )
     return observers
+
+
+def dead_letter_queues(stack: TemplateStack, function: str) -> list[str]:
+    """The dead-letter queues of the queues `function` reads (their redrive targets),
+    where it also writes its own records."""
+    found = []
+    for event in stack.functions()[function]["Properties"].get("Events", {}).values():
+        if event["Type"] != "SQS":
+            continue
+        queue = stack.resources[event["Properties"]["Queue"]["Fn::GetAtt"][0]]
+        target = queue["Properties"].get("RedrivePolicy", {}).get("deadLetterTargetArn")
+        if isinstance(target, dict) and "Fn::GetAtt" in target:
+            found.append(str(target["Fn::GetAtt"][0]))
+    return found

@@ -15,7 +15,8 @@ allow fails locally as it would after `sam deploy`:
   with what IAM evaluates for it (`round0_local.iam_recorder`) and evaluated against the
   translated template (`round0_testkit.iam`).
 - SAM adds to the role what the function's EventInvokeConfig needs (the OnFailure
-  destination's sqs:SendMessage, used by Lambda itself); so does this module. SAM's
+  destination's sqs:SendMessage, used by Lambda itself) and what an SQS event source
+  needs (AWSLambdaSQSQueueExecutionRole's receive and delete); so does this module. SAM's
   managed policy templates (a string or `{"SQSSendMessagePolicy": ...}`) are not
   known here and fail loudly.
 
@@ -78,6 +79,17 @@ def function_policy(stack: TemplateStack, function: str) -> dict[str, Any]:
                 "Sid": "SamOnFailureDestination",
                 "Effect": "Allow",
                 "Action": "sqs:SendMessage",
+                "Resource": "*",
+            }
+        )
+    if any(event["Type"] == "SQS" for event in properties.get("Events", {}).values()):
+        # SAM's AWSLambdaSQSQueueExecutionRole: what Lambda's poller does with the role
+        # (the local event source mapping polls as the operator)
+        statements.append(
+            {
+                "Sid": "SamSqsEventSource",
+                "Effect": "Allow",
+                "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
                 "Resource": "*",
             }
         )

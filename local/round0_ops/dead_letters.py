@@ -3,11 +3,15 @@
 Counting them never receives a message (`DeadLetterQueue.count`, GetQueueAttributes);
 reading their bodies does, with long polling, and hides each message briefly.
 
-Each message of a consumer's dead-letter queue is Lambda's destination record (Lambda's
-own OnFailure records and the consumer's records of permanent failures share the
-format): the bus event in `requestPayload` (a reference to the event, never the event),
-the reason in `responsePayload.errorMessage`. Nothing here prints a name, an email, a
-transcript or a URL.
+A message of a consumer's dead-letter queue is one of two shapes. The consumer's own
+record of an event it gave up on (a permanent failure, or still failing on its last
+allowed receive), in Lambda's destination record format: the bus event in
+`requestPayload` (a reference to the event, never the event), the reason in
+`responsePayload.errorMessage`, the attempts in `requestContext` (Lambda's OnFailure
+records of the earlier asynchronous wiring have the same shape). Or the bus event
+itself, moved there by SQS's redrive policy after ConsumerMaxReceives receives (an
+invocation that crashed or timed out on the last one): no reason is known. Nothing
+here prints a name, an email, a transcript or a URL.
 """
 
 from __future__ import annotations
@@ -34,6 +38,10 @@ MAX_RECEIVES = 200  # bounds one scan: 2,000 messages
 # as many messages as the queue said it held, or after EMPTY_POLLS empty ones.
 WAIT_SECONDS = 1
 EMPTY_POLLS = 2
+REDRIVEN_BY_SQS = (
+    "retries_exhausted: received ConsumerMaxReceives times; the last invocation crashed"
+    " or timed out (see the function's log)"
+)
 
 
 @dataclass(frozen=True)
@@ -70,7 +78,8 @@ def read_record(consumer: str, message: dict[str, Any]) -> DeadLetter:
         record = {}
     if not isinstance(record, dict):
         record = {}
-    bus_event = record.get("requestPayload")
+    redriven = "requestPayload" not in record and "detail" in record  # SQS moved it here
+    bus_event = record if redriven else record.get("requestPayload")
     bus_event = bus_event if isinstance(bus_event, dict) else {}
     detail = bus_event.get("detail")
     detail = detail if isinstance(detail, dict) else {}
@@ -79,6 +88,8 @@ def read_record(consumer: str, message: dict[str, Any]) -> DeadLetter:
     context = record.get("requestContext")
     context = context if isinstance(context, dict) else {}
     reason = str(response.get("errorMessage") or response.get("errorType") or "unknown")
+    if redriven:
+        reason = REDRIVEN_BY_SQS
     attributes = message.get("Attributes", {})
     return DeadLetter(
         consumer=consumer,

@@ -97,17 +97,18 @@ def redrive(
     dry_run: bool,
     wait_seconds: float = REDRIVE_WAIT_SECONDS,
 ) -> int:
-    """Hand each dead-lettered event to its consumer again, once its body is known to be
-    kept; delete each message only once the consumer's queue or Lambda accepted it; then
-    follow each event's attempt history for the consumer's outcome, for `wait_seconds`."""
-    lambda_client = stack.client("lambda")
+    """Send each dead-lettered event back to its consumer's own queue, which paces it
+    like any other (MaximumConcurrency, the neighbours' rates), once its body is known to
+    be kept; delete each dead letter only once its event is in the queue; then follow
+    each event's attempt history for the consumer's outcome, for `wait_seconds`."""
+    sqs = stack.client("sqs")
     history = AttemptHistory(stack.output("EventsTableName"), 0, stack.client("dynamodb"))
     bodies = _Bodies(stack)
     results: list[dict[str, Any]] = []
     sent: list[tuple[dict[str, Any], Consumer, int]] = []
     failures = 0
     for consumer in consumers(chosen):
-        function = stack.output(consumer.function_output)
+        source = stack.output(consumer.source_queue_output)
         queue = _queue(stack, consumer)
         with explained(f"redriving {consumer.name}"), queue.held() as letters:
             picked = [letter for letter in letters if _wanted(letter, event_ids, reason)]
@@ -119,7 +120,7 @@ def redrive(
                     outcome = "would redrive"
                 else:
                     before = len(history.get(letter.event_id, consumer.service))
-                    outcome = _invoke(lambda_client, function, letter)
+                    outcome = _send(sqs, source, letter)
                 if outcome == "redriven":
                     queue.delete(letter)
                 else:
@@ -213,7 +214,9 @@ def _follow(
             if settled:
                 result["after"] = _after(settled[0])
             else:
-                if new:
+                if new and new[-1].outcome == AttemptOutcome.WAITED:
+                    result["after"] = f"still waiting (a neighbour's limit: {new[-1].reason})"
+                elif new:
                     result["after"] = f"still waiting (failed, retrying: {new[-1].reason})"
                 still.append((result, consumer, before))
         waiting = still
@@ -244,17 +247,12 @@ def _ended_well(after: str) -> bool:
     )
 
 
-def _invoke(lambda_client: Any, function: str, letter: DeadLetter) -> str:
+def _send(sqs: Any, queue_url: str, letter: DeadLetter) -> str:
+    """The event back in its consumer's queue, as its rule puts it there."""
     try:
-        answer = lambda_client.invoke(
-            FunctionName=function,
-            InvocationType="Event",
-            Payload=json.dumps(letter.bus_event).encode(),
-        )
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(letter.bus_event))
     except ClientError as exc:
         return f"failed: {exc.response.get('Error', {}).get('Code', 'error')} (kept in the queue)"
-    if answer.get("StatusCode") != 202:
-        return f"failed: HTTP {answer.get('StatusCode')} (kept in the queue)"
     return "redriven"
 
 
@@ -308,8 +306,8 @@ def republish(stack: Stack, printer: Printer, event_ids: Sequence[str]) -> int:
 
 
 def _rule_arns(stack: Stack, chosen: list[Consumer]) -> list[str]:
-    """The bus rules of the chosen consumers: their names contain the function's logical
-    id (SAM names them `<stack>-<Function><Event>-<suffix>`; the local runner alike)."""
+    """The bus rules of the chosen consumers: their names contain the rule's logical id
+    (CloudFormation names them `<stack>-<Rule>-<suffix>`; the local runner alike)."""
     events = stack.client("events")
     bus = stack.output("EventBusName")
     rules = []
@@ -318,7 +316,7 @@ def _rule_arns(stack: Stack, chosen: list[Consumer]) -> list[str]:
     return [
         rule["Arn"]
         for rule in rules
-        if any(consumer.function_logical_id in rule["Name"] for consumer in chosen)
+        if any(consumer.rule_logical_id in rule["Name"] for consumer in chosen)
     ]
 
 

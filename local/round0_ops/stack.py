@@ -153,7 +153,7 @@ class Consumer:
     """A bus consumer as operators name it, and where the stack keeps its pieces."""
 
     name: str
-    function_logical_id: str  # its rules' names contain it, deployed and local alike
+    function_logical_id: str  # its rule's and queues' names are made from it
     service: str  # its POWERTOOLS_SERVICE_NAME: the key of its attempt histories
 
     @property
@@ -163,6 +163,16 @@ class Consumer:
     @property
     def function_output(self) -> str:
         return f"{self.function_logical_id}Name"
+
+    @property
+    def source_queue_output(self) -> str:
+        """The consumer's own queue, which its rule feeds (a redrive sends there)."""
+        return f"{self.function_logical_id.removesuffix('Function')}QueueUrl"
+
+    @property
+    def rule_logical_id(self) -> str:
+        """Its rule on the bus: CloudFormation's and the local runner's rule names hold it."""
+        return f"{self.function_logical_id.removesuffix('Function')}Rule"
 
 
 CONSUMERS = {

@@ -54,6 +54,9 @@ class Status:
     dead_letters: dict[str, tuple[int, float | None]] = field(default_factory=dict)
     # per consumer, the reason codes of the events its history shows dead-lettered
     reasons: dict[str, dict[str, int]] = field(default_factory=dict)
+    # each consumer's own queue (its backlog): waiting, being handled, delayed (waiting
+    # for a limit, or put back after a failure), from its attributes (nothing received)
+    queues: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     pending: int = 0
     oldest_pending_seconds: float | None = None
     quarantined: int = 0
@@ -100,6 +103,10 @@ class Status:
                 }
                 for consumer, (count, oldest) in self.dead_letters.items()
             },
+            "queues": {
+                consumer: {"waiting": waiting, "in_flight": in_flight, "delayed": delayed}
+                for consumer, (waiting, in_flight, delayed) in self.queues.items()
+            },
             "pending": {
                 "count": self.pending,
                 "oldest_age_seconds": _rounded(self.oldest_pending_seconds),
@@ -123,6 +130,10 @@ class Status:
         ]
         lines.append(table(["consumer", "dead letters", "oldest", "reasons"], rows).rstrip())
         lines.append("")
+        if self.queues:
+            backlog = [[consumer, *counts] for consumer, counts in self.queues.items()]
+            lines.append(table(["queue", "waiting", "in flight", "delayed"], backlog).rstrip())
+            lines.append("")
         lines.append(f"pending events: {self.pending} (oldest {age(self.oldest_pending_seconds)})")
         lines.append(f"quarantined events: {self.quarantined}")
         lines.append(f"alarms in ALARM: {', '.join(self.alarms) or 'none'}")
@@ -259,6 +270,11 @@ def gather(stack: Stack, now: float | None = None) -> Status:
                 # Lambda's (or SQS's) own records: no dead-lettered attempt on record
                 reasons[NO_REASON_ON_RECORD] += count - len(known)
             status.reasons[consumer.name] = dict(reasons)
+    for consumer in CONSUMERS.values():
+        with explained(f"reading the {consumer.name} queue's depth"):
+            status.queues[consumer.name] = queue_depth(
+                sqs, stack.output(consumer.source_queue_output)
+            )
     events = EventStore(stack.output("EventsTableName"), stack.client("dynamodb"))
     with explained("reading pending events"):
         pending = events.pending(limit=10_000)
@@ -280,6 +296,23 @@ def gather(stack: Stack, now: float | None = None) -> Status:
         )
     status.checks = configuration(stack)
     return status
+
+
+def queue_depth(sqs: Any, url: str) -> tuple[int, int, int]:
+    """A queue's messages waiting, in flight and delayed: its attributes, no receive."""
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=[
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ],
+    )["Attributes"]
+    return (
+        int(attributes.get("ApproximateNumberOfMessages", 0)),
+        int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
+        int(attributes.get("ApproximateNumberOfMessagesDelayed", 0)),
+    )
 
 
 def run(stack: Stack, printer: Printer) -> int:

@@ -40,6 +40,7 @@ class State:
     DUPLICATE = "duplicate"  # handled by another delivery (done, or being done, there)
     SKIPPED = "skipped"
     RETRYING = "waiting (retrying)"
+    WAITING = "waiting (a neighbour's limit)"
     DEAD_LETTERED = "dead-lettered"
     NOT_RUN = "no attempt on record"
 
@@ -64,8 +65,12 @@ def consumer_state(  # noqa: PLR0911 - one return per state
         case AttemptOutcome.SKIPPED:
             return State.SKIPPED, last.reason
         case AttemptOutcome.FAILED:
-            # Lambda retries it; after its last retry it is in the queue (read above)
+            # back in the consumer's queue after a backoff; after its last allowed
+            # receive it is in the dead-letter queue (read above)
             return State.RETRYING, last.reason
+        case AttemptOutcome.WAITED:
+            # a neighbour's limit: back in the consumer's queue, not a failure
+            return State.WAITING, last.reason
         case AttemptOutcome.DEAD_LETTERED:
             # not in the queue (any more): redriven and not run yet, or expired, or erased
             return State.DEAD_LETTERED + " (not in its queue now)", last.reason

@@ -285,6 +285,7 @@ class TemplateStack:
             "AWS::IAM::Role": f"arn:aws:iam::{ACCOUNT}:role{path}{physical}",
             "AWS::IAM::ManagedPolicy": f"arn:aws:iam::{ACCOUNT}:policy{path}{physical}",
             "AWS::Events::Archive": f"arn:aws:events:{REGION}:{ACCOUNT}:archive/{physical}",
+            "AWS::Events::Rule": self._rule_arn(name, physical),
             "AWS::Logs::LogGroup": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{physical}",
             "AWS::SNS::Topic": f"arn:aws:sns:{REGION}:{ACCOUNT}:{physical}",
             "AWS::CloudWatch::Alarm": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{physical}",
@@ -292,6 +293,14 @@ class TemplateStack:
         if arn is None:
             raise NotImplementedError(f"no local ARN for {kind}")
         return arn
+
+    def _rule_arn(self, name: str, physical: str) -> str | None:
+        """A rule's ARN names its bus, unless it is on the default bus."""
+        if self.resources[name]["Type"] != "AWS::Events::Rule":
+            return None
+        bus = self.resolve(self.resources[name]["Properties"].get("EventBusName", "default"))
+        path = physical if bus == "default" else f"{bus}/{physical}"
+        return f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{path}"
 
     # ------------------------------------------------------------ functions
     def functions(self) -> dict[str, dict[str, Any]]:

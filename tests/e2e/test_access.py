@@ -76,6 +76,26 @@ UNUSED_ALLOWED = (
         " (its delivery crashed before the put), which the sweeper sets aside as"
         " payload_missing (tests/integration/ingest/test_faults.py covers it)",
     ),
+    UnusedAllowed(
+        policy="AWSLambdaSQSQueueExecutionRole",
+        action="sqs:*",
+        reason="Lambda's event source mapping receives and deletes the queue's messages with"
+        " the function's role; round0-local's mapping does it as the operator",
+    ),
+    UnusedAllowed(
+        function="AtsSyncFunction",
+        sid="PaceSharedLimits",
+        action="dynamodb:UpdateItem",
+        reason="paces the calls to Greenhouse and Lever; the local stack's ATS is the webhook"
+        " adapter, which has no documented limit (tests/integration/layer covers pacing)",
+    ),
+    UnusedAllowed(
+        sid="BackOffAndWaitInItsQueue",
+        action="sqs:SendMessage",
+        reason="puts an event back in its queue to wait for a neighbour's limit (a 429 longer"
+        " than the invocation can sleep, a far pacing slot), which this path never meets"
+        " (tests/integration/notify/test_faults.py and ats/test_ats_webhook.py cover it)",
+    ),
 )
 
 

@@ -39,6 +39,8 @@ MAX_WAIT_SECONDS = 3.0  # between them (Retry-After honoured up to this)
 # (deployed: every 2 minutes, what waited 120 s, after 60 s doubling).
 QUICK_SWEEP = {"SWEEP_AFTER_SECONDS": "5", "PUBLISH_BACKOFF_SECONDS": "5"}
 SETTLE_TIMEOUT = 420.0
+CONSUMERS = ("NotifyFunction", "ArchiveFunction", "AtsSyncFunction")
+CHAOS_CONSUMER_TIMEOUT = 20
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +51,11 @@ def chaotic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     for function in ("IngestFunction", "SweeperFunction"):
         variables = document["Resources"][function]["Properties"]["Environment"]["Variables"]
         variables.update(QUICK_SWEEP)
+    # a killed consumer's events come back once its deadline passed (SQS: its visibility
+    # timeout), when the idempotency marks it held are free: a short Timeout keeps that
+    # quick (deployed: 30 s, 600 s, 60 s)
+    for function in CONSUMERS:
+        document["Resources"][function]["Properties"]["Timeout"] = CHAOS_CONSUMER_TIMEOUT
     template = workdir / "template.json"
     template.write_text(json.dumps(document))
     served = start_serve(

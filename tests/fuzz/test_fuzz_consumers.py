@@ -196,7 +196,15 @@ class Bucket:
 class DeadLetters:
     sent: list[tuple[Any, str]] = field(default_factory=list)
 
-    def send(self, bus_event: Any, reason: str, consumer: str) -> None:
+    def send(
+        self,
+        bus_event: Any,
+        reason: str,
+        consumer: str,
+        *,
+        condition: str = "PermanentFailure",
+        attempts: int = 1,
+    ) -> None:
         json.dumps(bus_event)  # the record must be sendable
         self.sent.append((bus_event, reason))
 

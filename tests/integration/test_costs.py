@@ -172,30 +172,15 @@ def test_a_metric_math_alarm_is_billed_for_each_metric_it_reads(
 def test_a_queue_in_front_of_a_function_is_routed_and_its_polling_priced(
     translated: dict[str, Any],
 ) -> None:
-    # Given notify's rule sending to a queue that an event source mapping reads
-    changed = copy.deepcopy(translated)
-    resources = changed["Resources"]
-    resources["NotifyQueue"] = {"Type": "AWS::SQS::Queue", "Properties": {}}
-    resources["NotifyQueueMapping"] = {
-        "Type": "AWS::Lambda::EventSourceMapping",
-        "Properties": {
-            "EventSourceArn": {"Fn::GetAtt": ["NotifyQueue", "Arn"]},
-            "FunctionName": {"Ref": "NotifyFunction"},
-            "BatchSize": 10,
-            "FunctionResponseTypes": ["ReportBatchItemFailures"],
-        },
-    }
-    rule = resources["NotifyFunctionInterviewStarted"]["Properties"]
-    rule["Targets"] = [{"Arn": {"Fn::GetAtt": ["NotifyQueue", "Arn"]}, "Id": "queue"}]
-
+    # Given notify's rule sending to its queue, which an event source mapping reads
     # Then the event reaches notify through the queue, and the idle mapping's long polls
     # (an empty receive every 4 s: 15 a minute) are billed at rest
-    local = stack(changed)
+    local = stack(translated)
     assert costs.unpriced(local) == []
     found = costs.routes(local)
-    started = next(t for name, _, t in found.rules if name == "NotifyFunctionInterviewStarted")
-    assert started == [costs.Route("NotifyFunction", "NotifyQueue")]
-    polls = at_rest(changed)["NotifyQueue polled for NotifyFunction (empty receives)"]
+    [notify] = [targets for name, _, targets in found.rules if name == "NotifyRule"]
+    assert notify == [costs.Route("NotifyFunction", "NotifyQueue")]
+    polls = at_rest(translated)["NotifyQueue polled for NotifyFunction (empty receives)"]
     assert polls == pytest.approx(15 * 60 * 730 * 0.40 / 1e6)
 
 

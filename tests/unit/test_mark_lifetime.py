@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from round0.idempotency import DAY_SECONDS, IdempotencySettings
+from round0.idempotency import DAY_SECONDS, QUEUE_RETENTION_DAYS, IdempotencySettings
 from round0_testkit.iam.stack import translate
 from round0_testkit.template import TEMPLATE_PATH
 
@@ -74,8 +74,9 @@ def test_a_mark_outlives_every_window_an_event_can_come_back_in(
         }
         # When it reads its settings
         settings = IdempotencySettings(idempotency_table_name="marks", **environment)
-        # Then its marks live a margin longer than the longest window
-        longest = max(environment.values()) * DAY_SECONDS
+        # Then its marks live a margin longer than the longest window (a backlog in the
+        # consumer's own queue is one)
+        longest = max(*environment.values(), QUEUE_RETENTION_DAYS) * DAY_SECONDS
         assert settings.idempotency_ttl_seconds >= longest + MARGIN_SECONDS, (name, parameters)
 
 
@@ -83,10 +84,16 @@ def test_the_dead_letter_window_is_the_queues_own_retention(translated: dict[str
     # the queues' retention is the same parameter, through the days-to-seconds map
     mapping = translated["Mappings"]["DaysInSeconds"]
     for name, body in translated["Resources"].items():
-        if body["Type"] == "AWS::SQS::Queue" and name.endswith("DeadLetterQueue"):
-            period = body["Properties"]["MessageRetentionPeriod"]
+        if body["Type"] != "AWS::SQS::Queue":
+            continue
+        period = body["Properties"]["MessageRetentionPeriod"]
+        if name in {"NotifyDeadLetterQueue", "ArchiveDeadLetterQueue", "AtsSyncDeadLetterQueue"}:
             assert period == {
                 "Fn::FindInMap": ["DaysInSeconds", {"Ref": "DeadLetterRetentionDays"}, "Seconds"]
             }
+        else:
+            # a consumer's queue, a rule's dead-letter queue: the fixed retention the
+            # marks' lifetime counts with
+            assert period == QUEUE_RETENTION_DAYS * DAY_SECONDS, name
     for value, seconds in mapping.items():
         assert seconds["Seconds"] == int(value) * DAY_SECONDS

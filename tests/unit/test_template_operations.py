@@ -63,9 +63,18 @@ def watched(metric: str, dimension_value: Any) -> bool:
 
 
 def test_each_dead_letter_queue_is_watched_for_new_arrivals_and_age() -> None:
-    for queue in of_type("AWS::SQS::Queue"):
-        if not queue.endswith("DeadLetterQueue"):
-            continue
+    # the queues a consumer's queue redrives to: what failed, kept for a limited time
+    redrive_targets = {
+        body["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        for body in of_type("AWS::SQS::Queue").values()
+        if "RedrivePolicy" in body["Properties"]
+    }
+    assert redrive_targets == {
+        "NotifyDeadLetterQueue",
+        "ArchiveDeadLetterQueue",
+        "AtsSyncDeadLetterQueue",
+    }
+    for queue in redrive_targets:
         name = {"Fn::GetAtt": [queue, "QueueName"]}
         assert watched("NumberOfMessagesSent", name), queue  # each burst notifies again
         assert watched("ApproximateAgeOfOldestMessage", name), queue
@@ -82,6 +91,25 @@ def test_the_age_alarms_take_the_oldest_of_both_figures() -> None:
         assert properties["Threshold"] == {
             "Fn::FindInMap": ["DaysInSeconds", {"Ref": "DeadLetterRetentionDays"}, "HalfSeconds"]
         }
+
+
+def test_each_rule_dead_letter_queue_alarms_on_its_first_event() -> None:
+    for rule, body in of_type("AWS::Events::Rule").items():
+        for target in body["Properties"]["Targets"]:
+            queue = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+            name = {"Fn::GetAtt": [queue, "QueueName"]}
+            assert watched("ApproximateNumberOfMessagesVisible", name), rule
+
+
+def test_each_consumer_queue_alarms_on_a_backlog_that_does_not_drain() -> None:
+    consumer_queues = [
+        name
+        for name, body in of_type("AWS::SQS::Queue").items()
+        if "RedrivePolicy" in body["Properties"]
+    ]
+    assert len(consumer_queues) == 3
+    for queue in consumer_queues:
+        assert watched("ApproximateAgeOfOldestMessage", {"Fn::GetAtt": [queue, "QueueName"]}), queue
 
 
 def test_each_function_has_its_errors_watched_and_ingest_its_throttles() -> None:
@@ -143,9 +171,11 @@ def test_the_ats_alarms_exist_only_while_an_adapter_is_chosen() -> None:
     assert ats_alarms("none") == []
     for adapter in ("webhook", "greenhouse", "lever"):
         assert ats_alarms(adapter) == [
+            "AtsSyncBacklogAlarm",
             "AtsSyncDeadLetterAgeAlarm",
             "AtsSyncDeadLetterAlarm",
             "AtsSyncErrorsAlarm",
+            "AtsSyncRuleDeadLetterAlarm",
         ]
 
 

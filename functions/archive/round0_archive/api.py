@@ -16,6 +16,7 @@ import requests
 from round0.failures import PermanentFailure, TransientFailure
 from round0.http import USER_AGENT, Timeouts, check_base_url, failure_for_status
 from round0.observability import logger
+from round0.pacing import Pacer
 from round0.reading import load_document
 from round0.secrets import secret_field
 from round0_archive.results import FullResults, InvalidResults, read_results
@@ -29,6 +30,7 @@ class NotCompletedYet(Exception):
     def __init__(self, status: str | None) -> None:
         super().__init__(f"interview_not_completed: the API reports status {status!r}")
         self.status = status
+        self.reason = str(self)
 
 
 class ApiKeyPort(Protocol):
@@ -59,11 +61,13 @@ class Round0Api:
         key: ApiKeyPort,
         timeouts: Timeouts,
         session: requests.Session | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self._base_url = check_base_url(base_url, "Round0ApiBaseUrl")
         self._key = key
         self._timeouts = timeouts
         self._session = session or requests.Session()
+        self._pacer = pacer  # ROUND0's 100 requests a minute, shared by every invocation
 
     def fetch_results(self, interview_id: str, reported_status: str | None = None) -> FullResults:
         """The interview's full results, or a classified failure. `reported_status` is
@@ -93,6 +97,8 @@ class Round0Api:
 
     def _get(self, interview_id: str, key: str) -> requests.Response:
         url = f"{self._base_url}/interviews/{quote(interview_id, safe='')}"
+        if self._pacer is not None:
+            self._pacer.wait_turn()
         try:
             return self._session.get(
                 url,

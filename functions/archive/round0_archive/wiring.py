@@ -6,6 +6,7 @@ from round0.consumer import DeadLetterQueue
 from round0.erasures import ErasedInterviews
 from round0.failures import TransientFailure
 from round0.http import Timeouts
+from round0.pacing import DynamoSlots, Pacer, Rate
 from round0.secrets import ParsedValue, secret_value
 from round0.settings import FunctionSettings, load_settings, setting
 from round0_archive.api import Round0Api, configured_key
@@ -22,6 +23,7 @@ class ArchiveSettings(FunctionSettings):
     events_table_name: str  # where an erasure marks an interview erased
     # ArchiveStorageClass: what every archived object is written in
     archive_storage_class: StorageClass
+    round0_api_requests_per_minute: float = setting(default=100, gt=0)
     dead_letter_queue_url: str
     round0_api_key_secret_id: str
     round0_api_base_url: str = ROUND0_API
@@ -48,6 +50,11 @@ def archiver() -> Archiver:
             config.round0_api_base_url,
             api_key,
             Timeouts(config.api_connect_timeout_seconds, config.api_read_timeout_seconds),
+            pacer=Pacer(
+                "round0-api",
+                Rate(config.round0_api_requests_per_minute, 60),
+                DynamoSlots(config.events_table_name),
+            ),
         ),
         audio=AudioSource(
             AudioAllowlist(config.audio_host_allowlist),

@@ -18,6 +18,7 @@ from round0.consumer import TimeLeft
 from round0.failures import PermanentFailure, TransientFailure
 from round0.http import USER_AGENT, Timeouts, is_retryable, retry_after_seconds
 from round0.observability import Metric, count_with_reason, logger
+from round0.pacing import Pacer
 from round0.retry import RetryPolicy, with_retries
 
 TIMEOUTS = Timeouts(connect=3.05, read=10.0)
@@ -56,6 +57,7 @@ class Transport:
     sleep: Callable[[float], None] | None = None
     clock: Callable[[], float] = time.time
     timeouts: Timeouts = TIMEOUTS
+    pacer: Pacer | None = None  # the ATS's documented rate, shared by every invocation
 
     def send(self, call: Call, time_left: TimeLeft) -> requests.Response:
         """The 2xx response to `call`, after retries within `time_left()`; else a failure."""
@@ -65,6 +67,8 @@ class Transport:
 
     def _send_once(self, call: Call) -> requests.Response:
         headers = {"User-Agent": USER_AGENT, **call.headers}
+        if self.pacer is not None:
+            self.pacer.wait_turn()
         try:
             response = self.session.request(
                 call.method,
@@ -93,6 +97,7 @@ class Transport:
             raise TransientFailure(
                 f"ats_unavailable: {self.ats} {call.what} answered HTTP {status}",
                 retry_after=retry_after_seconds(response.headers.get("Retry-After"), self.clock()),
+                throttled=status == 429,
             )
         raise RejectedRequest(
             f"ats_rejected: {self.ats} {call.what} answered HTTP {status}", status

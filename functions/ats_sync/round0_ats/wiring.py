@@ -7,8 +7,9 @@ from round0.consumer import DeadLetterQueue
 from round0.http import check_base_url
 from round0.links import DEFAULT_APP_URL
 from round0.observability import logger
+from round0.pacing import DynamoSlots, Pacer, Rate
 from round0.secrets import CachedValue, secret_value
-from round0.settings import FunctionSettings, load_settings
+from round0.settings import FunctionSettings, load_settings, setting
 from round0.state_store import InterviewStates
 from round0_ats.ports import Ats
 from round0_ats.service import AtsSync
@@ -33,6 +34,9 @@ class AtsSettings(FunctionSettings):
     lever_secret_id: str = ""
     secret_max_age_seconds: int = 300
     round0_app_url: str = DEFAULT_APP_URL
+    # the documented limits (GreenhouseRequestsPer10Seconds, LeverRequestsPerSecond)
+    greenhouse_requests_per_10_seconds: float = setting(default=50, gt=0)
+    lever_requests_per_second: float = setting(default=10, gt=0)
 
 
 def _adapter(settings: AtsSettings) -> Ats | None:
@@ -66,7 +70,14 @@ def _adapter(settings: AtsSettings) -> Ats | None:
 
             return greenhouse.GreenhouseAts(
                 credentials.greenhouse_credentials(secret(settings.greenhouse_secret_id)),
-                Transport(Adapter.GREENHOUSE),
+                Transport(
+                    Adapter.GREENHOUSE,
+                    pacer=Pacer(
+                        "greenhouse",
+                        Rate(settings.greenhouse_requests_per_10_seconds, 10),
+                        DynamoSlots(settings.events_table_name),
+                    ),
+                ),
                 api_base=base or greenhouse.API_BASE,
                 token_url=f"{base}/token" if base else greenhouse.OAUTH_TOKEN_ENDPOINT,
             )
@@ -75,7 +86,14 @@ def _adapter(settings: AtsSettings) -> Ats | None:
 
             return lever.LeverAts(
                 credentials.lever_credentials(secret(settings.lever_secret_id)),
-                Transport(Adapter.LEVER),
+                Transport(
+                    Adapter.LEVER,
+                    pacer=Pacer(
+                        "lever",
+                        Rate(settings.lever_requests_per_second),
+                        DynamoSlots(settings.events_table_name),
+                    ),
+                ),
                 api_base=base or lever.API_BASE,
             )
     return None

@@ -21,6 +21,7 @@ from botocore.exceptions import (
 from round0 import aws
 from round0.failures import PermanentFailure, TransientFailure
 from round0.http import is_retryable
+from round0.pacing import Pacer
 from round0_notify.messages import EmailContent
 
 if TYPE_CHECKING:
@@ -41,12 +42,17 @@ UNAVAILABLE_CODES = frozenset({"ServiceUnavailable", "InternalFailure"})
 class SesMailer:
     """Sends from one verified SES identity."""
 
-    def __init__(self, sender: str, client: "SESClient | None" = None) -> None:
+    def __init__(
+        self, sender: str, client: "SESClient | None" = None, pacer: Pacer | None = None
+    ) -> None:
         self._sender = sender
         self._client = client
+        self._pacer = pacer  # the account's sending rate, shared by every invocation
 
     def send(self, content: EmailContent, recipients: Sequence[str]) -> str:
         """Send `content` to `recipients`; return SES's message id."""
+        if self._pacer is not None:
+            self._pacer.wait_turn()
         try:
             response = (self._client or aws.ses()).send_email(
                 Source=self._sender,
@@ -72,7 +78,7 @@ def _classify(error: ClientError) -> TransientFailure | PermanentFailure:
     code = aws.error_code(error) or "Unknown"
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     if code in THROTTLING_CODES:
-        return TransientFailure(f"ses_throttled:{code}")
+        return TransientFailure(f"ses_throttled:{code}", throttled=True)
     # the one rule for HTTP statuses (round0.http): 408, 425, 429 and every 5xx
     if code in UNAVAILABLE_CODES or is_retryable(status):
         return TransientFailure(f"ses_unavailable:{code}")

@@ -24,6 +24,7 @@ from round0.idempotency import RunOnce, SideEffect, idempotency_key, run_once
 from round0.interview_state import InterviewStateReader, newer_state
 from round0.links import DEFAULT_APP_URL
 from round0.observability import Metric, count_by, logger
+from round0.pacing import MustWait
 from round0.retry import RetryPolicy, with_retries
 from round0_notify.messages import (
     EmailContent,
@@ -147,10 +148,14 @@ class Notifier:
     ) -> Handled:
         transient: list[TransientFailure] = []
         permanent: list[PermanentFailure] = []
+        waits: list[MustWait] = []
         outcomes: list[Handled] = []
         for channel, prepare in channels.items():
             try:
                 outcomes.append(self._deliver_once(event_id, channel, prepare, time_left))
+            except MustWait as wait:
+                # the channel's pace (or its 429): the event comes back later, not failed
+                waits.append(wait)
             except TransientFailure as failure:
                 logger.warning(
                     "notification failed, will retry", channel=channel, reason=failure.reason
@@ -162,6 +167,8 @@ class Notifier:
         if transient:
             reasons = "; ".join([*(f.reason for f in transient), *(f.reason for f in permanent)])
             raise TransientFailure(reasons, transient[0].retry_after)
+        if waits:  # before a permanent failure: the waiting channel is done first
+            raise MustWait(max(w.seconds for w in waits), "; ".join(w.reason for w in waits))
         if permanent:
             raise PermanentFailure("; ".join(failure.reason for failure in permanent))
         if DONE in outcomes:

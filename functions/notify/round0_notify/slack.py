@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from round0.failures import PermanentFailure, TransientFailure
 from round0.http import Timeouts, failure_for_status, is_https_or_loopback
+from round0.pacing import Pacer
 from round0.secrets import CachedValue, ParsedValue, secret_field
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ class SlackWebhook:
         timeouts: Timeouts,
         session: "requests.Session | None" = None,
         clock: Callable[[], float] = time.time,
+        pacer: Pacer | None = None,
     ) -> None:
         self._url = (
             None
@@ -64,6 +66,7 @@ class SlackWebhook:
         self._timeouts = timeouts
         self._session = session  # made by the first post
         self._clock = clock
+        self._pacer = pacer  # Slack's one message a second per webhook, shared
 
     def url(self) -> str | None:
         """The configured webhook URL, or None when Slack is not configured."""
@@ -79,6 +82,8 @@ class SlackWebhook:
 
         if self._session is None:
             self._session = requests.Session()
+        if self._pacer is not None:
+            self._pacer.wait_turn()
         try:
             response = self._session.post(
                 url, json=message, timeout=self._timeouts.as_tuple(), allow_redirects=False

@@ -5,9 +5,10 @@ from functools import cache
 from round0.consumer import DeadLetterQueue
 from round0.http import Timeouts
 from round0.links import DEFAULT_APP_URL
+from round0.pacing import DynamoSlots, Pacer, Rate
 from round0.retry import RetryPolicy
 from round0.secrets import parameter_value, secret_value
-from round0.settings import FunctionSettings, load_settings
+from round0.settings import FunctionSettings, load_settings, setting
 from round0.state_store import InterviewStates
 from round0_notify.mailer import SesMailer
 from round0_notify.recipients import RecipientDirectory, parse_address_list
@@ -31,6 +32,9 @@ class NotifySettings(FunctionSettings):
     round0_app_url: str = DEFAULT_APP_URL
     retry_attempts: int = 4
     retry_max_delay_seconds: float = 20.0
+    # the pace of each channel, shared by every invocation (round0.pacing)
+    slack_messages_per_second: float = setting(default=1.0, gt=0)
+    ses_send_rate_per_second: float = setting(default=1.0, gt=0)
 
 
 @cache
@@ -42,9 +46,17 @@ def dead_letters() -> DeadLetterQueue:
 def notifier() -> Notifier:
     config = load_settings(NotifySettings)
     max_age = config.config_max_age_seconds
+    slots = DynamoSlots(config.events_table_name)
     return Notifier(
         states=InterviewStates(config.events_table_name),
-        mailer=SesMailer(config.notification_sender) if config.notification_sender else None,
+        mailer=(
+            SesMailer(
+                config.notification_sender,
+                pacer=Pacer("ses", Rate(config.ses_send_rate_per_second), slots),
+            )
+            if config.notification_sender
+            else None
+        ),
         recipients=RecipientDirectory(
             default=parse_address_list(config.hiring_manager_emails),
             routing=(
@@ -60,6 +72,7 @@ def notifier() -> Notifier:
                 else None
             ),
             timeouts=Timeouts(config.slack_timeout_seconds, config.slack_timeout_seconds),
+            pacer=Pacer("slack", Rate(config.slack_messages_per_second), slots),
         ),
         policy=NotifyPolicy(
             email_on_interview_ended=config.email_on_interview_ended,

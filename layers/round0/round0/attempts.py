@@ -48,7 +48,8 @@ class AttemptOutcome(StrEnum):
     DONE = "done"  # the side effects were done now
     DUPLICATE = "duplicate"  # done before (or being done by another invocation)
     SKIPPED = "skipped"  # nothing to do, with the reason
-    FAILED = "failed"  # a transient failure: raised, retried (then dead-lettered by Lambda)
+    FAILED = "failed"  # a failure that may pass: back in the queue after a backoff
+    WAITED = "waited"  # a neighbour's limit (pace, 429): back in the queue, not a failure
     DEAD_LETTERED = "dead_lettered"  # sent to the dead-letter queue, with the reason
 
 

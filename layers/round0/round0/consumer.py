@@ -1,35 +1,60 @@
-"""The shell every bus consumer runs in: one event in, its side effects done or dead-lettered.
+"""The shell every bus consumer runs in: a batch of its queue's events, each one's side
+effects done, put back to wait or retry, or dead-lettered with its reason.
 
-A consumer's Lambda is invoked asynchronously by an EventBridge rule. `run_consumer`
-does what all three consumers share: it lets idempotency marks expire with this
-invocation, puts the ROUND0 event id on every log line, resolves and parses the event,
-hands it to the consumer's `process` with the time the invocation has left, counts
-what happened, and appends the attempt to the event's history (`round0.attempts`).
+An EventBridge rule puts each event in the consumer's SQS queue; Lambda's event source
+mapping hands the function batches of them (at most MaximumConcurrency invocations at
+once). `run_batch` runs each message through `run_consumer` with Powertools' batch
+utility and reports the ones to try again as batch item failures, so the others are
+deleted. `run_consumer` does what all three consumers share: it lets idempotency marks
+expire with this invocation, puts the ROUND0 event id on every log line, resolves and
+parses the event, hands it to the consumer's `process` with the time the invocation has
+left, counts what happened, and appends the attempt to the event's history
+(`round0.attempts`: `round0-ops event` shows it).
 
-A `PermanentFailure` goes to the dead-letter queue at once through `dead_letter`, the
-one path by which a consumer dead-letters an event (it counts `DeadLettered` by reason),
-in Lambda's own destination record format; anything else that escapes (a
-`TransientFailure` after its retries) is raised, so Lambda retries the invocation and,
-finally, sends it to the same queue (the function's OnFailure destination: such a
-record is not counted). A caller that knows the attempt is the last one allowed (a
-queue's last receive) passes `last_attempt`: the failure is then dead-lettered through
-`dead_letter` as `retries_exhausted: <reason>`, counted and kept in the history.
+What happens to one message:
+- done, a duplicate or skipped: deleted.
+- `PermanentFailure`: the function writes it to its dead-letter queue at once, in
+  Lambda's destination record format with the reason, through `dead_letter` (the one
+  path by which a consumer dead-letters an event: it counts `DeadLettered` by reason);
+  the message is deleted.
+- `MustWait` (a neighbour's pace, a 429): not a failure. A copy of the message goes back
+  to the queue, delayed by the wait plus jitter, and this one is deleted, so waiting
+  never adds to the receive count that ends in the dead-letter queue. The copy carries
+  how many times the event had failed before (`round0-failures`).
+- anything else (a `TransientFailure` after its retries, an unexpected error): the
+  message stays in the queue and comes back after a backoff set by its failures
+  (ChangeMessageVisibility: 1, 2, 4, 8, then 15 minutes, with jitter); on its last
+  allowed receive (ConsumerMaxReceives) the function dead-letters it through
+  `dead_letter`, as `retries_exhausted: <reason>`, instead. SQS's redrive policy moves
+  a message whose invocation crashed or timed out on that receive to the same queue,
+  raw (docs/operations.md: dead letters).
 """
 
 import json
+import math
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from botocore.exceptions import ClientError
+
 from round0 import aws
 from round0.attempts import Attempt, AttemptOutcome, record_attempt
 from round0.events import is_test_event
-from round0.failures import PermanentFailure, TransientFailure, reason_code
+from round0.failures import PermanentFailure, reason_code
 from round0.idempotency import InProgressElsewhere, register_context
 from round0.large_events import PayloadGone, PayloadIntegrityError, resolve_event
 from round0.observability import Metric, count, count_with_reason, logger
+from round0.pacing import MustWait, set_invocation_time_left
 from round0.reading import identifier, section
 from round0.settings import FunctionSettings, load_settings
 
@@ -42,6 +67,17 @@ type TimeLeft = Callable[[], float]
 class ConsumerSettings(FunctionSettings):
     # the only bucket a payload pointer on the bus may be followed into
     payload_bucket_name: str
+
+
+class QueueSettings(FunctionSettings):
+    """Where a consumer's events wait, and how often one may be received."""
+
+    consumer_queue_url: str
+    consumer_max_receives: int = 8
+    # the backoff after a failure doubles from the base to the max (round0-local runs it
+    # in seconds)
+    consumer_backoff_base_seconds: float = 60.0
+    consumer_backoff_max_seconds: float = 900.0
 
 
 class Outcome(StrEnum):
@@ -102,27 +138,118 @@ class LambdaContextLike(Protocol):
 
 
 class DeadLetterQueue:
-    """The consumer's SQS dead-letter queue (also its Lambda OnFailure destination)."""
+    """The consumer's SQS dead-letter queue: its own records, and SQS's redrive target."""
 
     def __init__(self, queue_url: str, client: "SQSClient | None" = None) -> None:
         self._queue_url = queue_url
         self._client = client
 
-    def send(self, bus_event: dict[str, Any], reason: str, consumer: str) -> None:
-        # Lambda's own destination record format, so one redrive handles both kinds.
+    def send(
+        self,
+        bus_event: dict[str, Any],
+        reason: str,
+        consumer: str,
+        *,
+        condition: str = "PermanentFailure",
+        attempts: int = 1,
+    ) -> None:
+        # Lambda's own destination record format (what the queue held when Lambda's
+        # asynchronous invocations wrote to it), so one reader handles every record
         record = {
             "version": "1.0",
             "timestamp": datetime.now(UTC).isoformat(),
             "requestContext": {
                 "functionArn": consumer,
-                "condition": "PermanentFailure",
-                "approximateInvokeCount": 1,
+                "condition": condition,
+                "approximateInvokeCount": attempts,
             },
             "requestPayload": bus_event,
-            "responsePayload": {"errorType": "PermanentFailure", "errorMessage": reason},
+            "responsePayload": {"errorType": condition, "errorMessage": reason},
         }
         (self._client or aws.sqs()).send_message(
             QueueUrl=self._queue_url, MessageBody=json.dumps(record)
+        )
+
+
+# ------------------------------------------------------------------ the queue
+FAILURES_ATTRIBUTE = "round0-failures"
+BACKOFF_BASE_SECONDS = 60.0
+BACKOFF_MAX_SECONDS = 900.0
+MAX_DELAY_SECONDS = 900  # SQS's longest DelaySeconds
+
+
+def backoff_seconds(
+    failures: int,
+    rng: random.Random | None = None,
+    base: float = BACKOFF_BASE_SECONDS,
+    most: float = BACKOFF_MAX_SECONDS,
+) -> int:
+    """How long a message stays hidden after its `failures`-th failure: 1, 2, 4, 8, then
+    15 minutes, each between half and all of it (jitter, so events that failed together
+    do not come back together)."""
+    ceiling = min(most, base * 2 ** max(failures - 1, 0))
+    return math.ceil((rng or random).uniform(ceiling / 2, ceiling))
+
+
+def wait_delay_seconds(wait: float, rng: random.Random | None = None) -> int:
+    """A wait as an SQS delay: the wait plus up to a quarter more (at least a second) of
+    jitter, so the events a limit held back do not all come back in the same second."""
+    jittered = wait + (rng or random).uniform(0, max(1.0, wait / 4))
+    return min(MAX_DELAY_SECONDS, math.ceil(jittered))
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message of the consumer's queue, as the shell needs it."""
+
+    body: str
+    receipt_handle: str
+    receives: int  # ApproximateReceiveCount of this copy
+    failures_before: int  # failures of the earlier copies (put back while waiting)
+
+    @property
+    def attempt(self) -> int:
+        """The how-manieth time the event is tried (waits not counted)."""
+        return self.failures_before + self.receives
+
+    @classmethod
+    def of(cls, record: SQSRecord) -> "Delivery":
+        attributes = record.raw_event.get("messageAttributes") or {}
+        before = (attributes.get(FAILURES_ATTRIBUTE) or {}).get("stringValue")
+        return cls(
+            body=record.body,
+            receipt_handle=record.receipt_handle,
+            receives=int(record.attributes.approximate_receive_count or 1),
+            failures_before=int(before) if before and before.isdigit() else 0,
+        )
+
+
+class ConsumerQueue:
+    """The consumer's own SQS queue: back off a failed message, put a waiting one back."""
+
+    def __init__(self, queue_url: str, client: "SQSClient | None" = None) -> None:
+        self._queue_url = queue_url
+        self._client = client
+
+    def back_off(self, delivery: Delivery, seconds: int) -> None:
+        (self._client or aws.sqs()).change_message_visibility(
+            QueueUrl=self._queue_url,
+            ReceiptHandle=delivery.receipt_handle,
+            VisibilityTimeout=seconds,
+        )
+
+    def put_back(self, delivery: Delivery, delay_seconds: int) -> None:
+        """A fresh copy, `delay_seconds` from now, that remembers the failures so far."""
+        (self._client or aws.sqs()).send_message(
+            QueueUrl=self._queue_url,
+            MessageBody=delivery.body,
+            DelaySeconds=delay_seconds,
+            MessageAttributes={
+                FAILURES_ATTRIBUTE: {
+                    "DataType": "Number",
+                    "StringValue": str(delivery.attempt - 1),
+                }
+            },
         )
 
 
@@ -149,12 +276,15 @@ def dead_letter(
     reason: str,
     consumer: str,
     dead_letters: Callable[[], DeadLetterQueue],
+    *,
+    condition: str = "PermanentFailure",
+    attempts: int = 1,
 ) -> Attempt:
     """The one way an event is dead-lettered by a consumer: logged, counted in
     `DeadLettered` by its reason's code, sent to the queue; the attempt it was."""
-    logger.warning("dead-lettered", reason=reason)
+    logger.warning("dead-lettered", reason=reason, attempts=attempts)
     count_with_reason(Metric.DEAD_LETTERED, reason_code(reason))
-    dead_letters().send(bus_event, reason, consumer)
+    dead_letters().send(bus_event, reason, consumer, condition=condition, attempts=attempts)
     return Attempt(AttemptOutcome.DEAD_LETTERED, reason)
 
 
@@ -163,10 +293,12 @@ def _handle(
     context: LambdaContextLike,
     process: Process,
     dead_letters: Callable[[], DeadLetterQueue],
+    attempt: int,
     last_attempt: bool,
 ) -> Attempt:
     """Run `process` on the event; what came of it. A failure that may pass is raised,
-    to be tried again, unless this is the `last_attempt`: then it is dead-lettered."""
+    to be tried again, unless this is the `last_attempt`: then it is dead-lettered. A
+    wait for a neighbour's limit (`MustWait`) is always raised: it is not a failure."""
 
     def time_left() -> float:
         return context.get_remaining_time_in_millis() / 1000
@@ -182,16 +314,22 @@ def _handle(
         logger.info("already in progress in another invocation", key=busy.key)
         handled = DUPLICATE
     except PermanentFailure as failure:
-        return dead_letter(bus_event, failure.reason, context.invoked_function_arn, dead_letters)
+        return dead_letter(
+            bus_event, failure.reason, context.invoked_function_arn, dead_letters, attempts=attempt
+        )
+    except MustWait:
+        raise
     except Exception as exc:
         if not last_attempt:
             raise
         # no attempt follows: dead-lettered here, with the failure's reason, and counted
         return dead_letter(
             bus_event,
-            f"retries_exhausted: {_failed(exc).reason}",
+            f"retries_exhausted: {_failure_reason(exc)}",
             context.invoked_function_arn,
             dead_letters,
+            condition="RetriesExhausted",
+            attempts=attempt,
         )
     match handled.outcome:
         case Outcome.DONE:
@@ -205,11 +343,13 @@ def _handle(
             return Attempt(AttemptOutcome.SKIPPED, handled.reason or "unknown")
 
 
-def _failed(exc: BaseException) -> Attempt:
-    """The attempt an escaping exception ends: a transient failure's reason, else the
-    exception's type (never its message, which could hold anything)."""
-    if isinstance(exc, TransientFailure):
-        return Attempt(AttemptOutcome.FAILED, exc.reason)
+def _raised(exc: BaseException) -> Attempt:
+    """The attempt an escaping exception ends: a wait for a neighbour's limit, or a
+    failure with its reason (never the exception's message, which could hold anything)."""
+    if isinstance(exc, MustWait):
+        return Attempt(AttemptOutcome.WAITED, exc.reason)
+    if isinstance(exc, Exception):
+        return Attempt(AttemptOutcome.FAILED, _failure_reason(exc))
     return Attempt(AttemptOutcome.FAILED, f"unexpected: {type(exc).__name__}")
 
 
@@ -219,6 +359,7 @@ def run_consumer(
     process: Process,
     dead_letters: Callable[[], DeadLetterQueue],
     *,
+    attempt: int = 1,
     last_attempt: bool = False,
 ) -> None:
     """Resolve and parse one bus event, run `process`, dead-letter a permanent failure
@@ -233,11 +374,123 @@ def run_consumer(
         event_type=bus_event.get("detail-type") if isinstance(bus_event, dict) else None,
     )
     count(Metric.RECEIVED)
-    attempt = Attempt(AttemptOutcome.FAILED, "interrupted")
+    outcome = Attempt(AttemptOutcome.FAILED, "interrupted")
     try:
-        attempt = _handle(bus_event, context, process, dead_letters, last_attempt)
-    except Exception as exc:
-        attempt = _failed(exc)
+        outcome = _handle(bus_event, context, process, dead_letters, attempt, last_attempt)
+    except BaseException as exc:
+        outcome = _raised(exc)
         raise
     finally:
-        record_attempt(event_id, context.aws_request_id, attempt)
+        record_attempt(event_id, context.aws_request_id, outcome)
+
+
+def run_delivery(
+    delivery: Delivery,
+    context: LambdaContextLike,
+    process: Process,
+    dead_letters: Callable[[], DeadLetterQueue],
+    queue: Callable[[], ConsumerQueue],
+    settings: QueueSettings,
+) -> None:
+    """One message of the consumer's queue: returns when it may be deleted, raises when
+    it must come back (after the backoff this sets)."""
+    try:
+        bus_event = json.loads(delivery.body)
+    except ValueError:
+        bus_event = None
+    if not isinstance(bus_event, dict):
+        dead_letter(
+            {"body": delivery.body[:1000]},
+            "invalid_message: not a bus event",
+            context.invoked_function_arn,
+            dead_letters,
+            attempts=delivery.attempt,
+        )
+        return
+    try:
+        run_consumer(
+            bus_event,
+            context,
+            process,
+            dead_letters,
+            attempt=delivery.attempt,
+            last_attempt=delivery.attempt >= settings.consumer_max_receives,
+        )
+    except MustWait as wait:
+        delay = wait_delay_seconds(wait.seconds)
+        logger.info("waits its turn in the queue", reason=wait.reason, delay=delay)
+        count_with_reason(Metric.WAITED, reason_code(wait.reason))
+        queue().put_back(delivery, delay)
+    except Exception as exc:
+        seconds = backoff_seconds(
+            delivery.attempt,
+            base=settings.consumer_backoff_base_seconds,
+            most=settings.consumer_backoff_max_seconds,
+        )
+        logger.warning(
+            "failed; back in the queue",
+            reason=_failure_reason(exc),
+            attempt=delivery.attempt,
+            backoff=seconds,
+        )
+        queue().back_off(delivery, seconds)
+        raise
+
+
+def _failure_reason(exc: Exception) -> str:
+    """What a failure is called in logs and dead letters: a TransientFailure's (or a
+    domain error's) reason, else the error's type and AWS error code, never its text
+    (which may quote data)."""
+    said = getattr(exc, "reason", None)
+    if isinstance(said, str):
+        return said
+    code = aws.error_code(exc) if isinstance(exc, ClientError) else None
+    return f"unexpected: {type(exc).__name__}" + (f" {code}" if code else "")
+
+
+def run_batch(
+    event: dict[str, Any],
+    context: LambdaContextLike,
+    process: Process,
+    dead_letters: Callable[[], DeadLetterQueue],
+    queue: Callable[[], ConsumerQueue],
+) -> dict[str, Any]:
+    """A batch of the consumer's queue: each message through `run_delivery`; the answer
+    lists the ones to receive again (ReportBatchItemFailures)."""
+    set_invocation_time_left(lambda: context.get_remaining_time_in_millis() / 1000)
+    settings = load_settings(QueueSettings)
+
+    def handle(record: SQSRecord) -> None:
+        run_delivery(Delivery.of(record), context, process, dead_letters, queue, settings)
+
+    # a batch whose every message failed is answered like any other (each listed), not
+    # raised: its messages are already set to come back after their backoff, and the
+    # function's Errors alarm is for what the shell could not handle
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    answer = process_partial_response(
+        event=event,
+        record_handler=handle,
+        processor=processor,
+        context=context,  # type: ignore[arg-type]
+    )
+    return dict(answer)
+
+
+def run_consumer_event(
+    event: dict[str, Any],
+    context: LambdaContextLike,
+    process: Process,
+    dead_letters: Callable[[], DeadLetterQueue],
+    queue: Callable[[], ConsumerQueue],
+) -> dict[str, Any] | None:
+    """What a consumer's handler runs: a batch of its queue (the event source mapping's
+    `Records`), or one bus event invoked directly (`sam local invoke -e events/bus/...`,
+    Lambda's Invoke API by hand), which fails as the consumer fails it."""
+    if isinstance(event, dict) and "Records" in event:
+        return run_batch(event, context, process, dead_letters, queue)
+    run_consumer(event, context, process, dead_letters)
+    return None
+
+
+def consumer_queue() -> ConsumerQueue:
+    return ConsumerQueue(load_settings(QueueSettings).consumer_queue_url)

@@ -55,7 +55,7 @@ def failure_for_status(
     """The failure a non-2xx answer means, with the reason each kind gets."""
     if is_retryable(status):
         retry_after = retry_after_seconds(headers.get("Retry-After"), clock())
-        return TransientFailure(transient, retry_after=retry_after)
+        return TransientFailure(transient, retry_after=retry_after, throttled=status == 429)
     return PermanentFailure(permanent)
 
 

@@ -63,13 +63,19 @@ MARK_MARGIN_DAYS = 2
 DAY_SECONDS = 86_400
 
 
+# what the template's queues with a fixed retention keep a message: the consumers' own
+# queues and the rules' dead-letter queues (SQS's longest, 14 days)
+QUEUE_RETENTION_DAYS = 14
+
+
 class IdempotencySettings(FunctionSettings):
     idempotency_table_name: str
     # The windows in which an event can be handed to a consumer again (the template's
     # retention parameters): a redrive (DeadLetterRetentionDays), a republish
     # (PayloadRetentionDays), a replay of the bus archive (BusArchiveRetentionDays). A
     # mark outlives all of them, so "consumers skip what they already did" holds for
-    # as long as any of them is offered.
+    # as long as any of them is offered. The consumers' own queues (a backlog) and the
+    # rules' dead-letter queues keep a message QUEUE_RETENTION_DAYS, SQS's longest.
     payload_retention_days: int = setting(gt=0)
     dead_letter_retention_days: int = setting(gt=0)
     bus_archive_retention_days: int = setting(gt=0)
@@ -80,6 +86,7 @@ class IdempotencySettings(FunctionSettings):
             self.payload_retention_days,
             self.dead_letter_retention_days,
             self.bus_archive_retention_days,
+            QUEUE_RETENTION_DAYS,
         )
         return (longest + MARK_MARGIN_DAYS) * DAY_SECONDS
 

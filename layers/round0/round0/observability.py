@@ -40,6 +40,7 @@ class Metric(StrEnum):
     DONE = "Done"  # the event's side effects are done
     SKIPPED = "Skipped"  # by reason: nothing to do (not configured, late start, ...)
     DEAD_LETTERED = "DeadLettered"  # by reason
+    WAITED = "Waited"  # put back in the queue to wait for a limit (not a failure), by reason
     SENT = "Sent"  # notify, by channel: email, slack
     AUDIO_COPIED = "AudioCopied"
     AUDIO_UNCHANGED = "AudioUnchanged"

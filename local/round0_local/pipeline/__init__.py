@@ -2,8 +2,10 @@
 
 `LocalPipeline` starts moto's server behind its gateway (the AWS endpoint), creates
 every resource `template.yaml` declares, serves the webhook route as API Gateway would
-(`front_door`), and delivers each bus event to the functions whose rules match, with
-the retries and dead-letter queues the template declares (`bus_router`); the gateway
+(`front_door`), and delivers each bus event through the rules and queues the template
+declares to the functions that read them, as Lambda's SQS event source mappings do
+(batches, MaximumConcurrency, visibility, partial batch failures, redrive to the
+dead-letter queue: `bus_router`, `event_sources`); the gateway
 answers Lambda's Invoke API for the same functions. It registers a CloudFormation
 stack named after the local stack (`round0-local`) whose Outputs are the template's,
 resolved locally, so tools that find resources through DescribeStacks work unchanged.
@@ -11,9 +13,9 @@ Stand-ins play ROUND0's API and audio storage, Slack and the ATS
 (`round0_local.integrations`). Every outbound side effect is printed and appended to
 the outbox as one JSON line (`reporter`).
 
-Each function runs up to its ReservedConcurrentExecutions at once (else
-`concurrency`), each execution environment with the credentials of the function's
-own role, which holds the template's policies for it (`round0_local.permissions`).
+Each function runs up to `concurrency` executions at once (a consumer's queue feeds it
+at most its MaximumConcurrency), each execution environment with the credentials of
+the function's own role, which holds the template's policies for it (`round0_local.permissions`).
 An execution environment is Lambda's runtime emulator running the function's `sam
 build` output (`round0_local.runtime`), or the worker protocol where it cannot run.
 Every AWS call a function makes is recorded with what IAM evaluates for it, for the
@@ -28,9 +30,10 @@ topic and the outbox (`round0_local.alarms`).
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +47,7 @@ from round0_local.integrations import LocalIntegrations
 from round0_local.observers import observers_for
 from round0_local.permissions import FunctionRoles
 from round0_local.pipeline.bus_router import BusRouter, Deliveries, Schedules
+from round0_local.pipeline.event_sources import EventSourceMappings, local_environment
 from round0_local.pipeline.front_door import FrontDoor
 from round0_local.pipeline.replays import BusReplays
 from round0_local.pipeline.reporter import Printer, Reporter, short
@@ -59,6 +63,7 @@ from round0_testkit.iam.stack import (
     stack_policies,
     translate,
 )
+from round0_testkit.standins.recording import RateLimit
 from round0_testkit.template import TEMPLATE_PATH, TemplateStack, load_template
 
 __all__ = ["LocalPipeline", "PipelineConfig"]
@@ -73,9 +78,10 @@ class PipelineConfig:
     log_dir: Path = Path(".local/logs")
     # every AWS call of the functions, with what IAM evaluates for it (the IAM check)
     calls_log: Path = Path(".local/calls.jsonl")
-    # concurrent executions of a function without ReservedConcurrentExecutions
+    # concurrent executions of each function (a queue's mapping: its MaximumConcurrency)
     concurrency: int = 4
-    # Lambda retries an async invocation after about 1 and 2 minutes; locally, seconds.
+    # Lambda retries an async invocation after about 1 and 2 minutes, and a consumer
+    # backs off a failed event for minutes; locally, seconds.
     retry_delay_seconds: float = 1.0
     chaos: ChaosConfig | None = None
     template: Path = TEMPLATE_PATH
@@ -86,6 +92,10 @@ class PipelineConfig:
     build_dir: Path | None = None
     # how often the template's alarms are evaluated (CloudWatch: every minute)
     alarm_interval_seconds: float = 5.0
+    # a stand-in's rate limit (`RateLimit.parse`: 1/s, 100/min) by its name
+    rate_limits: dict[str, str] = field(default_factory=dict)
+    # template parameter values of the local stack, over the integrations' own
+    parameters: dict[str, str] = field(default_factory=dict)
 
 
 class LocalPipeline:
@@ -111,7 +121,16 @@ class LocalPipeline:
             self.front_door.wait_answered,
             config.retry_delay_seconds,
         )
-        self.bus = BusRouter(self.stack, self.emulator, self.deliveries)
+        self.mappings = EventSourceMappings(
+            self.stack,
+            self.emulator,
+            self.deliveries.invoke_batch,
+            self.say,
+            self.reporter.collect_dead_letters,
+            config.concurrency,
+            config.retry_delay_seconds,
+        )
+        self.bus = BusRouter(self.stack, self.emulator, self.mappings)
         self.schedules = Schedules(self.stack, self.deliveries, self.say)
         self.replays = BusReplays(self.emulator, self.say)
         self.policies: StackPolicies | None = None
@@ -131,6 +150,9 @@ class LocalPipeline:
         self.emulator.start()
         self.integrations.start()
         self.stack.parameters.update(self.integrations.parameters())
+        self.stack.parameters.update(self.config.parameters)
+        for name, spec in self.config.rate_limits.items():
+            self.integrations.standins()[name].limit_rate(RateLimit.parse(spec))
         self.stack.secret_values.update(self.integrations.secret_values(self.config.secret))
         self.stack.create(self.emulator.session(), self.emulator.endpoint)
         self.integrations.prepare_aws(self.emulator, self.stack)
@@ -161,6 +183,9 @@ class LocalPipeline:
     def stop(self) -> None:
         if self.alarms is not None:
             self.alarms.stop()
+        # the most invocations each consumer ran at once (its queue's MaximumConcurrency
+        # bounds it): the burst bench reads this line
+        self.say(f"round0-local: peak concurrency {json.dumps(self.mappings.peaks())}")
         self.front_door.stop()
         self.schedules.stop()
         self.bus.stop()
@@ -267,8 +292,9 @@ class LocalPipeline:
 
     # ------------------------------------------------------------ waiting
     def idle(self) -> bool:
-        """True when no bus event is queued or being delivered."""
-        return self.bus.idle()
+        """True when no bus event is queued or being delivered, and no asynchronous
+        invocation is running."""
+        return not self.deliveries.busy() and self.bus.idle()
 
     def wait_idle(self, timeout: float, settle: float = 1.5) -> bool:
         """Wait (bounded) until every delivery is done and none arrived for `settle` s."""
@@ -286,13 +312,18 @@ class LocalPipeline:
 
     # ------------------------------------------------------------ functions
     def concurrency(self, function: str) -> int:
-        """Its ReservedConcurrentExecutions, else the pipeline's default."""
-        reserved = self.stack.functions()[function]["Properties"].get(
-            "ReservedConcurrentExecutions"
-        )
-        return (
-            int(self.stack.resolve(reserved)) if reserved is not None else self.config.concurrency
-        )
+        """Executions at once: the pipeline's default, and at least what its queue's
+        mapping may run (MaximumConcurrency)."""
+        caps = [s.maximum_concurrency for s in self.mappings.sources if s.function == function]
+        return max([self.config.concurrency, *caps])
+
+    def environment(self, function: str) -> dict[str, str]:
+        """The template's environment of the function, and for a consumer its backoff in
+        seconds (`event_sources.local_environment`)."""
+        environment = self.stack.function_environment(function)
+        if any(source.function == function for source in self.mappings.sources):
+            environment.update(local_environment(self.config.retry_delay_seconds))
+        return environment
 
     def _start_functions(self, roles: FunctionRoles) -> None:
         self.config.log_dir.mkdir(parents=True, exist_ok=True)
@@ -313,7 +344,7 @@ class LocalPipeline:
             launch = self.runtime.launcher(
                 self.stack,
                 name,
-                self.stack.function_environment(name),
+                self.environment(name),
                 self.emulator.endpoint,
                 credentials,
             )

@@ -1,16 +1,18 @@
-"""The bus and Lambda's asynchronous invocations.
+"""The bus, and Lambda's asynchronous invocations.
 
-`BusRouter`: every `EventBridgeRule` of the template becomes a rule on the emulated
-bus with the template's pattern and an SQS queue as its target; the router takes each
-matching event from there and hands it to `Deliveries`. `Schedules`: every
-`rate(...)` schedule of the template (the sweeper's) invokes its function the same way.
+`BusRouter`: every `AWS::Events::Rule` of the template on the project's bus becomes a
+rule on the emulated bus with the template's pattern and its target, the consumer's
+SQS queue; `EventSourceMappings` (`pipeline.event_sources`) hand each consumer its
+queue's messages as Lambda's event source mapping does. `Schedules`: every `rate(...)`
+schedule of the template (the sweeper's) invokes its function asynchronously.
 
-`Deliveries`: an asynchronous invocation as Lambda runs it (a bus event, or an
-`Event` invocation through the AWS endpoint's Invoke API): one Lambda request id for
-the invocation and all its retries, retried `MaximumRetryAttempts` times (seconds
-apart locally, not Lambda's minutes), then sent to the function's `OnFailure`
-destination in Lambda's own record format. Every invocation's side effects are
-reported as the event's.
+`Deliveries`: the invocations themselves. A batch from a queue (`invoke_batch`) is
+reported as each of its events'. An asynchronous invocation (an `Event` invocation
+through the AWS endpoint's Invoke API, a schedule) runs as Lambda runs it: one Lambda
+request id for the invocation and all its retries, retried `MaximumRetryAttempts`
+times (seconds apart locally, not Lambda's minutes), then sent to the function's
+`OnFailure` destination in Lambda's own record format, if it has one. Every
+invocation's side effects are reported as the event's.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +32,7 @@ from typing import Any
 from round0.large_events import resolve_event
 from round0_local.emulator import AwsEmulator
 from round0_local.integrations import LocalIntegrations
+from round0_local.pipeline.event_sources import EventSourceMappings
 from round0_local.pipeline.reporter import Reporter, short
 from round0_local.workers import FunctionPool, Invocation
 from round0_testkit.template import TemplateStack
@@ -42,14 +46,10 @@ ANSWER_WAIT_SECONDS = 10.0
 
 @dataclass(frozen=True)
 class Rule:
-    function: str
-    name: str
+    name: str  # the rule's logical id
     bus: str
     pattern: dict[str, Any]
-
-    @property
-    def queue_name(self) -> str:
-        return f"round0-local-deliver-{self.function}-{self.name}"[:80]
+    targets: list[dict[str, Any]]
 
 
 class Deliveries:
@@ -116,6 +116,32 @@ class Deliveries:
         ):
             return self._run(function, payload, request_id, event_id)
 
+    def invoke_batch(
+        self,
+        function: str,
+        event: dict[str, Any],
+        bus_events: list[Any],
+        receives: list[int],
+    ) -> Invocation:
+        """One invocation with a batch of the function's queue, its side effects reported
+        as each event's (the receive count is the attempt)."""
+        request_id = str(uuid.uuid4())
+        say = self._reporter.say
+        with ExitStack() as observing:
+            for payload, attempt in zip(bus_events, receives, strict=True):
+                event_id, event_type = _identity(payload)
+                self._wait_answered(event_id, ANSWER_WAIT_SECONDS)
+                say(
+                    f"→ deliver    {short(event_id)} {event_type} to {function} (receive {attempt})"
+                )
+                observing.enter_context(
+                    self._reporter.observing(
+                        function, event_id, event_type, self._saw(payload), request_id, attempt
+                    )
+                )
+            first, _ = _identity(bus_events[0]) if bus_events else ("?", "?")
+            return self._run(function, event, request_id, first)
+
     def submit(self, function: str, payload: Any) -> str:
         """Queue an asynchronous invocation; its Lambda request id."""
         request_id = str(uuid.uuid4())
@@ -141,6 +167,7 @@ class Deliveries:
         say = self._reporter.say
         event_id, event_type = _identity(payload)
         self._wait_answered(event_id, ANSWER_WAIT_SECONDS)
+        # the template sets none any more (the consumers read queues): Lambda's defaults
         invoke_config = self._stack.functions()[function]["Properties"].get("EventInvokeConfig", {})
         attempts = 1 + int(invoke_config.get("MaximumRetryAttempts", 2))
         interviews = self._saw(payload)  # once per delivery, not once per attempt
@@ -230,87 +257,72 @@ def _identity(payload: Any) -> tuple[str, str]:
 
 
 class BusRouter:
-    def __init__(self, stack: TemplateStack, emulator: AwsEmulator, deliveries: Deliveries) -> None:
+    def __init__(
+        self, stack: TemplateStack, emulator: AwsEmulator, mappings: EventSourceMappings
+    ) -> None:
         self._stack = stack
         self._emulator = emulator
-        self._deliveries = deliveries
+        self._mappings = mappings
         self.rules: list[Rule] = []
-        self._queue_urls: dict[str, str] = {}
-        self._running = threading.Event()
-        self._threads: list[threading.Thread] = []
 
     # ------------------------------------------------------------ lifecycle
     def subscribe(self) -> list[str]:
-        """Create a rule and a target queue per EventBridgeRule; the functions they feed."""
+        """Put every rule of the template on the emulated bus, with its targets (the
+        consumers' queues); the functions that read those queues."""
         events = self._emulator.client("events")
-        sqs = self._emulator.client("sqs")
-        for function, body in self._stack.functions().items():
-            for name, event in body["Properties"].get("Events", {}).items():
-                if event["Type"] != "EventBridgeRule":
-                    continue
-                properties = self._stack.resolve(event["Properties"])
-                rule = Rule(
-                    function, name, properties.get("EventBusName", "default"), properties["Pattern"]
-                )
-                url = sqs.create_queue(QueueName=rule.queue_name)["QueueUrl"]
-                arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
-                    "Attributes"
-                ]["QueueArn"]
-                rule_name = f"{function}-{name}"[:64]
-                events.put_rule(
-                    Name=rule_name, EventBusName=rule.bus, EventPattern=json.dumps(rule.pattern)
-                )
-                events.put_targets(
-                    Rule=rule_name, EventBusName=rule.bus, Targets=[{"Id": "local", "Arn": arn}]
-                )
-                self.rules.append(rule)
-                self._queue_urls[rule.queue_name] = url
-        return sorted({rule.function for rule in self.rules})
+        for name, body in self._stack.of_type("AWS::Events::Rule").items():
+            properties = self._stack.resolve(body["Properties"])
+            if "EventPattern" not in properties:
+                continue  # a schedule (SAM's): `Schedules` runs it
+            rule = Rule(
+                name,
+                properties.get("EventBusName", "default"),
+                properties["EventPattern"],
+                properties.get("Targets", []),
+            )
+            rule_name = self._stack.physical_name(name)[:64]
+            events.put_rule(
+                Name=rule_name, EventBusName=rule.bus, EventPattern=json.dumps(rule.pattern)
+            )
+            events.put_targets(
+                Rule=rule_name,
+                EventBusName=rule.bus,
+                Targets=[{"Id": target["Id"], "Arn": target["Arn"]} for target in rule.targets],
+            )
+            self.rules.append(rule)
+        targeted = {target["Arn"] for rule in self.rules for target in rule.targets}
+        return sorted(
+            {
+                source.function
+                for source in self._mappings.sources
+                if self._stack.arn(source.queue) in targeted
+            }
+        )
 
     def start(self) -> None:
-        self._running.set()
-        for rule in self.rules:
-            thread = threading.Thread(target=self._poll, args=(rule,), daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        self._mappings.start()
 
     def stop(self) -> None:
-        self._running.clear()
-        for thread in self._threads:
-            thread.join(timeout=5)
+        self._mappings.stop()
 
     def idle(self) -> bool:
-        """True when no bus event is queued or being delivered."""
-        if self._deliveries.busy():
+        """True when no bus event waits in a consumer's queue (visible, in flight, or
+        delayed) and none is being handled."""
+        if self._mappings.busy():
             return False
         sqs = self._emulator.client("sqs")
-        for url in self._queue_urls.values():
+        for url in self._mappings.queue_urls():
             attributes = sqs.get_queue_attributes(
                 QueueUrl=url,
                 AttributeNames=[
                     "ApproximateNumberOfMessages",
                     "ApproximateNumberOfMessagesNotVisible",
+                    "ApproximateNumberOfMessagesDelayed",
                 ],
             )["Attributes"]
             if any(int(value) for value in attributes.values()):
                 return False
         return True
-
-    def _poll(self, rule: Rule) -> None:
-        sqs = self._emulator.client("sqs")
-        url = self._queue_urls[rule.queue_name]
-        while self._running.is_set():
-            try:
-                messages = sqs.receive_message(
-                    QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1
-                ).get("Messages", [])
-            except Exception:  # noqa: BLE001 - the emulator is stopping
-                if self._running.is_set():
-                    time.sleep(0.2)
-                continue
-            for message in messages:
-                self._deliveries.submit(rule.function, json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
 
 RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")

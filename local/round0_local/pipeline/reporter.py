@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from round0_local.observers import Effect, Observer
+from round0_local.observers import DeadLetterObserver, Effect, Observer
 
 Printer = Callable[[str], None]
 RECENT_RUNS = 200  # finished invocations kept per function, for effects seen late
@@ -128,6 +128,28 @@ class Reporter:
             with self._lock:
                 self._active[function].remove(run)
                 self._recent[function].append(run)
+
+    def collect_dead_letters(self, function: str) -> None:
+        """Report the dead letters no invocation's end saw: events SQS's redrive policy
+        moved to the function's dead-letter queue while its mapping received them. Each
+        belongs to the recent run of its event (its body is the event)."""
+        observers = [
+            o for o in self._observers.get(function, []) if isinstance(o, DeadLetterObserver)
+        ]
+        if not observers:
+            return
+        nobody = Run(function, "?", "?")
+        with self._collecting[function]:
+            for observer in observers:
+                for effect in observer.new():
+                    owner = self._owner(function, effect, nobody)
+                    self.report(
+                        function,
+                        owner.event_id,
+                        owner.event_type,
+                        effect,
+                        {"request_id": owner.request_id, "attempt": owner.attempt},
+                    )
 
     def event_of(self, clues: str, functions: Iterable[str]) -> str | None:
         """The event id of the running invocation (of `functions`) that `clues` belong to."""

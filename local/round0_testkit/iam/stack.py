@@ -310,13 +310,15 @@ def stack_policies(stack: TemplateStack, translated: Mapping[str, Any]) -> Stack
 
 def assume_created(stack: TemplateStack) -> TemplateStack:
     """Give `stack` the names only creating it would (secrets' ARNs, queues' URLs),
-    as moto makes them, to read its policies without an emulator."""
+    as moto makes them, to read its policies without an emulator. Every queue is named,
+    whatever its condition: the parameters may be set afterwards."""
+    every_queue = [n for n, body in stack.resources.items() if body["Type"] == "AWS::SQS::Queue"]
     for name in stack.of_type("AWS::SecretsManager::Secret"):
         stack.arns.setdefault(
             name,
             f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{stack.stack_name}/{name}-AbCdEf",
         )
-    for name in stack.of_type("AWS::SQS::Queue"):
+    for name in every_queue:
         stack.physical.setdefault(
             f"{name}.QueueUrl",
             f"http://127.0.0.1/{ACCOUNT}/{stack.physical_name(name)}",

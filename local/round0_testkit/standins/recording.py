@@ -8,13 +8,21 @@ reach a stand-in only over HTTP (the end-to-end tests, a developer's curl) queue
 faults with `POST /_standin/faults` and a JSON `Fault`, or `{"clear": true}`. A
 `fault_source` (the local runner's chaos) is asked for a fault for each request no
 queued fault took; each exchange records the fault it got.
+
+A stand-in can also enforce a rate limit as the real service does (`RateLimit`: so
+many requests per second or minute, a token bucket): a request past it is answered
+`429` with `Retry-After` (whole seconds until a request would be taken), set with
+`limit_rate` or `POST /_standin/faults` `{"rate_limit": {"requests": 1, "per_seconds":
+1}}` (`{"rate_limit": null}` lifts it), or `round0-local serve --rate-limit`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -76,6 +84,49 @@ class Fault:
     @property
     def shapes_answer(self) -> bool:
         return self.break_after is not None or self.undeclared_length
+
+
+@dataclass
+class RateLimit:
+    """`requests` per `per_seconds`, with bursts of up to `burst` (a token bucket that
+    starts full); `path` limits it to routes that start with it."""
+
+    requests: float
+    per_seconds: float = 1.0
+    burst: float = 1.0
+    path: str | None = None
+    _tokens: float = field(default=-1.0, repr=False)
+    _at: float = field(default=0.0, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.requests <= 0 or self.per_seconds <= 0 or self.burst < 1:
+            raise ValueError("a rate limit is positive requests per positive seconds, burst >= 1")
+
+    def take(self, now: float) -> float | None:
+        """None when a request may go now (it takes a token); else the seconds until one
+        would."""
+        rate = self.requests / self.per_seconds
+        if self._tokens < 0:
+            self._tokens, self._at = self.burst, now
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * rate)
+        self._at = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return None
+        return (1 - self._tokens) / rate
+
+    @classmethod
+    def parse(cls, text: str) -> RateLimit:
+        """`N/s`, `N/min` or `N/Ss` (N per S seconds), optionally `+B` for a burst of B:
+        `1/s`, `100/min`, `50/10s`, `1/s+2`."""
+        spec, _, burst = text.partition("+")
+        count, _, unit = spec.partition("/")
+        seconds = {"s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0}.get(unit)
+        if seconds is None and unit.endswith("s") and unit[:-1].replace(".", "", 1).isdigit():
+            seconds = float(unit[:-1])
+        if seconds is None:
+            raise ValueError(f"not a rate limit: {text!r} (say 1/s, 100/min or 50/10s)")
+        return cls(float(count), seconds, float(burst) if burst else 1.0)
 
 
 class Responder:
@@ -212,6 +263,7 @@ class RecordingStandIn:
         self._exchanges: list[Exchange] = []
         self._faults: deque[Fault] = deque()
         self.fault_source: FaultSource | None = None
+        self._rate_limit: RateLimit | None = None
         self._release = threading.Event()
         self._http = BackgroundServer(f"the {type(self).__name__}")
 
@@ -254,13 +306,25 @@ class RecordingStandIn:
         with self._lock:
             self._faults.clear()
 
+    def limit_rate(self, limit: RateLimit | None) -> None:
+        """Answer 429 past `limit` (None: no limit)."""
+        with self._lock:
+            self._rate_limit = limit
+
     def next_fault(self, request: RecordedRequest) -> Fault | None:
-        """The first queued fault for this request's route, else the fault source's."""
+        """The first queued fault for this request's route, else a 429 past the rate
+        limit, else the fault source's."""
         with self._lock:
             for fault in self._faults:
                 if fault.path is None or request.route.startswith(fault.path):
                     self._faults.remove(fault)
                     return fault
+            limit = self._rate_limit
+            if limit is not None and (limit.path is None or request.route.startswith(limit.path)):
+                wait = limit.take(time.monotonic())
+                if wait is not None:
+                    retry_after = str(max(1, math.ceil(wait)))
+                    return Fault(429, "rate_limited", {"Retry-After": retry_after})
         source = self.fault_source
         return source(request) if source is not None else None
 
@@ -271,6 +335,10 @@ class RecordingStandIn:
     def control(self, command: dict[str, Any]) -> None:
         if command.get("clear"):
             self.clear_faults()
+            return
+        if "rate_limit" in command:
+            limit = command["rate_limit"]
+            self.limit_rate(RateLimit(**limit) if isinstance(limit, dict) else None)
             return
         times = int(command.pop("times", 1))
         self.fail(Fault(**command), times)

@@ -14,6 +14,7 @@ import pytest
 from round0 import aws
 from round0_testkit.events import as_reference, load_bus_event
 from round0_testkit.faults import FaultyClient
+from round0_testkit.queues import ThroughQueue
 from round0_testkit.standins.round0_api import LOCAL_API_KEY, Round0ApiStandIn
 from round0_testkit.template import TemplateStack
 
@@ -40,7 +41,7 @@ def round0() -> Iterator[Round0ApiStandIn]:
 class ArchiveHarness:
     """The archive function as Lambda runs it, and what it left behind."""
 
-    invoke: Callable[[dict[str, Any]], None]
+    invoke: Callable[[dict[str, Any]], Any]
     bucket: str
     dead_letter_queue_url: str
     secret_arn: str
@@ -97,6 +98,7 @@ def archive(
     round0: Round0ApiStandIn,
     monkeypatch: pytest.MonkeyPatch,
     drain_queue: Callable[[str], list[dict[str, Any]]],
+    through_queue: ThroughQueue,
 ) -> ArchiveHarness:
     """The archive handler, configured through the template's own parameters to use
     the stand-in: API base URL and audio allowlist point at 127.0.0.1:<port>."""
@@ -112,7 +114,9 @@ def archive(
     from round0_archive.app import lambda_handler
 
     harness = ArchiveHarness(
-        invoke=lambda event: lambda_handler(
+        invoke=lambda event: through_queue(
+            "ArchiveFunction",
+            lambda_handler,
             as_reference(event, environment["PAYLOAD_BUCKET_NAME"], boto3.client("s3")),
             lambda_context,
         ),

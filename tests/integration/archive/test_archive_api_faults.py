@@ -39,8 +39,9 @@ def test_rate_limited_call_waits_the_retry_after(
     # When the event is archived
     archive.invoke(event)
 
-    # Then the archive waited exactly what the API asked, and then succeeded
-    assert archive.pauses == [3.0]
+    # Then the archive waited what the API asked (and some jitter), and then succeeded
+    [pause] = archive.pauses
+    assert 3.0 <= pause <= 3.5
     assert len(round0.api_requests()) == 2
     assert set(archive.objects()) >= AUDIO_KEYS
     assert archive.dead_letters() == []

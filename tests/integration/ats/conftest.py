@@ -15,6 +15,7 @@ import boto3
 import pytest
 
 from round0_testkit.events import LOCAL_SIGNING_SECRET, as_reference, load_bus_event
+from round0_testkit.queues import ThroughQueue
 from round0_testkit.standins import ats as standin
 from round0_testkit.standins.ats import AtsStandIn
 from round0_testkit.template import TemplateStack, load_template
@@ -87,14 +88,23 @@ def pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 @pytest.fixture
 def sync_ats(
-    function_env: Callable[[str], dict[str, str]], lambda_context: Any, pauses: list[float]
+    function_env: Callable[[str], dict[str, str]],
+    lambda_context: Any,
+    pauses: list[float],
+    through_queue: ThroughQueue,
 ) -> Invoke:
-    """Invoke the AtsSyncFunction handler with a bus event, as EventBridge would."""
+    """Invoke the AtsSyncFunction handler with a bus event, through its queue, as the
+    rule and the event source mapping would."""
     bucket = function_env("AtsSyncFunction")["PAYLOAD_BUCKET_NAME"]
     from round0_ats.app import lambda_handler
 
     def invoke(event: dict[str, Any]) -> None:
-        lambda_handler(as_reference(event, bucket, boto3.client("s3")), lambda_context)
+        through_queue(
+            "AtsSyncFunction",
+            lambda_handler,
+            as_reference(event, bucket, boto3.client("s3")),
+            lambda_context,
+        )
 
     return invoke
 

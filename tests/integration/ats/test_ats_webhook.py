@@ -11,7 +11,6 @@ import boto3
 import pytest
 
 from round0.contract import reference_detail
-from round0.failures import TransientFailure
 from round0.keys import key_segment
 from round0.large_events import PayloadStore
 from round0.signature import SignatureError, verify_signature
@@ -154,16 +153,28 @@ def test_429_is_retried_after_retry_after_as_an_http_date(
     assert_signed(ats_standin.webhook_deliveries[0], webhook_secret)
 
 
-def test_a_retry_after_longer_than_the_invocation_can_wait_is_left_to_lambda(
-    sync_ats: Invoke, ats_standin: AtsStandIn, ended: Event, pauses: list[float]
+def test_a_retry_after_longer_than_the_invocation_can_wait_waits_in_the_queue(
+    sync_ats: Invoke,
+    ats_standin: AtsStandIn,
+    ended: Event,
+    pauses: list[float],
+    stack: TemplateStack,
+    dead_letters: Callable[[], list[dict[str, Any]]],
 ) -> None:
     ats_standin.rate_limit(times=1, retry_after="120")
 
-    with pytest.raises(TransientFailure, match="HTTP 429"):
-        sync_ats(ended)
+    # When the event is delivered: a 429 is not a failure
+    sync_ats(ended)
 
     assert pauses == []  # never sleeps past what the invocation has left
     assert len(ats_standin.requests) == 1
+    # the event waits in its queue (a delayed copy), it is not dead-lettered
+    queue_url = stack.function_environment("AtsSyncFunction")["CONSUMER_QUEUE_URL"]
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+    )["Attributes"]
+    assert attributes["ApproximateNumberOfMessagesDelayed"] == "1"
+    assert dead_letters() == []
 
 
 def test_5xx_is_retried_with_backoff(

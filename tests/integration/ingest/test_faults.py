@@ -584,3 +584,36 @@ def test_a_failure_that_never_passes_is_never_quarantined_and_is_published_once_
     assert bus_ids(bus_messages) == [STARTED_ID]
     assert table()[KEY]["status"]["S"] == "published"
     assert bus.calls.count("put_events") == 2 + sweeps
+
+
+def test_two_overlapping_sweeps_publish_a_pending_record_once(
+    ingest: Invoke,
+    stack: TemplateStack,
+    table: Items,
+    bus_messages: Drain,
+    function_env: Env,
+    lambda_context: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a record left pending (the delivery crashed), and no reserved concurrency:
+    # a second scheduled sweep starts while the first is publishing it
+    monkeypatch.setattr(EventBus, "publish", crash)
+    request, _ = started_body()
+    with pytest.raises(Crash):
+        ingest(request)
+    expire_lease(stack, received_ago=600)
+    overlapping: list[dict[str, Any]] = []
+
+    def publish_while_another_sweep_runs(bus: EventBus, *args: Any, **kwargs: Any) -> Any:
+        if not overlapping:
+            overlapping.append(sweep(function_env, lambda_context))
+        return ORIGINAL_PUBLISH(bus, *args, **kwargs)
+
+    monkeypatch.setattr(EventBus, "publish", publish_while_another_sweep_runs)
+    # When the first sweep runs (and the second runs inside its publish)
+    first = sweep(function_env, lambda_context)
+    # Then the second found the record leased and skipped it; the first published it once
+    assert overlapping == [{**NOTHING_SWEPT, "skipped": 1}]
+    assert first == {**NOTHING_SWEPT, "published": 1}
+    assert bus_ids(bus_messages) == [STARTED_ID]
+    assert table()[KEY]["status"]["S"] == "published"

@@ -106,7 +106,15 @@ class Letters:
     def __init__(self) -> None:
         self.sent: list[str] = []
 
-    def send(self, bus_event: dict[str, Any], reason: str, consumer: str) -> None:
+    def send(
+        self,
+        bus_event: dict[str, Any],
+        reason: str,
+        consumer: str,
+        *,
+        condition: str = "PermanentFailure",
+        attempts: int = 1,
+    ) -> None:
         self.sent.append(reason)
 
 

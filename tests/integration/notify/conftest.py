@@ -19,6 +19,7 @@ from moto.ses.models import ses_backends
 from round0 import aws
 from round0_testkit.events import LOCAL_SIGNING_SECRET, as_reference
 from round0_testkit.faults import FaultyClient
+from round0_testkit.queues import ThroughQueue
 from round0_testkit.standins.slack import SlackStandIn
 from round0_testkit.template import ACCOUNT, REGION, TemplateStack, load_template
 
@@ -75,8 +76,10 @@ def notify(
     lambda_context: Any,
     sleeps: list[float],
     monkeypatch: pytest.MonkeyPatch,
+    through_queue: ThroughQueue,
 ) -> Callable[..., None]:
-    """Invoke the notify Lambda handler with a bus event, as an EventBridge rule would.
+    """Invoke the notify Lambda handler with a bus event, through its queue, as the rule
+    and the event source mapping would.
 
     Keyword arguments override the function's environment for this test.
     """
@@ -89,7 +92,12 @@ def notify(
     def invoke(event: dict[str, Any], request_id: str | None = None) -> None:
         """`request_id`: another invocation's (a duplicate delivery); else Lambda's retry."""
         context = lambda_context if request_id is None else type(lambda_context)(request_id)
-        lambda_handler(as_reference(event, bucket, boto3.client("s3")), context)
+        through_queue(
+            "NotifyFunction",
+            lambda_handler,
+            as_reference(event, bucket, boto3.client("s3")),
+            context,
+        )
 
     return invoke
 

@@ -53,9 +53,10 @@ def test_slack_429_is_retried_after_the_retry_after_it_names(
 ) -> None:
     slack.rate_limit(times=2, retry_after=3)
     notify(load_bus_event("interview_ended.json"))
-    # two 429s, then the message: three posts, two waits of exactly Retry-After
+    # two 429s, then the message: three posts, two waits of Retry-After and some jitter
     assert len(slack.requests) == 3
-    assert sleeps == [3.0, 3.0]
+    assert len(sleeps) == 2
+    assert all(3.0 <= wait <= 3.5 for wait in sleeps)
     assert dead_letters() == []
 
 
@@ -93,7 +94,8 @@ def test_slack_failing_past_the_bounded_attempts_raises_for_lambda_to_retry(
         notify(event)
     assert len(slack.requests) == ATTEMPTS
     assert len(sleeps) == ATTEMPTS - 1
-    # and it is left to Lambda's retries, then its OnFailure destination (the DLQ)
+    # and it is left in its queue to come back after a backoff (dead-lettered with its
+    # reason on the last receive ConsumerMaxReceives allows)
     assert dead_letters() == []
     # When Lambda retries the invocation and Slack is back
     notify(event)
@@ -106,15 +108,29 @@ def test_slack_failing_past_the_bounded_attempts_raises_for_lambda_to_retry(
     assert len(slack.requests) == ATTEMPTS + 1
 
 
-def test_a_retry_after_longer_than_the_invocation_has_left_is_not_slept(
-    notify: Invoke, slack: SlackStandIn, sleeps: list[float]
+def test_a_retry_after_longer_than_the_invocation_has_left_waits_in_the_queue(
+    notify: Invoke,
+    slack: SlackStandIn,
+    sleeps: list[float],
+    dead_letters: Drain,
+    stack: TemplateStack,
 ) -> None:
-    # the fake Lambda context has 10 s left; waiting 9 s would leave too little to post
+    # Given Slack asks to wait 9 s, and the fake Lambda context has 10 s left (waiting
+    # would leave too little to post)
     slack.rate_limit(times=1, retry_after=9)
-    with pytest.raises(TransientFailure, match="slack_rate_limited"):
-        notify(load_bus_event("interview_ended.json"))
+    # When the event is delivered
+    notify(load_bus_event("interview_ended.json"))
+    # Then nothing is slept and nothing fails: the event is back in the queue, delayed
+    # by the wait (a fresh copy: waiting does not count as a receive), not dead-lettered
     assert len(slack.requests) == 1
     assert sleeps == []
+    queue_url = stack.function_environment("NotifyFunction")["CONSUMER_QUEUE_URL"]
+    depth = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed"],
+    )["Attributes"]
+    assert depth == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesDelayed": "1"}
+    assert dead_letters() == []
 
 
 @pytest.mark.parametrize(
@@ -203,21 +219,53 @@ def test_an_ses_timeout_is_retried(
     assert len(sent_emails()) == 1
 
 
-def test_ses_throttled_past_the_bounded_attempts_raises_and_sends_on_lambda_retry(
+def delayed_in_queue(stack: TemplateStack, function: str) -> int:
+    """Messages put back in the function's queue to wait (delayed, not visible yet)."""
+    queue_url = stack.function_environment(function)["CONSUMER_QUEUE_URL"]
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessagesDelayed"])
+
+
+def test_ses_throttled_past_the_bounded_attempts_waits_in_the_queue(
+    notify: Invoke,
+    faulty_ses: FaultyClient,
+    sent_emails: Emails,
+    sleeps: list[float],
+    dead_letters: Drain,
+    stack: TemplateStack,
+) -> None:
+    # Given SES throttles every attempt of the first invocation
+    faulty_ses.fail("send_email", ATTEMPTS, client_error("Throttling", "SendEmail"))
+    event = load_bus_event("interview_started.json")
+    # When the event is delivered: not a failure, the event waits in its queue
+    notify(event)
+    assert faulty_ses.calls.count("send_email") == ATTEMPTS
+    assert sent_emails() == []
+    assert delayed_in_queue(stack, "NotifyFunction") == 1
+    assert dead_letters() == []
+    # When it comes back, the email is sent, once
+    notify(event)
+    notify(event)
+    assert len(sent_emails()) == 1
+
+
+def test_ses_unavailable_past_the_bounded_attempts_raises_and_sends_on_a_later_receive(
     notify: Invoke,
     faulty_ses: FaultyClient,
     sent_emails: Emails,
     sleeps: list[float],
     dead_letters: Drain,
 ) -> None:
-    faulty_ses.fail("send_email", ATTEMPTS, client_error("Throttling", "SendEmail"))
+    faulty_ses.fail("send_email", ATTEMPTS, client_error("ServiceUnavailable", "SendEmail"))
     event = load_bus_event("interview_started.json")
-    with pytest.raises(TransientFailure, match="ses_throttled:Throttling"):
+    with pytest.raises(TransientFailure, match="ses_unavailable:ServiceUnavailable"):
         notify(event)
     assert faulty_ses.calls.count("send_email") == ATTEMPTS
     assert sent_emails() == []
     assert dead_letters() == []
-    notify(event)  # Lambda's retry
+    notify(event)  # a later receive
     notify(event)  # and a duplicate delivery
     assert len(sent_emails()) == 1
 
@@ -290,11 +338,13 @@ def test_a_permanent_and_a_transient_failure_together_are_retried(
 ) -> None:
     monkeypatch.setenv("EMAIL_ON_INTERVIEW_ENDED", "true")
     slack.reject("channel_not_found")
-    faulty_ses.fail("send_email", ATTEMPTS, client_error("Throttling", "SendEmail"))
+    faulty_ses.fail("send_email", ATTEMPTS, client_error("ServiceUnavailable", "SendEmail"))
     with pytest.raises(TransientFailure) as raised:
         notify(load_bus_event("interview_ended.json"))
-    # the reason Lambda records names both
-    assert raised.value.reason == ("ses_throttled:Throttling; slack_rejected:404 channel_not_found")
+    # the reason logged (and dead-lettered with, on the last receive) names both
+    assert raised.value.reason == (
+        "ses_unavailable:ServiceUnavailable; slack_rejected:404 channel_not_found"
+    )
     assert sent_emails() == []
     assert dead_letters() == []
 

@@ -9,14 +9,15 @@ from datetime import datetime
 from typing import Any
 
 import boto3
+import pytest
 
 from round0.attempts import Attempt, AttemptHistory, AttemptOutcome
 from round0.contract import payload_prefix
+from round0_ops.stack import Stack
 from round0_testkit.events import load_api_event
 from round0_testkit.served import Ran
 from round0_testkit.template import TemplateStack
 
-from .conftest import FakeLambda
 from .test_status_and_recovery import ENDED_ID, configure_api_key, dead_letter
 
 Ops = Callable[..., Ran]
@@ -36,15 +37,53 @@ def dead_lettered_by_notify(stack: TemplateStack, reason: str) -> None:
     dead_letter(stack, "Notify", ENDED_ID, reason)
 
 
-def the_consumer_runs(stack: TemplateStack, outcome: AttemptOutcome, reason: str | None) -> Any:
-    """Lambda's Invoke answered as the notify consumer would: it appends its attempt."""
+class ConsumerOnItsQueue:
+    """The SQS client round0-ops uses, as the event source mapping would follow it: an
+    event sent to notify's queue is handed to `answer` (the consumer at work) at once."""
 
-    def invoke(function: str, event: dict[str, Any]) -> dict[str, Any]:
+    def __init__(self, real: Any, queue_url: str) -> None:
+        self._real = real
+        self._queue_url = queue_url
+        self.answer: Callable[[dict[str, Any]], None] | None = None
+        self.handed: list[dict[str, Any]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def send_message(self, **arguments: Any) -> Any:
+        sent = self._real.send_message(**arguments)
+        if arguments["QueueUrl"] == self._queue_url:
+            event = json.loads(arguments["MessageBody"])
+            self.handed.append(event)
+            if self.answer is not None:
+                self.answer(event)
+        return sent
+
+
+@pytest.fixture
+def notify_queue(stack: TemplateStack, monkeypatch: pytest.MonkeyPatch) -> ConsumerOnItsQueue:
+    real_client = Stack.client
+    wrapped = ConsumerOnItsQueue(
+        boto3.client("sqs"), stack.function_environment("NotifyFunction")["CONSUMER_QUEUE_URL"]
+    )
+
+    def client(self: Stack, service: str) -> Any:
+        return wrapped if service == "sqs" else real_client(self, service)
+
+    monkeypatch.setattr(Stack, "client", client)
+    return wrapped
+
+
+def the_consumer_runs(
+    stack: TemplateStack, outcome: AttemptOutcome, reason: str | None
+) -> Callable[[dict[str, Any]], None]:
+    """The notify consumer handed the redriven event: it appends its attempt."""
+
+    def run(event: dict[str, Any]) -> None:
         assert event["detail"]["id"] == ENDED_ID
         history(stack).append(ENDED_ID, NOTIFY, Attempt(outcome, reason, 0, "req-2"))
-        return {"StatusCode": 202}
 
-    return invoke
+    return run
 
 
 def receive_count(stack: TemplateStack, queue: str) -> int:
@@ -104,12 +143,12 @@ def test_an_unknown_event_or_interview_exits_non_zero(ops: Ops) -> None:
 
 
 def test_a_redrive_reports_the_consumers_outcome_and_the_history_survives(
-    ops: Ops, stack: TemplateStack, received: Receive, fake_lambda: FakeLambda
+    ops: Ops, stack: TemplateStack, received: Receive, notify_queue: ConsumerOnItsQueue
 ) -> None:
     received(load_api_event("interview_ended.json"))
     dead_lettered_by_notify(stack, "slack_rejected:404 no_service")
     # When the cause is fixed and the operator redrives (the consumer succeeds now)
-    fake_lambda.answer = the_consumer_runs(stack, AttemptOutcome.DONE, None)
+    notify_queue.answer = the_consumer_runs(stack, AttemptOutcome.DONE, None)
     ran = ops("--json", "redrive", "--event-id", ENDED_ID)
     # Then it reports what the consumer did, after it ran
     assert ran.status == 0, ran.out
@@ -123,11 +162,11 @@ def test_a_redrive_reports_the_consumers_outcome_and_the_history_survives(
 
 
 def test_a_redrive_that_fails_again_says_so_and_exits_non_zero(
-    ops: Ops, stack: TemplateStack, received: Receive, fake_lambda: FakeLambda
+    ops: Ops, stack: TemplateStack, received: Receive, notify_queue: ConsumerOnItsQueue
 ) -> None:
     received(load_api_event("interview_ended.json"))
     dead_lettered_by_notify(stack, "slack_rejected:404 no_service")
-    fake_lambda.answer = the_consumer_runs(
+    notify_queue.answer = the_consumer_runs(
         stack, AttemptOutcome.DEAD_LETTERED, "slack_rejected:410 channel_is_archived"
     )
     ran = ops("redrive", "--consumer", "notify")
@@ -141,17 +180,18 @@ def test_a_redrive_that_fails_again_says_so_and_exits_non_zero(
 
 
 def test_a_redrive_the_consumer_never_runs_is_still_waiting(
-    ops: Ops, stack: TemplateStack, fake_lambda: FakeLambda
+    ops: Ops, stack: TemplateStack, notify_queue: ConsumerOnItsQueue
 ) -> None:
     dead_lettered_by_notify(stack, "slack_rejected:404 no_service")
     ran = ops("--json", "redrive", "--wait", "0.5")
     assert ran.status == 1
     [result] = ran.json()
     assert result["after"] == "still waiting (no attempt within 0.5s)"
+    assert len(notify_queue.handed) == 1  # it is in notify's queue, not run yet
 
 
 def test_a_redrive_whose_body_is_gone_says_payload_gone_and_keeps_the_letter(
-    ops: Ops, stack: TemplateStack, fake_lambda: FakeLambda
+    ops: Ops, stack: TemplateStack, notify_queue: ConsumerOnItsQueue
 ) -> None:
     # Given a dead letter whose body the bucket no longer keeps (its retention, an erasure)
     dead_lettered_by_notify(stack, "slack_rejected:404 no_service")
@@ -163,18 +203,18 @@ def test_a_redrive_whose_body_is_gone_says_payload_gone_and_keeps_the_letter(
     # Then nothing is sent, it says why, exits non-zero, and the letter stays
     assert ran.status == 1
     assert "payload gone" in ran.out
-    assert fake_lambda.invocations == []
+    assert notify_queue.handed == []
     assert [row["event_id"] for row in ops("--json", "dead-letters").json()] == [ENDED_ID]
 
 
 def test_redriving_an_id_that_is_not_dead_lettered_exits_non_zero(
-    ops: Ops, fake_lambda: FakeLambda
+    ops: Ops, notify_queue: ConsumerOnItsQueue
 ) -> None:
     ran = ops("redrive", "--event-id", "evt_typo")
     assert ran.status == 1
     assert "evt_typo" in ran.out
     assert "not in the dead-letter queues read" in ran.out
-    assert fake_lambda.invocations == []
+    assert notify_queue.handed == []
 
 
 def test_status_run_again_and_again_never_receives_a_dead_letter(

@@ -112,34 +112,64 @@ def test_dead_letters_are_listed_without_personal_data_and_fail_status(
     assert len(ops("--json", "dead-letters").json()) == 2
 
 
-def test_redrive_invokes_the_consumer_with_the_original_event_then_deletes_it(
+def queued(stack: TemplateStack, consumer: str) -> list[dict[str, Any]]:
+    """The bus events waiting in a consumer's own queue (received, then put back)."""
+    sqs = boto3.client("sqs")
+    url = stack.physical[f"{consumer}Queue.QueueUrl"]
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    for message in messages:
+        sqs.change_message_visibility(
+            QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
+    return [json.loads(message["Body"]) for message in messages]
+
+
+def test_redrive_sends_the_original_event_to_the_consumers_queue_then_deletes_it(
     ops: Ops, stack: TemplateStack, fake_lambda: FakeLambda
 ) -> None:
+    # Given two dead letters of notify
     dead_letter(stack, "Notify", ENDED_ID, "slack_rejected:404 no_service")
     dead_letter(stack, "Notify", STARTED_ID, "ses_rejected:MessageRejected")
+    # When the Slack one is redriven
     ran = ops("redrive", "--consumer", "notify", "--reason", "slack_", "--wait", "0")
     assert ran.status == 0
-    [(function, kind, event)] = fake_lambda.invocations
-    assert (function, kind) == ("round0-local-NotifyFunction", "Event")
+    # Then its event waits in notify's own queue, paced like any other; no invocation
+    [event] = queued(stack, "Notify")
     assert event["detail"]["id"] == ENDED_ID
+    assert fake_lambda.invocations == []
     # the other one is left, and a second redrive finds nothing to do
     assert [row["event_id"] for row in ops("--json", "dead-letters").json()] == [STARTED_ID]
     assert ops("redrive", "--consumer", "notify", "--reason", "slack_").out.strip() == (
         "nothing to redrive"
     )
-    assert len(fake_lambda.invocations) == 1
+    assert len(queued(stack, "Notify")) == 1
 
 
-def test_a_redrive_lambda_refuses_keeps_the_message(
-    ops: Ops, stack: TemplateStack, fake_lambda: FakeLambda
+def test_a_dead_letter_sqs_moved_is_shown_and_redriven_as_it_is(
+    ops: Ops, stack: TemplateStack
 ) -> None:
-    dead_letter(stack, "Archive", ENDED_ID, "api_key_not_configured: put ROUND0's API key")
-    fake_lambda.answer = lambda function, event: {"StatusCode": 500}
-    ran = ops("redrive", "--event-id", ENDED_ID)
-    assert ran.status == 1
-    assert "kept in the queue" in ran.out
-    assert len(ops("--json", "dead-letters").json()) == 1
-    assert ops("redrive", "--dry-run").out.count("would redrive") == 1
+    # Given a raw bus event SQS's redrive policy moved to the archive's dead-letter queue
+    event = {
+        "version": "0",
+        "source": "round0",
+        "detail-type": "interview_ended",
+        "detail": {"id": ENDED_ID, "type": "interview_ended"},
+    }
+    boto3.client("sqs").send_message(
+        QueueUrl=stack.physical["ArchiveDeadLetterQueue.QueueUrl"], MessageBody=json.dumps(event)
+    )
+    # When the operator lists the dead letters
+    [row] = ops("--json", "dead-letters").json()
+    # Then it shows with its id and type, and says why no reason is known
+    assert (row["event_id"], row["type"], row["consumer"]) == (
+        ENDED_ID,
+        "interview_ended",
+        "archive",
+    )
+    assert row["reason"].startswith("retries_exhausted: received ConsumerMaxReceives times")
+    # and a redrive puts the event itself back in the archive's queue
+    assert ops("redrive", "--consumer", "archive", "--wait", "0").status == 0
+    assert queued(stack, "Archive") == [event]
 
 
 def run_the_sweeper(
@@ -311,3 +341,20 @@ def test_an_unknown_stack_says_so_and_how_to_fix_it(ops: Ops) -> None:
     assert ran.status == 2
     assert "stack no-such-stack not found" in ran.err
     assert "fix: deploy it with `sam deploy`" in ran.err
+
+
+def test_status_shows_each_consumers_backlog_without_receiving_it(
+    ops: Ops, stack: TemplateStack
+) -> None:
+    # Given three events waiting in notify's queue, one of them delayed (waiting for a limit)
+    sqs = boto3.client("sqs")
+    url = stack.physical["NotifyQueue.QueueUrl"]
+    for _ in range(2):
+        sqs.send_message(QueueUrl=url, MessageBody="{}")
+    sqs.send_message(QueueUrl=url, MessageBody="{}", DelaySeconds=600)
+    # When the operator asks for the status
+    document = ops("--json", "status").json()
+    # Then the backlog is shown per consumer, and nothing was received (all still waiting)
+    assert document["queues"]["notify"] == {"waiting": 2, "in_flight": 0, "delayed": 1}
+    assert document["queues"]["archive"] == {"waiting": 0, "in_flight": 0, "delayed": 0}
+    assert "queue" in ops("status").out

@@ -10,6 +10,7 @@ import requests
 
 from round0.failures import PermanentFailure, TransientFailure
 from round0.http import USER_AGENT, retry_after_seconds
+from round0.pacing import MustWait
 from round0.retry import RetryPolicy
 from round0_ats.transport import Call, RejectedRequest, Transport
 
@@ -72,13 +73,21 @@ def TIME_LEFT() -> float:  # noqa: N802 - a constant of the test
 def test_throttling_and_server_errors_are_retried_then_raised_as_transient(status: int) -> None:
     session, waits = FakeSession([status] * 3, {"Retry-After": "1"}), list[float]()
 
-    with pytest.raises(TransientFailure) as failure:
+    with pytest.raises((TransientFailure, MustWait)) as failure:
         transport(session, waits).send(CALL, TIME_LEFT)
 
     assert len(session.sent) == 3
-    assert waits == [1.0, 1.0]
-    assert failure.value.retry_after == 1.0
-    assert f"HTTP {status}" in failure.value.reason
+    # Retry-After, with up to base_delay of jitter
+    assert len(waits) == 2
+    assert all(1.0 <= wait <= 1.0 + RetryPolicy().base_delay for wait in waits)
+    if status == 429:  # throttled: the event waits in its queue, it has not failed
+        assert isinstance(failure.value, MustWait)
+        assert failure.value.seconds >= 1.0
+        assert f"HTTP {status}" in failure.value.reason
+    else:
+        assert isinstance(failure.value, TransientFailure)
+        assert failure.value.retry_after == 1.0
+        assert f"HTTP {status}" in failure.value.reason
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422])

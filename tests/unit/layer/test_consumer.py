@@ -73,7 +73,15 @@ class DeadLetters:
     def __init__(self) -> None:
         self.sent: list[tuple[dict[str, Any], str, str]] = []
 
-    def send(self, bus_event: dict[str, Any], reason: str, consumer: str) -> None:
+    def send(
+        self,
+        bus_event: dict[str, Any],
+        reason: str,
+        consumer: str,
+        *,
+        condition: str = "PermanentFailure",
+        attempts: int = 1,
+    ) -> None:
         self.sent.append((bus_event, reason, consumer))
 
 

@@ -16,6 +16,7 @@ from requests.structures import CaseInsensitiveDict
 
 from round0.failures import PermanentFailure, TransientFailure
 from round0.http import Timeouts, is_retryable
+from round0.pacing import MustWait
 from round0.retry import RetryPolicy
 from round0_archive.api import Round0Api
 from round0_archive.audio import AudioSource
@@ -46,7 +47,7 @@ class OneAnswer(requests.Session):
 def kind(call: Any) -> str:
     try:
         call()
-    except TransientFailure:
+    except (TransientFailure, MustWait):  # MustWait: a 429 the retries left to the queue
         return "transient"
     except PermanentFailure:
         return "permanent"

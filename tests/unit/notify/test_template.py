@@ -25,34 +25,29 @@ def statements(function: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {statement["Sid"]: statement for statement in policy["Statement"]}
 
 
-def test_rules_on_the_bus_for_both_event_types(function: dict[str, Any]) -> None:
-    patterns = {
-        name: (event["Type"], event["Properties"]["EventBusName"], event["Properties"]["Pattern"])
-        for name, event in function["Events"].items()
+def test_one_rule_on_the_bus_for_both_event_types_into_the_notify_queue(
+    template: dict[str, Any],
+) -> None:
+    rule = template["Resources"]["NotifyRule"]["Properties"]
+    assert rule["EventBusName"] == {"Ref": "EventBus"}
+    assert rule["EventPattern"] == {
+        "source": ["round0"],
+        "detail-type": ["interview_started", "interview_ended"],
     }
-    bus = {"Ref": "EventBus"}
-    assert patterns == {
-        "InterviewStarted": (
-            "EventBridgeRule",
-            bus,
-            {"source": ["round0"], "detail-type": ["interview_started"]},
-        ),
-        "InterviewEnded": (
-            "EventBridgeRule",
-            bus,
-            {"source": ["round0"], "detail-type": ["interview_ended"]},
-        ),
-    }
+    [target] = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["NotifyQueue", "Arn"]}
 
 
-def test_failed_invocations_end_in_the_watched_dead_letter_queue(
+def test_failed_events_end_in_the_watched_dead_letter_queue(
     template: dict[str, Any], function: dict[str, Any]
 ) -> None:
-    invoke = function["EventInvokeConfig"]
-    assert invoke["MaximumRetryAttempts"] == 2
-    assert invoke["DestinationConfig"]["OnFailure"] == {
-        "Type": "SQS",
-        "Destination": {"Fn::GetAtt": ["NotifyDeadLetterQueue", "Arn"]},
+    [(_, event)] = function["Events"].items()
+    assert event["Type"] == "SQS"
+    assert event["Properties"]["Queue"] == {"Fn::GetAtt": ["NotifyQueue", "Arn"]}
+    redrive = template["Resources"]["NotifyQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["NotifyDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": {"Ref": "ConsumerMaxReceives"},
     }
     assert function["Environment"]["Variables"]["DEAD_LETTER_QUEUE_URL"] == {
         "Ref": "NotifyDeadLetterQueue"

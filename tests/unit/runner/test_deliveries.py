@@ -55,8 +55,20 @@ def deliveries(tmp_path: Path, answers: list[Invocation]) -> tuple[Deliveries, l
         answer = answers[min(len(calls), len(answers)) - 1]
         return Invocation(answer.ok, error_type=answer.error_type, request_id=request_id)
 
+    # the consumers read queues now; an asynchronous invocation still honours a
+    # function's EventInvokeConfig where one is set (a user's own function may have one)
+    template = load_template()
+    template["Resources"]["NotifyFunction"]["Properties"]["EventInvokeConfig"] = {
+        "MaximumRetryAttempts": 2,
+        "DestinationConfig": {
+            "OnFailure": {
+                "Type": "SQS",
+                "Destination": {"Fn::GetAtt": ["NotifyDeadLetterQueue", "Arn"]},
+            }
+        },
+    }
     runner = Deliveries(
-        TemplateStack(load_template()),
+        TemplateStack(template),
         emulator,  # type: ignore[arg-type]
         run,
         lambda function: Pool(),  # type: ignore[arg-type,return-value]
