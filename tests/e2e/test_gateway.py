@@ -45,7 +45,11 @@ def fresh_started(served: Served) -> dict[str, Any]:
 
 def test_describe_stacks_answers_with_every_output_of_the_template(served: Served) -> None:
     outputs = stack_outputs(served)
-    assert set(outputs) == set(load_template()["Outputs"])
+    # every output, except those whose resource the local stack's parameters leave out
+    # (the ATS adapter is the webhook one, the dashboard is off)
+    left_out = {"GreenhouseApiSecretArn", "LeverApiSecretArn", "DashboardUrl"}
+    assert set(outputs) == set(load_template()["Outputs"]) - left_out
+    assert "AtsWebhookSigningSecretArn" in outputs
     assert outputs["WebhookUrl"] == served.webhook_url
     assert outputs["NotifyFunctionName"] == "round0-local-NotifyFunction"
     assert outputs["EventsTableName"] == "round0-local-EventsTable"

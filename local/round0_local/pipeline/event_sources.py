@@ -221,6 +221,8 @@ class EventSourceMappings:
         for message, event in zip(messages, bus_events, strict=True):
             if message["MessageId"] in failed or "*" in failed:
                 self._say(f"↻ back       {short(_event_id(event))} to {source.function}'s queue")
+            else:
+                self._say(f"✓ handled    {short(_event_id(event))} by {source.function}")
 
     def _retry_later(
         self,
