@@ -22,7 +22,9 @@ import pytest
 from round0_testkit.events import LOCAL_SIGNING_SECRET
 from round0_testkit.scenario import renamed, seed
 from round0_testkit.sender import compact, send
-from round0_testkit.served import Served, start_serve
+from round0_testkit.served import Served
+
+from .conftest import serving
 
 pytestmark = pytest.mark.e2e
 WAIT_SECONDS = 120.0
@@ -31,14 +33,7 @@ ROTATED = "the-secret-round0-now-uses"
 
 @pytest.fixture(scope="module")
 def alarmed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    try:
-        running = start_serve(tmp_path_factory.mktemp("alarmed"), "--retry-delay", "0.2")
-    except RuntimeError as failed:
-        pytest.fail(str(failed))
-    yield running
-    assert running.stop() == 0
-    report = running.access()
-    assert not report.refused, report.text()
+    yield from serving(tmp_path_factory.mktemp("alarmed"), "--retry-delay", "0.2")
 
 
 def wait_for(check: Callable[[], bool], what: str) -> None:

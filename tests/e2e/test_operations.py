@@ -28,7 +28,9 @@ from round0_testkit.events import LOCAL_SIGNING_SECRET
 from round0_testkit.iam.calls import read_call_log
 from round0_testkit.scenario import renamed, seed
 from round0_testkit.sender import compact, send
-from round0_testkit.served import Served, start_serve
+from round0_testkit.served import Served
+
+from .conftest import serving
 
 pytestmark = pytest.mark.e2e
 WAIT_SECONDS = 90.0
@@ -37,14 +39,7 @@ SETTLE_SECONDS = 3.0
 
 @pytest.fixture(scope="module")
 def operated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    try:
-        running = start_serve(tmp_path_factory.mktemp("operated"), "--retry-delay", "0.2")
-    except RuntimeError as failed:
-        pytest.fail(str(failed))
-    yield running
-    assert running.stop() == 0
-    report = running.access()
-    assert not report.refused, report.text()
+    yield from serving(tmp_path_factory.mktemp("operated"), "--retry-delay", "0.2")
 
 
 def candidate(tag: str) -> dict[str, Any]:
