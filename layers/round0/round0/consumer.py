@@ -20,7 +20,8 @@ What happens to one message:
 - `MustWait` (a neighbour's pace, a 429): not a failure. A copy of the message goes back
   to the queue, delayed by the wait plus jitter, and this one is deleted, so waiting
   never adds to the receive count that ends in the dead-letter queue. The copy carries
-  how many times the event had failed before (`round0-failures`).
+  how many times the event had failed before (`round0-failures`) and the lineage it
+  holds its idempotency marks as (`round0-lineage`: the first copy's message id).
 - anything else (a `TransientFailure` after its retries, an unexpected error): the
   message stays in the queue and comes back after a backoff set by its failures
   (ChangeMessageVisibility: 1, 2, 4, 8, then 15 minutes, with jitter); on its last
@@ -173,6 +174,8 @@ class DeadLetterQueue:
 
 # ------------------------------------------------------------------ the queue
 FAILURES_ATTRIBUTE = "round0-failures"
+# the message id of the first copy: the owner of the marks every copy holds (idempotency)
+LINEAGE_ATTRIBUTE = "round0-lineage"
 BACKOFF_BASE_SECONDS = 60.0
 BACKOFF_MAX_SECONDS = 900.0
 MAX_DELAY_SECONDS = 900  # SQS's longest DelaySeconds
@@ -206,6 +209,7 @@ class Delivery:
     receipt_handle: str
     receives: int  # ApproximateReceiveCount of this copy
     failures_before: int  # failures of the earlier copies (put back while waiting)
+    lineage: str  # the first copy's message id: whose idempotency marks this copy holds
 
     @property
     def attempt(self) -> int:
@@ -216,11 +220,13 @@ class Delivery:
     def of(cls, record: SQSRecord) -> "Delivery":
         attributes = record.raw_event.get("messageAttributes") or {}
         before = (attributes.get(FAILURES_ATTRIBUTE) or {}).get("stringValue")
+        lineage = (attributes.get(LINEAGE_ATTRIBUTE) or {}).get("stringValue")
         return cls(
             body=record.body,
             receipt_handle=record.receipt_handle,
             receives=int(record.attributes.approximate_receive_count or 1),
             failures_before=int(before) if before and before.isdigit() else 0,
+            lineage=lineage if isinstance(lineage, str) and lineage else record.message_id,
         )
 
 
@@ -248,7 +254,8 @@ class ConsumerQueue:
                 FAILURES_ATTRIBUTE: {
                     "DataType": "Number",
                     "StringValue": str(delivery.attempt - 1),
-                }
+                },
+                LINEAGE_ATTRIBUTE: {"DataType": "String", "StringValue": delivery.lineage},
             },
         )
 
@@ -361,11 +368,13 @@ def run_consumer(
     *,
     attempt: int = 1,
     last_attempt: bool = False,
+    owner: str | None = None,
 ) -> None:
     """Resolve and parse one bus event, run `process`, dead-letter a permanent failure
     (and, on the `last_attempt` the caller allows, any failure); each attempt's outcome
-    goes to the event's history (`round0.attempts`)."""
-    register_context(context)
+    goes to the event's history (`round0.attempts`). Idempotency marks set meanwhile
+    belong to `owner` (a message's lineage), else to the invocation."""
+    register_context(context, owner)
     detail = bus_event.get("detail") if isinstance(bus_event, dict) else None
     event_id = detail.get("id") if isinstance(detail, dict) else None
     logger.set_correlation_id(event_id if isinstance(event_id, str) else None)
@@ -415,6 +424,7 @@ def run_delivery(
             dead_letters,
             attempt=delivery.attempt,
             last_attempt=delivery.attempt >= settings.consumer_max_receives,
+            owner=delivery.lineage,
         )
     except MustWait as wait:
         delay = wait_delay_seconds(wait.seconds)

@@ -2,17 +2,20 @@
 least once: a mark per key in the stack's IdempotencyTable, written with a conditional put.
 
 `run_once(key, action)` runs `action` the first time `key` is seen and returns its
-stored result on every later call. The mark says who runs it: the Lambda request id of
-the invocation that holds it, until that invocation's deadline.
+stored result on every later call. The mark says who runs it (its owner) until the
+deadline of the invocation that set it.
 
-- Lambda keeps the request id across its own retries of an asynchronous invocation,
-  and the invocation that set a mark may have died half-way: its retry takes its own
-  mark over and runs the side effect again (at least once, never silently dropped).
+- The owner is the delivery, not the invocation: for a message of the consumer's queue,
+  its lineage (the first copy's message id, which every copy put back to wait carries:
+  round0.consumer), else the Lambda request id. A message comes back in a new
+  invocation after a failure; the holder that failed may not have been able to delete
+  its mark (a failed write, a crash half-way): the message takes its own mark over and
+  runs the side effect again (at least once, never silently dropped).
 - Another delivery of the same event (EventBridge's duplicate, a republish, a redrive)
-  has another request id: while the owner's mark is live it raises `InProgressElsewhere`
-  at once, and the consumer ends successfully; the owner finishes the work, or fails and
-  is retried by Lambda under its own request id. A mark whose owner's deadline passed is
-  taken over by anyone.
+  is another lineage: while the owner's mark is live it raises `InProgressElsewhere` at
+  once, and the consumer ends successfully; the owner's message stays in its queue until
+  the work is done, or dead-lettered with its reason. A mark whose owner's deadline
+  passed is taken over by anyone.
 - A failed action deletes its mark, so the next attempt runs at once.
 
 A mark lives two days longer than the longest window in which its event can be handed
@@ -105,8 +108,10 @@ class Invocation:
         self.request_id = f"local-{uuid.uuid4()}"
         self._deadline: float | None = None
 
-    def register(self, context: InvocationLike) -> None:
-        self.request_id = context.aws_request_id
+    def register(self, context: InvocationLike, owner: str | None = None) -> None:
+        """Marks set from now on belong to `owner` (default: the invocation's request id)
+        until the invocation's deadline."""
+        self.request_id = owner or context.aws_request_id
         self._deadline = self._clock() + context.get_remaining_time_in_millis() / 1000
 
     def deadline(self) -> float:
@@ -118,9 +123,10 @@ class Invocation:
 _invocation = Invocation()
 
 
-def register_context(context: InvocationLike) -> None:
-    """Marks set from now on belong to this invocation (call once per invocation)."""
-    _invocation.register(context)
+def register_context(context: InvocationLike, owner: str | None = None) -> None:
+    """Marks set from now on belong to `owner` (a queue message's lineage), else to this
+    invocation's request id, until the invocation's deadline (call once per delivery)."""
+    _invocation.register(context, owner)
 
 
 def idempotency_key(event_id: str, channel: str) -> str:

@@ -1,4 +1,5 @@
-"""round0.idempotency over DynamoDB (moto): once per key, with the owner's request id."""
+"""round0.idempotency over DynamoDB (moto): once per key, held by its owner (a queue
+message's lineage, or the request id)."""
 
 from __future__ import annotations
 
@@ -30,10 +31,14 @@ class Clock:
 
 
 def store_for(
-    stack: TemplateStack, request_id: str, clock: Clock, millis: int = 60_000
+    stack: TemplateStack,
+    request_id: str,
+    clock: Clock,
+    millis: int = 60_000,
+    owner: str | None = None,
 ) -> IdempotencyStore:
     invocation = Invocation(clock)
-    invocation.register(Context(request_id, millis))
+    invocation.register(Context(request_id, millis), owner)
     return IdempotencyStore(
         stack.physical_name("IdempotencyTable"), 7 * 86_400, invocation,
         boto3.client("dynamodb"), clock,
@@ -82,6 +87,36 @@ def test_lambdas_retry_takes_its_own_mark_over_a_duplicate_ends_at_once(
     # Lambda's retry of the owner (the same request id) takes the mark over
     assert owner.run_once("archive#evt_1", lambda: {"copied": 2}) == {"copied": 2}
     assert sent == [1]
+
+
+def test_a_queue_message_that_comes_back_takes_its_own_mark_over_in_a_new_invocation(
+    stack: TemplateStack,
+) -> None:
+    # Given an invocation that held the mark for message m-1 and died half-way (or failed
+    # and could not delete its mark), well before its deadline
+    clock, sent = Clock(), list[str]()
+
+    def crash() -> dict[str, Any]:
+        sent.append("first")
+        raise Crash
+
+    with pytest.raises(Crash):
+        store_for(stack, "req-1", clock, millis=600_000, owner="m-1").run_once("slack#evt_1", crash)
+    clock.now += 60  # the message's backoff: a minute, the holder's deadline is 10 away
+    # When another message of the same event arrives (EventBridge's duplicate)
+    with pytest.raises(InProgressElsewhere):
+        store_for(stack, "req-2", clock, owner="m-2").run_once("slack#evt_1", crash)
+
+    # Then it is told the work is held; but m-1 itself, back in a new invocation, takes
+    # its own mark over and does the work (never lost while the deadline runs)
+    def send() -> dict[str, Any]:
+        sent.append("again")
+        return {"status": 200}
+
+    assert store_for(stack, "req-3", clock, owner="m-1").run_once("slack#evt_1", send) == {
+        "status": 200
+    }
+    assert sent == ["first", "again"]
 
 
 def test_a_mark_whose_owner_ran_out_of_time_is_anyones(stack: TemplateStack) -> None:

@@ -58,6 +58,7 @@ class Queue:
     def __init__(self) -> None:
         self.backed_off: list[tuple[str, int]] = []
         self.copies: list[tuple[str, int, int]] = []
+        self.lineages: list[str] = []
 
     def back_off(self, delivery: Delivery, seconds: int) -> None:
         self.backed_off.append((delivery.receipt_handle, seconds))
@@ -65,6 +66,7 @@ class Queue:
     def put_back(self, delivery: Delivery, delay_seconds: int) -> None:
         # what the copy carries: the failures so far (this receive was a wait)
         self.copies.append((delivery.body, delay_seconds, delivery.attempt - 1))
+        self.lineages.append(delivery.lineage)
 
 
 @pytest.fixture
@@ -81,7 +83,11 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3]:
 
 
 def message(
-    s3: S3, number: int = 1, receives: int = 1, failures_before: int | None = None
+    s3: S3,
+    number: int = 1,
+    receives: int = 1,
+    failures_before: int | None = None,
+    lineage: str | None = None,
 ) -> dict[str, Any]:
     """A message of the queue as ReceiveMessage returns it: a reference to a kept body."""
     body = json.dumps(stored_bus_event(payload_bytes("interview_ended.json"), BUCKET, s3))
@@ -91,10 +97,13 @@ def message(
         "Body": body,
         "Attributes": {"ApproximateReceiveCount": str(receives)},
     }
+    attributes: dict[str, Any] = {}
     if failures_before is not None:
-        found["MessageAttributes"] = {
-            "round0-failures": {"DataType": "Number", "StringValue": str(failures_before)}
-        }
+        attributes["round0-failures"] = {"DataType": "Number", "StringValue": str(failures_before)}
+    if lineage is not None:
+        attributes["round0-lineage"] = {"DataType": "String", "StringValue": lineage}
+    if attributes:
+        found["MessageAttributes"] = attributes
     return found
 
 
@@ -194,6 +203,23 @@ def test_waiting_for_a_limit_puts_a_delayed_copy_back_and_is_not_a_failure(s3: S
     assert 30 <= delay <= 38
     assert failures == 1
     assert (dead.sent, queue.backed_off) == ([], [])
+
+
+def test_marks_belong_to_the_messages_lineage_which_each_copy_put_back_carries(
+    s3: S3, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the owner each delivery registers for its idempotency marks
+    owners: list[str | None] = []
+    monkeypatch.setattr(
+        consumer, "register_context", lambda context, owner=None: owners.append(owner)
+    )
+    # When a first copy waits for a limit, and a copy put back earlier is handled
+    _, _, queue = run([message(s3, 1)], failing(MustWait(5, "paced:slack")))
+    run([message(s3, 2, lineage="m-1")], done)
+    # Then the first holds its marks as its own message id and its copy carries it, and
+    # the copy holds them as that lineage (not as its own id, nor the invocation's)
+    assert queue.lineages == ["m-1"]
+    assert owners == ["m-1", "m-1"]
 
 
 def test_a_permanent_failure_is_dead_lettered_at_once_and_the_message_deleted(s3: S3) -> None:
