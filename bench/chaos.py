@@ -85,7 +85,8 @@ def deliver(
 
 
 def wait_drained(served: Served, timeout: float, quiet: float = QUIET_SECONDS) -> None:
-    """Wait (bounded) until the outbox and the chaos log stop growing for `quiet` s."""
+    """Wait (bounded) until the consumers' queues are empty and the outbox and the chaos
+    log stop growing for `quiet` s."""
     if not served.wait_quiet(quiet, timeout):
         print(f"still busy after {timeout:g} s", file=sys.stderr)
 

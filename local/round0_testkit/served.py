@@ -136,7 +136,10 @@ class Served:
         return path.read_text(encoding="utf-8") if path.exists() else ""
 
     def wait_quiet(self, quiet_seconds: float, timeout: float) -> bool:
-        """Wait (bounded) until the outbox and the chaos log stop growing for a while."""
+        """Wait (bounded) until every consumer's queue is empty (nothing visible, in flight
+        or delayed: a message backing off, or waiting out a killed invocation's deadline,
+        writes nothing meanwhile) and the outbox and the chaos log stop growing for a
+        while."""
         deadline = time.monotonic() + timeout
         sizes: tuple[int, ...] = ()
         changed = time.monotonic()
@@ -147,10 +150,31 @@ class Served:
             )
             if now != sizes:
                 sizes, changed = now, time.monotonic()
-            elif time.monotonic() - changed >= quiet_seconds:
+            elif time.monotonic() - changed >= quiet_seconds and not self.queued():
                 return True
             time.sleep(0.5)
         return False
+
+    def queued(self) -> dict[str, int]:
+        """The messages still in each consumer's queue (visible, in flight or delayed),
+        by the queue's output; the dead-letter queues are not counted."""
+        sqs = self.client("sqs")
+        found = {}
+        for key, url in self.outputs().items():
+            if not key.endswith("QueueUrl") or key.endswith("DeadLetterQueueUrl"):
+                continue
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=url,
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                    "ApproximateNumberOfMessagesDelayed",
+                ],
+            )["Attributes"]
+            count = sum(int(value) for value in attributes.values())
+            if count:
+                found[key] = count
+        return found
 
     def stop(self) -> int:
         """SIGTERM, as Ctrl-C would; the exit status."""

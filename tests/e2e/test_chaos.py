@@ -108,7 +108,9 @@ def test_nothing_is_lost_or_doubled_without_a_reason_and_every_state_is_right(
     while store.pending(limit=10) and time.monotonic() < deadline:
         time.sleep(2.0)
     assert store.pending(limit=10) == [], "the sweeper left events unpublished"
-    assert chaotic.wait_quiet(quiet_seconds=8.0, timeout=240.0)
+    # every consumer's queue empty (a killed invocation's messages come back after its
+    # deadline, up to ConsumerMaxReceives times) and nothing written for a while
+    assert chaotic.wait_quiet(quiet_seconds=8.0, timeout=SETTLE_TIMEOUT), chaotic.queued()
 
     verdict = judge(
         expect(Step("chaos", p) for p in payloads),
