@@ -31,6 +31,7 @@ from moto.server import ThreadedMotoServer
 from moto.ses.models import ses_backends
 from moto.sqs.models import sqs_backends
 
+from round0_local import moto_transactions
 from round0_local.gateway import Gateway
 from round0_local.permissions import (
     ALLOW_EVERYTHING,
@@ -82,6 +83,7 @@ class AwsEmulator:
 
     def __init__(self, port: int = 0) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        moto_transactions.install()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._port = port
         self.gateway: Gateway | None = None

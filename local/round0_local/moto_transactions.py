@@ -1,0 +1,106 @@
+"""DynamoDB transactions in moto at the cost of the items they write, not of their tables.
+
+moto's `TransactWriteItems` deep-copies every table a transaction names before it runs,
+to put the tables back if any part fails. Ingest writes one transaction per new event
+(state, candidate index, mark published) into the events table, which a burst fills
+with thousands of items: each transaction then copies all of them, under the emulator's
+one interpreter lock, and the local pipeline slows down as it runs (a profile of
+`serve` during `bench/burst.py` spent 45% of its time in those copies, and the consumers
+timed out waiting for their calls). AWS does no such thing.
+
+`install()` makes moto keep a copy of the items the transaction writes instead (absent
+ones as absent) and put those back when it fails: the same all-or-nothing outcome, in
+time proportional to the transaction. It also leaves alone what other requests wrote to
+the same tables meanwhile, which moto's whole-table restore would undo. Installed by
+the local emulator (`round0_local.emulator`) in its own process only.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import types
+from collections.abc import Callable
+from typing import Any
+
+import moto.dynamodb.models as dynamodb_models
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.table import Table
+
+type Saved = tuple[Table, DynamoType, DynamoType | None, Item | None]
+
+_installed = threading.Lock()
+_done: list[bool] = []
+
+
+def _keeps_tables(deepcopy: Callable[..., Any]) -> Callable[..., Any]:
+    """`copy.deepcopy`, but a table is its own copy (moto's module calls it for the
+    whole-table backup; items and values are still copied)."""
+
+    def keeping(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        if isinstance(value, Table):
+            return value
+        return deepcopy(value, memo)
+
+    return keeping
+
+
+def _saved_items(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> list[Saved]:
+    """Each item the transaction names, as it is now (None: absent)."""
+    saved: list[Saved] = []
+    for entry in transact_items:
+        if len(entry) != 1:
+            continue  # moto refuses it before writing anything
+        op_type, op = next(iter(entry.items()))
+        table = backend.tables.get(op.get("TableName", ""))
+        keys = op.get("Item") if op_type == "Put" else op.get("Key")
+        if table is None or not isinstance(keys, dict) or table.hash_key_attr not in keys:
+            continue  # moto refuses it before writing anything
+        hash_key = DynamoType(keys[table.hash_key_attr])
+        range_key = None
+        if table.range_key_attr is not None:
+            if table.range_key_attr not in keys:
+                continue
+            range_key = DynamoType(keys[table.range_key_attr])
+        found = table.get_item(hash_key, range_key)
+        saved.append((table, hash_key, range_key, copy.deepcopy(found)))
+    return saved
+
+
+def _restore(saved: list[Saved]) -> None:
+    """Put each saved item back as it was (the earliest copy of a key last, so it wins)."""
+    for table, hash_key, range_key, item in reversed(saved):
+        if range_key is None:
+            table.items.pop(hash_key, None)
+            if item is not None:
+                table.items[hash_key] = item  # type: ignore[assignment]
+        else:
+            table.items.get(hash_key, {}).pop(range_key, None)
+            if item is not None:
+                table.items[hash_key][range_key] = item
+
+
+def install() -> None:
+    """Patch moto's `TransactWriteItems` in this process (once)."""
+    with _installed:
+        if _done:
+            return
+        original = DynamoDBBackend.transact_write_items
+
+        def transact_write_items(
+            self: DynamoDBBackend, transact_items: list[dict[str, Any]]
+        ) -> None:
+            saved = _saved_items(self, transact_items)
+            try:
+                original(self, transact_items)
+            except Exception:
+                _restore(saved)
+                raise
+
+        shim = types.ModuleType("copy")
+        shim.deepcopy = _keeps_tables(copy.deepcopy)  # type: ignore[attr-defined]
+        shim.copy = copy.copy  # type: ignore[attr-defined]
+        dynamodb_models.copy = shim  # type: ignore[attr-defined]
+        DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+        _done.append(True)
