@@ -31,7 +31,7 @@ from moto.server import ThreadedMotoServer
 from moto.ses.models import ses_backends
 from moto.sqs.models import sqs_backends
 
-from round0_local import moto_transactions
+from round0_local import emulator_speed
 from round0_local.gateway import Gateway
 from round0_local.permissions import (
     ALLOW_EVERYTHING,
@@ -83,7 +83,7 @@ class AwsEmulator:
 
     def __init__(self, port: int = 0) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        moto_transactions.install()
+        emulator_speed.install()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._port = port
         self.gateway: Gateway | None = None

@@ -1,23 +1,25 @@
-"""round0_local.moto_transactions: moto's TransactWriteItems, all or nothing, without
+"""round0_local.emulator_speed: moto's TransactWriteItems, all or nothing, without
 copying whole tables (in-process moto)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
+import jsonpath_ng.ext
 import moto.dynamodb.models as dynamodb_models
 import pytest
 from moto import mock_aws
 from moto.dynamodb.models.table import Table
 
-from round0_local import moto_transactions
+from round0_local import emulator_speed
 
 
 @pytest.fixture
 def dynamodb() -> Iterator[Any]:
-    moto_transactions.install()
+    emulator_speed.install()
     with mock_aws():
         client = boto3.client("dynamodb")
         client.create_table(
@@ -122,3 +124,39 @@ def test_the_backup_no_longer_copies_a_table(dynamodb: Any) -> None:
     ]
     assert isinstance(table, Table)
     assert dynamodb_models.copy.deepcopy(table) is table  # type: ignore[attr-defined]
+
+
+def test_events_are_transformed_as_before_with_their_paths_parsed_once(dynamodb: Any) -> None:
+    # Given a rule whose SQS target has an input transformer (moto parses its paths)
+    events, sqs = boto3.client("events"), boto3.client("sqs")
+    url = sqs.create_queue(QueueName="target")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.put_rule(Name="all", EventPattern=json.dumps({"source": ["round0"]}))
+    events.put_targets(
+        Rule="all",
+        Targets=[
+            {
+                "Id": "q",
+                "Arn": arn,
+                "InputTransformer": {
+                    "InputPathsMap": {"id": "$.detail.id"},
+                    "InputTemplate": '{"event": "<id>"}',
+                },
+            }
+        ],
+    )
+    # When two events with different ids are put
+    for event_id in ("evt_1", "evt_2"):
+        events.put_events(
+            Entries=[
+                {"Source": "round0", "DetailType": "x", "Detail": json.dumps({"id": event_id})}
+            ]
+        )
+    # Then each is transformed with its own value, and the path is parsed once
+    bodies = [
+        m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    ]
+    assert sorted(json.loads(body)["event"] for body in bodies) == ["evt_1", "evt_2"]
+    assert jsonpath_ng.ext.parse("$.detail.id") is jsonpath_ng.ext.parse("$.detail.id")  # type: ignore[attr-defined]
