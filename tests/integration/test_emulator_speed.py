@@ -160,3 +160,21 @@ def test_events_are_transformed_as_before_with_their_paths_parsed_once(dynamodb:
     ]
     assert sorted(json.loads(body)["event"] for body in bodies) == ["evt_1", "evt_2"]
     assert jsonpath_ng.ext.parse("$.detail.id") is jsonpath_ng.ext.parse("$.detail.id")  # type: ignore[attr-defined]
+
+
+def test_a_message_past_its_queues_retention_is_not_received(dynamodb: Any) -> None:
+    from moto.sqs.models import sqs_backends
+
+    sqs = boto3.client("sqs")
+    backend = sqs_backends["123456789012"]["us-east-1"]
+    for name, age_ms in (("aged", 120_000), ("fresh", 0)):
+        # Given a queue that keeps messages a minute, and a message sent age_ms ago
+        url = sqs.create_queue(QueueName=name, Attributes={"MessageRetentionPeriod": "60"})[
+            "QueueUrl"
+        ]
+        sqs.send_message(QueueUrl=url, MessageBody=name)
+        [message] = backend.get_queue(name)._messages
+        message.sent_timestamp = int(message.sent_timestamp or 0) - age_ms  # type: ignore[assignment]
+        # When it is asked for, then it is handed out only within the retention
+        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        assert [m["Body"] for m in received] == ([] if age_ms else [name])
