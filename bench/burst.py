@@ -15,7 +15,7 @@ Retry-After, else backoff). It then waits for every side effect and reports:
 - the most invocations each consumer ran at once (serve's report; the queues' wiring
   only).
 
-Run: `.venv/bin/python bench/burst.py [--interviews 500]` (about 10 minutes).
+Run: `.venv/bin/python bench/burst.py [--interviews 500]` (about 15 minutes).
 `--quick`: 10 interviews with the limits scaled up 10 times, to prove the bench runs.
 The consumers' pace is the template's parameters (SlackMessagesPerSecond,
 Round0ApiRequestsPerMinute), set to the stand-ins' limits with `serve --parameter`;
