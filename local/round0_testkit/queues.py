@@ -129,6 +129,14 @@ class ConsumerQueueDriver:
                 )
         return failed
 
+    def receive_again(self, message: dict[str, Any]) -> dict[str, Any]:
+        """`message`, left in the queue by an invocation that died, received again (as
+        when its visibility timeout ends): the same message id, one more receive."""
+        self.sqs.change_message_visibility(
+            QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
+        return self.receive_one(message["MessageId"])
+
     def deliver(self, body: str, handler: Callable[[dict[str, Any]], Any]) -> Any:
         """Send `body`, receive it, invoke `handler` with its event and settle the batch;
         the handler's answer."""
