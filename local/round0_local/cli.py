@@ -117,7 +117,11 @@ def _serve(arguments: argparse.Namespace) -> int:
             "  Ctrl-C to stop",
         ]
         print("\n".join(lines), flush=True)
-        stop.wait()
+        # woken every second: a SIGTERM the kernel delivers to another thread only sets
+        # a flag, and the main thread runs the handler when it next wakes (a wait with no
+        # timeout never did: serve once ignored a SIGTERM until it was killed)
+        while not stop.wait(timeout=1.0):
+            pass
     finally:
         print("round0-local: stopping", flush=True)
         pipeline.stop()
