@@ -158,21 +158,14 @@ class Served:
     def queued(self) -> dict[str, int]:
         """The messages still in each consumer's queue (visible, in flight or delayed),
         by the queue's output; the dead-letter queues are not counted."""
+        from round0_ops.status import queue_depth  # noqa: PLC0415 - the operator's count
+
         sqs = self.client("sqs")
         found = {}
         for key, url in self.outputs().items():
             if not key.endswith("QueueUrl") or key.endswith("DeadLetterQueueUrl"):
                 continue
-            attributes = sqs.get_queue_attributes(
-                QueueUrl=url,
-                AttributeNames=[
-                    "ApproximateNumberOfMessages",
-                    "ApproximateNumberOfMessagesNotVisible",
-                    "ApproximateNumberOfMessagesDelayed",
-                ],
-            )["Attributes"]
-            count = sum(int(value) for value in attributes.values())
-            if count:
+            if count := sum(queue_depth(sqs, url)):
                 found[key] = count
         return found
 
