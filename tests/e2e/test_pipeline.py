@@ -61,6 +61,18 @@ def settled_effects(
     return snapshot()
 
 
+def records_once(served: Served, event_id: str, channels: set[str]) -> list[dict[str, Any]]:
+    """The event's outbox records once each of `channels` has one. A dead letter can be
+    reported (by a mapping's poll of the dead-letter queue) before the invocation that
+    sent it ends and its other effects are reported, so waiting for it alone is a race."""
+    deadline = time.monotonic() + EFFECT_TIMEOUT
+    while True:
+        records = [r for r in served.outbox_records() if r["event_id"] == event_id]
+        if channels <= {r["channel"] for r in records} or time.monotonic() > deadline:
+            return records
+        time.sleep(0.2)
+
+
 def expected_for(*steps: Step) -> Counter[tuple[str, str]]:
     return +expect(steps).effects
 
@@ -209,16 +221,10 @@ def test_a_consumer_that_keeps_failing_ends_in_its_dead_letter_queue_and_the_out
     served.control("slack", {"status": 500, "times": 50})
     payload = unique("interview_ended.json")
     assert post(served, payload).status == 200
-    deadline = time.monotonic() + EFFECT_TIMEOUT
-    while time.monotonic() < deadline and not served.effects_of(payload["id"])["dead_letter"]:
-        time.sleep(0.2)
+    records = records_once(served, payload["id"], {"dead_letter", "ats"})
     served.control("slack", {"clear": True})
     # Then the notification is dead-lettered once, with the reason, and the others went on
-    dead = [
-        r
-        for r in served.outbox_records()
-        if r["event_id"] == payload["id"] and r["channel"] == "dead_letter"
-    ]
+    dead = [r for r in records if r["channel"] == "dead_letter"]
     assert len(dead) == 1
     assert dead[0]["function"] == "NotifyFunction"
     assert dead[0]["reason"]
@@ -237,20 +243,10 @@ def test_a_permanent_failure_is_dead_lettered_at_once(served: Served) -> None:
     served.control("slack", {"status": 404, "body": "no_service", "times": 1})
     payload = unique("interview_ended.json")
     assert post(served, payload).status == 200
-    deadline = time.monotonic() + EFFECT_TIMEOUT
-    while time.monotonic() < deadline and not served.effects_of(payload["id"])["dead_letter"]:
-        time.sleep(0.2)
-    [dead] = [
-        r
-        for r in served.outbox_records()
-        if r["event_id"] == payload["id"] and r["channel"] == "dead_letter"
-    ]
+    records = records_once(served, payload["id"], {"dead_letter", "slack"})
+    [dead] = [r for r in records if r["channel"] == "dead_letter"]
     assert dead["condition"] == "PermanentFailure"
-    attempts = [
-        r
-        for r in served.outbox_records()
-        if r["event_id"] == payload["id"] and r["channel"] == "slack"
-    ]
+    attempts = [r for r in records if r["channel"] == "slack"]
     assert [r["status"] for r in attempts] == [404]
 
 
