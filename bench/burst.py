@@ -27,9 +27,11 @@ runs with its own code and says so.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -247,8 +249,35 @@ def judged(
         "doubled": doubled,
         "dead_letters": dead_letters,
         "refused_by_neighbours": dict(refused),
+        "slack_pace": pace(records, "slack"),
         "slowest_limit_seconds": round(slowest_limit, 1),
         "last_side_effect_at": last_effect,
+    }
+
+
+def pace(records: list[dict[str, Any]], channel: str) -> dict[str, Any]:
+    """How a neighbour saw its requests arrive (the stand-in's own clock): how many, how
+    many it refused, the gaps between arrivals, and the accepted ones per minute from the
+    first to the last."""
+    arrivals = sorted(
+        (float(r["arrived_at"]), int(r["status"]))
+        for r in records
+        if r.get("channel") == channel and r.get("arrived_at")
+    )
+    if len(arrivals) < 2:
+        return {"requests": len(arrivals)}
+    gaps = sorted(later[0] - earlier[0] for earlier, later in itertools.pairwise(arrivals))
+    accepted = [at for at, status in arrivals if 200 <= status < 300]
+    span = accepted[-1] - accepted[0] if len(accepted) > 1 else 0.0
+    return {
+        "requests": len(arrivals),
+        "refused_429": sum(1 for _, status in arrivals if status == 429),
+        "gap_seconds": {
+            "min": round(gaps[0], 3),
+            "p5": round(gaps[len(gaps) * 5 // 100], 3),
+            "median": round(statistics.median(gaps), 3),
+        },
+        "accepted_per_minute": round((len(accepted) - 1) * 60 / span, 1) if span else None,
     }
 
 

@@ -149,14 +149,20 @@ class StandInObserver:
             self._unanswered = set(candidates) - set(answered)
         effects = []
         for index in answered:
-            request, status = exchanges[index].request, exchanges[index].status
+            exchange = exchanges[index]
+            request, status = exchange.request, exchange.status
             body = request.body.decode("utf-8", "replace")
             effects.append(
                 Effect(
                     self._channel,
                     self._symbol,
                     f"{request.method} {request.route} → {status}",
-                    {"method": request.method, "target": request.route, "status": status},
+                    {
+                        "method": request.method,
+                        "target": request.route,
+                        "status": status,
+                        "arrived_at": round(exchange.arrived_at, 3),
+                    },
                     clues=" ".join([request.path, *request.headers.values(), body]),
                 )
             )

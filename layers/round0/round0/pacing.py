@@ -6,8 +6,10 @@ minute, SES the account's sending rate, Greenhouse 50 requests per 10 seconds an
 (its queue's MaximumConcurrency), so the pace is shared state: one item per neighbour
 in the events table (`pace#<name>`) holds its next free slot, and a call takes the
 slot with a conditional write, so two invocations never take the same one. Calls go
-evenly spaced (one every `Rate.interval` seconds, no bursts), which no windowed limit
-refuses.
+evenly spaced (no bursts), which no windowed limit refuses, and `PACE_HEADROOM` slower
+than the documented rate: a slot is when a call leaves, not when it arrives, and a call
+that arrives a little late followed by one on time would otherwise be closer than the
+limit allows (a strict limiter answers that one 429, and its slot is wasted).
 
 A short wait for a slot is slept within the invocation; a slot further away than the
 invocation can wait is not taken, and `MustWait` says how long: the consumer shell puts
@@ -37,6 +39,9 @@ TIME_MARGIN_SECONDS = 3.0
 PACE_TTL_SECONDS = 86_400
 # conditional writes lost to other invocations before this one waits like a full slot
 MAX_RACES = 5
+# how much slower than the documented rate calls are spaced (10%: Slack's 1 a second is
+# one every 1.1 s), more than the jitter between a call leaving and it arriving
+PACE_HEADROOM = 0.1
 
 
 @dataclass(frozen=True)
@@ -52,8 +57,12 @@ class Rate:
 
     @property
     def interval(self) -> float:
-        """Seconds between two calls, evenly spaced."""
+        """Seconds between two calls, evenly spaced at exactly the rate."""
         return self.per_seconds / self.requests
+
+    def spacing(self, headroom: float) -> float:
+        """Seconds between two paced calls: the interval, `headroom` (a fraction) longer."""
+        return self.interval * (1 + headroom)
 
 
 class MustWait(Exception):
@@ -165,12 +174,14 @@ class Pacer:
         *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] | None = None,
+        headroom: float = PACE_HEADROOM,
     ) -> None:
         self.name = name
         self.rate = rate
         self._slots = slots
         self._clock = clock
         self._sleep = sleep
+        self._spacing = rate.spacing(headroom)
 
     def wait_turn(self, time_left: Callable[[], float] | None = None) -> None:
         """Return when a call may go (after a short sleep, if any); raise `MustWait` when
@@ -178,7 +189,7 @@ class Pacer:
         left = (time_left or invocation_time_left)()
         can_wait = max(0.0, min(MAX_SLEEP_SECONDS, left - TIME_MARGIN_SECONDS))
         now = self._clock()
-        reservation = self._slots.reserve(self.name, self.rate.interval, now, now + can_wait)
+        reservation = self._slots.reserve(self.name, self._spacing, now, now + can_wait)
         if reservation.slot is None:
             wait = reservation.next_free - now
             logger.info("paced: the event waits its turn", neighbour=self.name, wait=round(wait, 1))

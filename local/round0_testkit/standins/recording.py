@@ -244,11 +244,13 @@ class _Server(QuietServer):
 
 @dataclass(frozen=True)
 class Exchange:
-    """A request, the status it was answered (0: not answered) and the fault it got."""
+    """A request, the status it was answered (0: not answered), the fault it got and
+    when it arrived (epoch seconds)."""
 
     request: RecordedRequest
     status: int = 0
     fault: Fault | None = None
+    arrived_at: float = 0.0
 
 
 type FaultSource = Callable[[RecordedRequest], Fault | None]
@@ -346,7 +348,7 @@ class RecordingStandIn:
     # ------------------------------------------------------------ what it saw
     def record(self, request: RecordedRequest, fault: Fault | None = None) -> int:
         with self._lock:
-            self._exchanges.append(Exchange(request, 0, fault))
+            self._exchanges.append(Exchange(request, 0, fault, time.time()))
             return len(self._exchanges) - 1
 
     def answered(self, index: int, status: int) -> None:

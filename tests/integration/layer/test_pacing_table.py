@@ -93,7 +93,7 @@ def test_the_pacer_sleeps_a_short_wait_and_puts_a_long_one_to_the_queue(
     slots: DynamoSlots,
 ) -> None:
     sleeps: list[float] = []
-    paced = Pacer("slack", Rate(1), slots, clock=lambda: NOW, sleep=sleeps.append)
+    paced = Pacer("slack", Rate(1), slots, clock=lambda: NOW, sleep=sleeps.append, headroom=0)
     for _ in range(8):
         paced.wait_turn(lambda: 30.0)
     assert sleeps == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from round0.pacing import MAX_SLEEP_SECONDS, MustWait, Pacer, Rate, Reservation, take_slot
+from round0.pacing import (
+    MAX_SLEEP_SECONDS,
+    PACE_HEADROOM,
+    MustWait,
+    Pacer,
+    Rate,
+    Reservation,
+    take_slot,
+)
 
 NOW = 1_800_000_000.0
 
@@ -44,7 +52,22 @@ class Slots:
 
 
 def pacer(slots: Slots, sleeps: list[float]) -> Pacer:
-    return Pacer("slack", Rate(1), slots, clock=lambda: NOW, sleep=sleeps.append)
+    """Slack's pace at exactly its rate (no headroom), so the slots are whole seconds."""
+    return Pacer("slack", Rate(1), slots, clock=lambda: NOW, sleep=sleeps.append, headroom=0)
+
+
+def test_a_pacer_spaces_calls_ten_percent_slower_than_the_documented_rate() -> None:
+    # a call that leaves on its slot but arrives late, then one that arrives on time,
+    # must still be a full interval apart at the neighbour
+    assert PACE_HEADROOM == 0.1
+    assert Rate(1).spacing(PACE_HEADROOM) == pytest.approx(1.1)
+    assert Rate(100, 60).spacing(PACE_HEADROOM) == pytest.approx(0.66)
+    slots, sleeps = Slots(), list[float]()
+    paced = Pacer("slack", Rate(1), slots, clock=lambda: NOW, sleep=sleeps.append)
+    for _ in range(3):
+        paced.wait_turn(lambda: 30.0)
+    assert sleeps == pytest.approx([1.1, 2.2])
+    assert [asked[1] for asked in slots.asked] == pytest.approx([1.1] * 3)
 
 
 def test_calls_in_one_invocation_sleep_until_their_slot() -> None:
