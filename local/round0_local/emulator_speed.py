@@ -1,4 +1,4 @@
-"""Where moto's emulation costs far more than AWS's answer: three fixes, same answers.
+"""Where moto's emulation costs far more than AWS's answer: four fixes, same answers.
 
 - **Transactions at the cost of their items, not of their tables.** moto's
   `TransactWriteItems` deep-copies every table a transaction names before it runs, to
@@ -22,6 +22,11 @@
   path of every target's input template on every event it delivers (17% of the
   emulator's time in the same profile, after the first fix); the parsed paths are
   kept (`jsonpath_ng.ext.parse`, memoised: a parsed path is never changed).
+- **Each request's service found once per host.** moto's server finds the service a
+  request is for by its host, and on the way lists moto's package directory (a `stat`
+  of each of its hundreds of entries) on every request (7% of the emulator's time in
+  `bench/burst.py`, with the other fixes in). The answer depends only on the host and
+  moto's fixed URL patterns, so it is kept per host (`get_backend_for_host`, memoised).
 
 `install()` applies them in this process; the local emulator (`round0_local.emulator`)
 calls it, in its own process only.
@@ -42,6 +47,7 @@ from moto.core.utils import unix_time
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.sqs.models import Message, SQSBackend
 
 type Saved = tuple[Table, DynamoType, DynamoType | None, Item | None]
@@ -99,10 +105,30 @@ def _restore(saved: list[Saved]) -> None:
 
 # distinct JSONPaths kept parsed: the template's input transformers and moto's defaults
 PARSED_PATHS = 1024
+# distinct hosts whose service is kept: one per service and region (and S3's bucket hosts)
+KNOWN_HOSTS = 1024
+
+
+def _remembers_hosts(find: Callable[[Any, str | None], Any]) -> Callable[[Any, str | None], Any]:
+    """`get_backend_for_host`, each host's answer kept (moto's URL patterns are fixed)."""
+    known: dict[str | None, Any] = {}
+    lock = threading.Lock()
+
+    def get_backend_for_host(self: Any, host: str | None) -> Any:
+        with lock:
+            if host in known:
+                return known[host]
+        found = find(self, host)
+        with lock:
+            if len(known) < KNOWN_HOSTS:
+                known[host] = found
+        return found
+
+    return get_backend_for_host
 
 
 def install() -> None:
-    """Apply the three fixes in this process (once)."""
+    """Apply the four fixes in this process (once)."""
     with _installed:
         if _done:
             return
@@ -133,4 +159,7 @@ def install() -> None:
         shim.copy = copy.copy  # type: ignore[attr-defined]
         dynamodb_models.copy = shim  # type: ignore[attr-defined]
         DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+        DomainDispatcherApplication.get_backend_for_host = _remembers_hosts(  # type: ignore[method-assign,assignment]
+            DomainDispatcherApplication.get_backend_for_host
+        )
         _done.append(True)

@@ -178,3 +178,36 @@ def test_a_message_past_its_queues_retention_is_not_received(dynamodb: Any) -> N
         # When it is asked for, then it is handed out only within the retention
         received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
         assert [m["Body"] for m in received] == ([] if age_ms else [name])
+
+
+def test_a_requests_service_is_found_as_before_and_once_per_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from moto import backends
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    emulator_speed.install()
+    listed: list[int] = []
+    listing = backends.list_of_moto_modules
+
+    def counted_listing() -> Any:
+        listed.append(1)
+        return listing()
+
+    monkeypatch.setattr(backends, "list_of_moto_modules", counted_listing)
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+    hosts = ["sqs.eu-south-2.amazonaws.com", "events.eu-south-2.amazonaws.com", "dynamodb"]
+    # the first time, each host's service is found as moto finds it
+    assert [dispatcher.get_backend_for_host(host) for host in hosts] == [
+        "sqs",
+        "events",
+        "dynamodb",
+    ]
+    after_first = len(listed)
+    # then it is remembered: moto's package directory is not listed again
+    assert [dispatcher.get_backend_for_host(host) for host in hosts] == [
+        "sqs",
+        "events",
+        "dynamodb",
+    ]
+    assert len(listed) == after_first
