@@ -13,7 +13,10 @@ Retry-After, else backoff). It then waits for every side effect and reports:
   of the sending time and the time the slowest limit needs (Slack: one message a second
   per interview ended); the goal is at most 1.25 times the floor;
 - the most invocations each consumer ran at once (serve's report; the queues' wiring
-  only).
+  only);
+- how Slack's stand-in saw its requests arrive, by its own clock: how many, how many it
+  refused with 429, the gaps between arrivals and the accepted ones a minute
+  (`slack_pace`).
 
 Run: `.venv/bin/python bench/burst.py [--interviews 500]` (about 15 minutes).
 `--quick`: 10 interviews with the limits scaled up 10 times, to prove the bench runs.
