@@ -15,8 +15,8 @@ Retry-After, else backoff). It then waits for every side effect and reports:
 - the most invocations each consumer ran at once (serve's report; the queues' wiring
   only);
 - how Slack's stand-in saw its requests arrive, by its own clock: how many, how many it
-  refused with 429, the gaps between arrivals and the accepted ones a minute
-  (`slack_pace`).
+  refused with 429, the gaps between arrivals and the accepted ones a minute, in all,
+  while the senders were sending and after (`slack_pace`).
 
 Run: `.venv/bin/python bench/burst.py [--interviews 500]` (about 15 minutes).
 `--quick`: 10 interviews with the limits scaled up 10 times, to prove the bench runs.
@@ -186,6 +186,7 @@ def main() -> int:
         served.stop()
     report = judged(arguments, steps, expected, records, results, len(sends))
     report.update(
+        slack_pace=pace(records, "slack", first_send, first_send + sending_seconds),
         sending_seconds=round(sending_seconds, 1),
         paced_by_parameters=parameters if paced else "not supported by this wiring",
         peak_concurrency=next(
@@ -252,16 +253,17 @@ def judged(
         "doubled": doubled,
         "dead_letters": dead_letters,
         "refused_by_neighbours": dict(refused),
-        "slack_pace": pace(records, "slack"),
         "slowest_limit_seconds": round(slowest_limit, 1),
         "last_side_effect_at": last_effect,
     }
 
 
-def pace(records: list[dict[str, Any]], channel: str) -> dict[str, Any]:
+def pace(
+    records: list[dict[str, Any]], channel: str, first_send: float, sending_ended: float
+) -> dict[str, Any]:
     """How a neighbour saw its requests arrive (the stand-in's own clock): how many, how
     many it refused, the gaps between arrivals, and the accepted ones per minute from the
-    first to the last."""
+    first to the last, while the senders were sending and after."""
     arrivals = sorted(
         (float(r["arrived_at"]), int(r["status"]))
         for r in records
@@ -281,7 +283,16 @@ def pace(records: list[dict[str, Any]], channel: str) -> dict[str, Any]:
             "median": round(statistics.median(gaps), 3),
         },
         "accepted_per_minute": round((len(accepted) - 1) * 60 / span, 1) if span else None,
+        "accepted_per_minute_while_sending": per_minute(accepted, first_send, sending_ended),
+        "accepted_per_minute_after_sending": per_minute(accepted, sending_ended, accepted[-1]),
     }
+
+
+def per_minute(times: list[float], start: float, end: float) -> float | None:
+    """How many of `times` fall in [start, end), a minute."""
+    if end <= start:
+        return None
+    return round(sum(1 for at in times if start <= at < end) * 60 / (end - start), 1)
 
 
 if __name__ == "__main__":
