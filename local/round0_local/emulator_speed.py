@@ -109,24 +109,6 @@ PARSED_PATHS = 1024
 KNOWN_HOSTS = 1024
 
 
-def _remembers_hosts(find: Callable[[Any, str | None], Any]) -> Callable[[Any, str | None], Any]:
-    """`get_backend_for_host`, each host's answer kept (moto's URL patterns are fixed)."""
-    known: dict[str | None, Any] = {}
-    lock = threading.Lock()
-
-    def get_backend_for_host(self: Any, host: str | None) -> Any:
-        with lock:
-            if host in known:
-                return known[host]
-        found = find(self, host)
-        with lock:
-            if len(known) < KNOWN_HOSTS:
-                known[host] = found
-        return found
-
-    return get_backend_for_host
-
-
 def install() -> None:
     """Apply the four fixes in this process (once)."""
     with _installed:
@@ -159,7 +141,7 @@ def install() -> None:
         shim.copy = copy.copy  # type: ignore[attr-defined]
         dynamodb_models.copy = shim  # type: ignore[attr-defined]
         DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
-        DomainDispatcherApplication.get_backend_for_host = _remembers_hosts(  # type: ignore[method-assign,assignment]
-            DomainDispatcherApplication.get_backend_for_host
-        )
+        DomainDispatcherApplication.get_backend_for_host = functools.lru_cache(  # type: ignore[method-assign]
+            maxsize=KNOWN_HOSTS
+        )(DomainDispatcherApplication.get_backend_for_host)
         _done.append(True)

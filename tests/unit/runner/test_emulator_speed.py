@@ -49,6 +49,18 @@ def dynamodb() -> Iterator[Any]:
         yield client
 
 
+def set_n_to_two(table: str, key: dict[str, Any]) -> dict[str, Any]:
+    """A transaction's part that sets the item's `n` to 2."""
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": key,
+            "UpdateExpression": "SET n = :two",
+            "ExpressionAttributeValues": {":two": {"N": "2"}},
+        }
+    }
+
+
 def items(client: Any, table: str) -> list[dict[str, Any]]:
     return sorted(client.scan(TableName=table)["Items"], key=str)
 
@@ -60,23 +72,9 @@ def test_a_failed_transaction_leaves_every_item_as_it_was(dynamodb: Any) -> None
     with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
         dynamodb.transact_write_items(
             TransactItems=[
-                {
-                    "Update": {
-                        "TableName": "events",
-                        "Key": {"pk": {"S": "a"}},
-                        "UpdateExpression": "SET n = :two",
-                        "ExpressionAttributeValues": {":two": {"N": "2"}},
-                    }
-                },
+                set_n_to_two("events", {"pk": {"S": "a"}}),
                 {"Put": {"TableName": "events", "Item": {"pk": {"S": "new"}}}},
-                {
-                    "Update": {
-                        "TableName": "ranged",
-                        "Key": {"pk": {"S": "a"}, "sk": {"S": "1"}},
-                        "UpdateExpression": "SET n = :two",
-                        "ExpressionAttributeValues": {":two": {"N": "2"}},
-                    }
-                },
+                set_n_to_two("ranged", {"pk": {"S": "a"}, "sk": {"S": "1"}}),
                 {"Put": {"TableName": "ranged", "Item": {"pk": {"S": "b"}, "sk": {"S": "2"}}}},
                 {
                     "ConditionCheck": {
@@ -94,14 +92,7 @@ def test_a_failed_transaction_leaves_every_item_as_it_was(dynamodb: Any) -> None
 def test_a_transaction_that_succeeds_writes_all_of_it(dynamodb: Any) -> None:
     dynamodb.transact_write_items(
         TransactItems=[
-            {
-                "Update": {
-                    "TableName": "events",
-                    "Key": {"pk": {"S": "a"}},
-                    "UpdateExpression": "SET n = :two",
-                    "ExpressionAttributeValues": {":two": {"N": "2"}},
-                }
-            },
+            set_n_to_two("events", {"pk": {"S": "a"}}),
             {"Put": {"TableName": "ranged", "Item": {"pk": {"S": "b"}, "sk": {"S": "2"}}}},
         ]
     )
@@ -199,17 +190,10 @@ def test_a_requests_service_is_found_as_before_and_once_per_host(
     monkeypatch.setattr(backends, "list_of_moto_modules", counted_listing)
     dispatcher = DomainDispatcherApplication(create_backend_app)
     hosts = ["sqs.eu-south-2.amazonaws.com", "events.eu-south-2.amazonaws.com", "dynamodb"]
+    services = ["sqs", "events", "dynamodb"]
     # the first time, each host's service is found as moto finds it
-    assert [dispatcher.get_backend_for_host(host) for host in hosts] == [
-        "sqs",
-        "events",
-        "dynamodb",
-    ]
+    assert [dispatcher.get_backend_for_host(host) for host in hosts] == services
     after_first = len(listed)
     # then it is remembered: moto's package directory is not listed again
-    assert [dispatcher.get_backend_for_host(host) for host in hosts] == [
-        "sqs",
-        "events",
-        "dynamodb",
-    ]
+    assert [dispatcher.get_backend_for_host(host) for host in hosts] == services
     assert len(listed) == after_first
