@@ -47,7 +47,7 @@ def _stop_on_signals() -> threading.Event:
 
 
 def _serve(arguments: argparse.Namespace) -> int:
-    from round0_local.chaos import ChaosConfig  # noqa: PLC0415 - moto: only here
+    from round0_local.chaos import ChaosConfig  # noqa: PLC0415 - the emulator: only here
     from round0_local.pipeline import LocalPipeline, PipelineConfig  # noqa: PLC0415
     from round0_local.runtime import BuildFailed, BuildMissing, RuntimeUnavailable  # noqa: PLC0415
 
@@ -162,13 +162,13 @@ def _send(arguments: argparse.Namespace) -> int:
 
 
 def _invoke(arguments: argparse.Namespace) -> int:
-    from round0_local.invoke import run_invoke  # noqa: PLC0415 - boto3, moto: only here
+    from round0_local.invoke import run_invoke  # noqa: PLC0415 - boto3, the emulator: only here
 
     return run_invoke(arguments)
 
 
 def _demo(arguments: argparse.Namespace) -> int:
-    from round0_local.demo import run_demo  # noqa: PLC0415 - moto: only here
+    from round0_local.demo import run_demo  # noqa: PLC0415 - the emulator: only here
     from round0_local.runtime import BuildFailed, BuildMissing, RuntimeUnavailable  # noqa: PLC0415
 
     build_dir = Path(arguments.build_dir) if arguments.build_dir else None

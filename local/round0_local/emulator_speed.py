@@ -28,8 +28,8 @@
   `bench/burst.py`, with the other fixes in). The answer depends only on the host and
   moto's fixed URL patterns, so it is kept per host (`get_backend_for_host`, memoised).
 
-`install()` applies them in this process; the local emulator (`round0_local.emulator`)
-calls it, in its own process only.
+`install()` applies them in this process; moto's process (`round0_local.moto_process`)
+calls it, and nothing else does.
 """
 
 from __future__ import annotations

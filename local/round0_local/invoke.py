@@ -169,8 +169,9 @@ class LocalAws:
 
 
 def start_aws(template: dict[str, Any], stack_name: str) -> LocalAws:
-    """The local emulator, in this process, with the template's resources (stopped after)."""
-    from round0_local.emulator import AwsEmulator  # noqa: PLC0415 - moto: only here
+    """The local emulator (moto in a process of its own), with the template's resources
+    (stopped after)."""
+    from round0_local.emulator import AwsEmulator  # noqa: PLC0415 - the emulator: only here
     from round0_local.integrations import signing_secret_value  # noqa: PLC0415
 
     emulator = AwsEmulator(0).start()
