@@ -197,3 +197,75 @@ def test_a_requests_service_is_found_as_before_and_once_per_host(
     # then it is remembered: moto's package directory is not listed again
     assert [dispatcher.get_backend_for_host(host) for host in hosts] == services
     assert len(listed) == after_first
+
+
+def test_visibility_and_delay_are_as_before_without_moto_s_datetime_clock(
+    dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import moto.sqs.models as sqs_models
+
+    readings: list[int] = []
+    clock = sqs_models.unix_time_millis  # type: ignore[attr-defined]
+
+    def counted_clock(*args: Any) -> float:
+        readings.append(1)
+        return clock(*args)
+
+    monkeypatch.setattr(sqs_models, "unix_time_millis", counted_clock)
+    sqs: Any = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="backlog")["QueueUrl"]
+    for number in range(20):
+        sqs.send_message(QueueUrl=url, MessageBody=str(number))
+    sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=60)
+    [received] = sqs.receive_message(QueueUrl=url, VisibilityTimeout=60)["Messages"]
+    sent_and_received = len(readings)
+    # the counts are AWS's: 19 visible, the received one in flight, the delayed one waiting
+    names = [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    ]
+    counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+    assert [counts[name] for name in names] == ["19", "1", "1"]
+    # and nothing but the sends and the receive read moto's datetime clock: a count
+    # reads no clock per message any more (moto's read one for each, twice)
+    assert len(readings) == sent_and_received
+    # the delayed and the received message come back when their time is up
+    backend = sqs_models.sqs_backends["123456789012"]["us-east-1"]
+    for message in backend.get_queue("backlog")._messages:
+        message.delayed_until = 0
+        message.visible_at = 0
+    bodies = set()
+    for _ in range(5):
+        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+        bodies |= {m["Body"] for m in batch.get("Messages", [])}
+    assert {"later", received["Body"]} <= bodies
+
+
+def test_update_expressions_apply_as_before_and_are_parsed_once(
+    dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.dynamodb.parsing.expressions import ExpressionTokenizer  # type: ignore[attr-defined]
+
+    tokenized: list[str] = []
+    make_list = ExpressionTokenizer.make_list
+
+    def counted(expression: str) -> Any:
+        tokenized.append(expression)
+        return make_list(expression)
+
+    monkeypatch.setattr(ExpressionTokenizer, "make_list", staticmethod(counted))
+    expression = "SET m = :m ADD calls :one"  # not used by the other tests: parsed here
+    for value in ("first", "second", "third"):
+        dynamodb.update_item(
+            TableName="events",
+            Key={"pk": {"S": "a"}},
+            UpdateExpression=expression,
+            ExpressionAttributeValues={":m": {"S": value}, ":one": {"N": "1"}},
+        )
+        # each update applies its own values: the kept parse was not changed by the last
+        item = dynamodb.get_item(TableName="events", Key={"pk": {"S": "a"}})["Item"]
+        assert (item["m"], item["n"]) == ({"S": value}, {"N": "1"})
+    assert item["calls"] == {"N": "3"}
+    # moto tokenized it twice per call; now once in all
+    assert tokenized.count(expression) == 1
