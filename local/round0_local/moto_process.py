@@ -22,6 +22,7 @@ import json
 import logging
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -47,6 +48,14 @@ from round0_local.permissions import (
     OPERATOR_USER,
 )
 from round0_testkit.template import ACCOUNT, REGION
+
+# the local stack's registration uses a resource that creates nothing, which moto
+# says it does not parse (it has nothing to parse)
+warnings.filterwarnings(
+    "ignore",
+    message="Tried to parse AWS::CloudFormation::WaitConditionHandle",
+    category=UserWarning,
+)
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
