@@ -6,8 +6,9 @@ and a candidate process, in alternating order), as a ratio to the floor of the s
 - import + first request (the figure that counts: what ROUND0 waits for after an idle
   spell): the handler imported, then invoked once with a realistic event (a new signed
   webhook; a schedule tick; a bus delivery of a new event whose body is kept in the
-  payload bucket), every AWS call answered by moto's server and every outside service by
-  the local stand-ins, all on 127.0.0.1 in this process. Its floor is a fresh process
+  payload bucket), every AWS call answered by moto's server (in a process of its own,
+  `round0_local.moto_process`) and every outside service by the local stand-ins (in
+  this process), all on 127.0.0.1. Its floor is a fresh process
   that does the least that request must do with plain boto3, against the same emulator:
   ingest, the DynamoDB and EventBridge clients, one conditional PutItem and one
   PutEvents (routed as ingest's: same source and type); a consumer, the S3 and DynamoDB
