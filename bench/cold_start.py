@@ -34,6 +34,10 @@ importtime profile, no figure to trust, only proof that the bench still runs).
 `--packages-floor` also measures a process that loads only what every handler loads
 whatever its code (boto3 and a client, pydantic with one model, Powertools logging,
 metrics and parameters): the part of a ratio no handler's own code can save.
+`--clients` also times, in fresh processes like the others (median of the pairs), what
+each piece of a first request costs on its own: boto3's import, each client the
+functions create (the first one pays for the session), pydantic's and Powertools'
+imports: the arithmetic of a ratio.
 `--import-only LABEL` measures that build's import alone: a build of an older commit
 expects that commit's template and contract (its environment variables, the events it
 was sent), which this stack does not give it, so its first request would measure a
@@ -308,6 +312,44 @@ print(json.dumps({"import": time.perf_counter() - started}))
 """
 
 
+# What each piece of a first request costs, in the order a function meets them: boto3,
+# each client the functions create (the first pays for the session: endpoints,
+# partitions, credentials), then the packages the handlers add to the SDK.
+CLIENT_SERVICES = ("dynamodb", "events", "s3", "secretsmanager", "ssm", "ses", "sqs")
+PIECES = """
+import json, sys, time
+pieces = {}
+started = time.perf_counter()
+import boto3
+from botocore.config import Config
+pieces["import boto3"] = time.perf_counter() - started
+config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
+for service in sys.argv[1:]:
+    began = time.perf_counter()
+    boto3.client(service, config=config)
+    pieces["client " + service] = time.perf_counter() - began
+began = time.perf_counter()
+import pydantic
+class Model(pydantic.BaseModel):
+    field: int
+pieces["import pydantic + one model"] = time.perf_counter() - began
+began = time.perf_counter()
+from aws_lambda_powertools import Logger, Metrics
+pieces["import Powertools Logger, Metrics"] = time.perf_counter() - began
+began = time.perf_counter()
+from aws_lambda_powertools.utilities import parameters
+pieces["import Powertools parameters"] = time.perf_counter() - began
+print(json.dumps(pieces))
+"""
+
+
+def pieces(world: World, layer: Path, runtime: Path, samples: int) -> dict[str, float]:
+    """PIECES' figures, median of `samples` fresh processes, in ms."""
+    env = world.environment("NotifyFunction", [layer, runtime])
+    runs = [run(PIECES, list(CLIENT_SERVICES), env)[0] for _ in range(samples)]
+    return {name: round(1000 * statistics.median(r[name] for r in runs), 1) for name in runs[0]}
+
+
 def importtime(stderr: str, top: int) -> list[tuple[str, float]]:
     """Self time of every import, summed by top-level package, largest first (ms)."""
     by_package: dict[str, float] = defaultdict(float)
@@ -473,6 +515,11 @@ def main() -> int:
         help="also measure what the packages every handler loads cost (the last build's layer)",
     )
     parser.add_argument(
+        "--clients",
+        action="store_true",
+        help="also time each piece of a first request alone (boto3, each client, packages)",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="one pair, no importtime: proves the bench runs"
     )
     arguments = parser.parse_args()
@@ -524,6 +571,12 @@ def main() -> int:
                 )
             }
             dead = {function: world.dead_letters(function) for function in functions}
+            layer = list(builds.values())[-1] / "SharedLayer" / "python"
+            costs = (
+                pieces(world, layer, runtime, arguments.pairs)
+                if arguments.clients or arguments.quick
+                else None
+            )
     finally:
         world.stop()
 
@@ -558,6 +611,13 @@ def main() -> int:
             f" Powertools logging, metrics, parameters), alone: {packages:.2f}x"
             f" the floor (median of {arguments.pairs} pairs)"
         )
+    if costs is not None:
+        print(
+            f"\neach piece alone, in a fresh process (ms, median of {arguments.pairs};"
+            " and as a share of boto3's import in the same processes):"
+        )
+        for name, ms in costs.items():
+            print(f"  {name:<34} {ms:>7.1f} {ms / costs['import boto3']:>6.2f}x")
     if any(dead.values()):
         print(f"\nWARNING: first requests were dead-lettered: {dead}")
     print(
@@ -566,6 +626,7 @@ def main() -> int:
                 "pairs": arguments.pairs,
                 "results": results,
                 "packages": packages,
+                "pieces_ms": costs,
                 "dead_letters": dead,
             }
         )
