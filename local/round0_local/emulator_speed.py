@@ -43,7 +43,7 @@
   it, so the kept one is never changed.
 
 `install()` applies them in this process; moto's process (`round0_local.moto_process`)
-calls it, and nothing else does.
+calls it, and so do the fixes' tests (over in-process moto); nothing else does.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 import threading
 import warnings
@@ -186,6 +187,9 @@ def create_operator(endpoint: str) -> None:
 
 
 def main() -> int:
+    # Ctrl-C in a terminal reaches the whole process group: the runner stops gracefully
+    # (its last calls still need moto) and then closes the pipe, which ends this process
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     emulator_speed.install()
     application = StateApplication(DomainDispatcherApplication(create_backend_app))

@@ -191,6 +191,10 @@ def test_moto_stops_with_the_emulator_and_with_a_runner_that_dies() -> None:
     process = started._process
     assert process is not None
     assert alive(process.pid)
+    # Ctrl-C in a terminal reaches moto too: it keeps serving the runner's last calls
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    assert started.client("s3").list_buckets()["Buckets"] == []
     started.stop()
     assert process.returncode == 0
 
