@@ -192,10 +192,7 @@ class Responder:
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
-    protocol_version = "HTTP/1.1"
-    # TCP_NODELAY, as real servers set it: with Nagle's algorithm the small tail of a
-    # body write waits for the client's delayed ACK, and a download stalls 40 ms
-    disable_nagle_algorithm = True
+    protocol_version = "HTTP/1.1"  # TCP_NODELAY: QuietServer sets it on each connection
 
     def do_GET(self) -> None:
         self._serve()
