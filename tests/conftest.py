@@ -146,16 +146,19 @@ def through_queue(stack: TemplateStack, monkeypatch: pytest.MonkeyPatch) -> Thro
     invocation; the handler's answer otherwise. An invocation that dies (an exception
     escaping the handler) leaves its message in the queue: invoked again with the same
     request id (Lambda's retry, in the tests' words), the same message is received again."""
-    from aws_lambda_powertools.utilities.batch import BatchProcessor
+    from round0 import consumer
 
     failures: list[BaseException] = []
+    run_delivery = consumer.run_delivery
 
-    class RecordingProcessor(BatchProcessor):
-        def failure_handler(self, record: Any, exception: Any) -> Any:
-            failures.append(exception[1])
-            return super().failure_handler(record, exception)
+    def recording_delivery(*args: Any, **kwargs: Any) -> None:
+        try:
+            run_delivery(*args, **kwargs)
+        except Exception as exc:
+            failures.append(exc)
+            raise
 
-    monkeypatch.setattr("round0.consumer.BatchProcessor", RecordingProcessor)
+    monkeypatch.setattr(consumer, "run_delivery", recording_delivery)
 
     # the message an invocation that died left in the queue, by function and request id
     died: dict[tuple[str, str], dict[str, Any]] = {}

@@ -4,7 +4,6 @@ the next delivery needs (the failures so far, the lineage that owns the marks)."
 from __future__ import annotations
 
 import boto3
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSEvent
 
 from round0.consumer import ConsumerQueue, Delivery
 from round0_testkit.queues import ConsumerQueueDriver, lambda_sqs_event
@@ -21,14 +20,14 @@ def test_a_copy_put_back_is_delivered_with_its_failures_and_lineage(
     )
     first_id = driver.send('{"detail": {"id": "evt_1"}}')
     [received] = driver.receive(1)
-    [record] = SQSEvent(lambda_sqs_event([received], driver.queue_arn)).records
+    [record] = lambda_sqs_event([received], driver.queue_arn)["Records"]
     first = Delivery.of(record)
     assert (first.lineage, first.attempt) == (first_id, 1)
     # When it is put back to wait (no delay, for the test)
     ConsumerQueue(driver.queue_url, sqs).put_back(first, 0)
     # Then the copy is another message that carries the first one's lineage, and no failure
     [copy] = [m for m in driver.receive(10) if m["MessageId"] != first_id]
-    [record] = SQSEvent(lambda_sqs_event([copy], driver.queue_arn)).records
+    [record] = lambda_sqs_event([copy], driver.queue_arn)["Records"]
     again = Delivery.of(record)
     assert copy["MessageId"] != first_id
     assert (again.lineage, again.failures_before, again.body) == (first_id, 0, first.body)
