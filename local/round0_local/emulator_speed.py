@@ -1,4 +1,4 @@
-"""Where moto's emulation costs far more than AWS's answer: six fixes, same answers.
+"""Where moto's emulation costs far more than AWS's answer: seven fixes, same answers.
 
 - **Transactions at the cost of their items, not of their tables.** moto's
   `TransactWriteItems` deep-copies every table a transaction names before it runs, to
@@ -41,6 +41,15 @@
   moto's time in the same profile). The parsed expression is kept
   (`UpdateExpressionParser.make`, memoised): moto's validator works on a deep copy of
   it, so the kept one is never changed.
+- **Each update expression checked in one walk.** moto's validator walks an
+  expression's tree once per rule, and two of its rules (one clause of each kind; no
+  two paths that overlap) check the whole subtree at every node: quadratic in the
+  number of actions (the claim sets about 15 fields; 74% of moto's `UpdateItem` time
+  was these walks, 25 to 35 ms for the claim). Those two check the root, whose clauses
+  and paths include every subtree's, and walk moto's way only when it fails, for
+  moto's own error. Every walk also answered its two isinstance checks (through
+  ABCMeta) and built the rule's processing map twice, at every node; they are answered
+  once per class of node and built once per rule now.
 
 `install()` applies them in this process; moto's process (`round0_local.moto_process`)
 calls it, and so do the fixes' tests (over in-process moto); nothing else does.
@@ -62,7 +71,16 @@ from moto.core.utils import unix_time
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.parsing.ast_nodes import (  # type: ignore[attr-defined]
+    DepthFirstTraverser,
+    Node,
+    UpdateExpression,
+)
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+from moto.dynamodb.parsing.validators import (
+    ActionCountValidator,
+    OverlappingPathsValidator,
+)
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.sqs.models import Message, SQSBackend
 
@@ -140,8 +158,65 @@ def _delayed(message: Message) -> bool:
     return bool(_now_ms() < message.delayed_until)
 
 
+def _checks_the_root_first(traverser: type[Any]) -> None:
+    """`traverser` (a check of a whole update expression's clauses or paths) checks the
+    expression's root, and walks moto's way only when the root fails (for moto's own
+    error)."""
+    walk = traverser.traverse
+
+    def traverse(self: Any, node: Any) -> Any:
+        if not isinstance(node, UpdateExpression):
+            return walk(self, node)
+        try:
+            self.process(node)  # every part of the tree holds a part of the root's
+        except Exception:  # noqa: BLE001 - moto's walk raises its own error for it
+            return walk(self, node)
+        return node
+
+    traverser.traverse = traverse
+
+
+# what each kind of traverser does with each class of node: (a Node?, the key of its
+# processing map that applies, if any); moto's maps are fixed per class
+_KINDS: dict[tuple[type[Any], type[Any]], tuple[bool, type[Any] | None]] = {}
+
+
+def _processing(traverser: Any) -> dict[type[Any], Callable[[Any], Any]]:
+    """The traverser's processing map, built once (moto builds it twice per node)."""
+    built: dict[type[Any], Callable[[Any], Any]] | None = traverser.__dict__.get(
+        "_round0_processing"
+    )
+    if built is None:
+        built = traverser.__dict__["_round0_processing"] = traverser._processing_map()
+    return built
+
+
+def _traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
+    """moto's `DepthFirstTraverser.traverse_node_recursively`, with its two isinstance
+    checks per node (through ABCMeta) answered once per class of node."""
+    kind = _KINDS.get((type(self), type(node)))
+    if kind is None:
+        keys = tuple(_processing(self))  # moto's nodes_to_be_processed()
+        matched = next((key for key in keys if isinstance(node, key)), None)
+        kind = _KINDS[(type(self), type(node))] = (isinstance(node, Node), matched)
+    is_node, matched = kind
+    if not is_node:
+        return node
+    parent_node = node.parent
+    if node.children is not None:
+        for i, child_node in enumerate(node.children):
+            self.pre_processing_of_child(node, i)
+            self.traverse_node_recursively(child_node, i)
+    if matched is not None:
+        node = _processing(self)[matched](node)
+        node.parent = parent_node
+        if parent_node:
+            parent_node.children[child_id] = node
+    return node
+
+
 def install() -> None:
-    """Apply the six fixes in this process (once)."""
+    """Apply the seven fixes in this process (once)."""
     with _installed:
         if _done:
             return
@@ -181,4 +256,7 @@ def install() -> None:
             UpdateExpressionParser.make.__func__
         )
         UpdateExpressionParser.make = classmethod(parsed)  # type: ignore[arg-type]
+        DepthFirstTraverser.traverse_node_recursively = _traverse_node_recursively
+        for traverser in (ActionCountValidator, OverlappingPathsValidator):
+            _checks_the_root_first(traverser)
         _done.append(True)

@@ -269,3 +269,94 @@ def test_update_expressions_apply_as_before_and_are_parsed_once(
     assert item["calls"] == {"N": "3"}
     # moto tokenized it twice per call; now once in all
     assert tokenized.count(expression) == 1
+
+
+def test_update_expressions_are_walked_in_linear_time_with_the_same_outcome(
+    dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.dynamodb.parsing import validators
+    from moto.dynamodb.parsing.ast_nodes import (  # type: ignore[attr-defined]
+        DepthFirstTraverser,
+        Node,
+    )
+
+    calls = {"find_clauses": 0, "processing_map": 0}
+    find_clauses = Node.find_clauses
+
+    def counted_find(self: Any, clause_types: Any) -> Any:
+        calls["find_clauses"] += 1
+        return find_clauses(self, clause_types)
+
+    monkeypatch.setattr(Node, "find_clauses", counted_find)
+    for traverser in vars(validators).values():
+        if (
+            isinstance(traverser, type)
+            and issubclass(traverser, DepthFirstTraverser)
+            and "_processing_map" in vars(traverser)
+        ):
+            build = vars(traverser)["_processing_map"]
+
+            def counted_map(self: Any, build: Any = build) -> Any:
+                calls["processing_map"] += 1
+                return build(self)
+
+            monkeypatch.setattr(traverser, "_processing_map", counted_map)
+
+    counts = {}
+    for actions in (10, 40):  # the claim sets about 15 fields with if_not_exists
+        calls.update(find_clauses=0, processing_map=0)
+        key = {"pk": {"S": f"wide-{actions}"}}
+        dynamodb.update_item(
+            TableName="events",
+            Key=key,
+            UpdateExpression="SET "
+            + ", ".join(f"f{i} = if_not_exists(f{i}, :v{i})" for i in range(actions))
+            + " ADD deliveries :one",
+            ExpressionAttributeValues={
+                ":one": {"N": "1"},
+                **{f":v{i}": {"S": f"value {i}"} for i in range(actions)},
+            },
+        )
+        item = dynamodb.get_item(TableName="events", Key=key)["Item"]
+        assert item == {
+            **key,
+            "deliveries": {"N": "1"},
+            **{f"f{i}": {"S": f"value {i}"} for i in range(actions)},
+        }
+        counts[actions] = dict(calls)
+    # moto checked the clause counts and the paths at every node of the expression's
+    # tree (3,829 and 37,609 find_clauses calls: quadratic) and built each traverser's
+    # processing map twice per node (2,114 and 7,814 times)
+    assert counts[40]["find_clauses"] < 5 * counts[10]["find_clauses"]
+    assert counts[40]["processing_map"] <= counts[10]["processing_map"] <= 30
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        (
+            "SET a = :a, b = :b, b = :a",
+            "Two document paths overlap with each other; must remove or rewrite one of"
+            " these paths; path one: [b], path two: [b]",
+        ),
+        (
+            "SET a = :a, c.d = :b, c = :a",
+            "Two document paths overlap with each other; must remove or rewrite one of"
+            " these paths; path one: [c, d], path two: [c]",
+        ),
+        ("SET a = :a SET b = :b", 'The "SET" section can only be used once'),
+        ("ADD x :a ADD y :b", 'The "ADD" section can only be used once'),
+    ],
+)
+def test_invalid_update_expressions_are_refused_with_moto_s_own_errors(
+    dynamodb: Any, expression: str, message: str
+) -> None:
+    with pytest.raises(dynamodb.exceptions.ClientError) as refused:
+        dynamodb.update_item(
+            TableName="events",
+            Key={"pk": {"S": "a"}},
+            UpdateExpression=expression,
+            ExpressionAttributeValues={":a": {"N": "1"}, ":b": {"N": "2"}},
+        )
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert f"Invalid UpdateExpression: {message}" in refused.value.response["Error"]["Message"]
