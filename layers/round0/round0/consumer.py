@@ -371,6 +371,9 @@ def run_consumer(
     goes to the event's history (`round0.attempts`). Idempotency marks set meanwhile
     belong to `owner` (a message's lineage), else to the invocation."""
     register_context(context, owner)
+    # a pace's short wait is slept against this invocation's deadline (a direct
+    # invocation in a warm environment would otherwise read the last batch's, long past)
+    set_invocation_time_left(lambda: context.get_remaining_time_in_millis() / 1000)
     detail = bus_event.get("detail") if isinstance(bus_event, dict) else None
     event_id = detail.get("id") if isinstance(detail, dict) else None
     logger.set_correlation_id(event_id if isinstance(event_id, str) else None)
@@ -469,7 +472,6 @@ def run_batch(
     function's Errors alarm is for what the shell could not handle. (Powertools' batch
     utility did this; its import, asyncio and every event source's data classes, was a
     tenth of a consumer's cold start.)"""
-    set_invocation_time_left(lambda: context.get_remaining_time_in_millis() / 1000)
     settings = load_settings(QueueSettings)
     failed = []
     for record in event["Records"]:

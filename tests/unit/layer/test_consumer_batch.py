@@ -23,7 +23,7 @@ from round0.consumer import (
     wait_delay_seconds,
 )
 from round0.failures import PermanentFailure, TransientFailure
-from round0.pacing import MustWait
+from round0.pacing import MustWait, invocation_time_left
 from round0.settings import forget_settings
 from round0_testkit.events import payload_bytes, stored_bus_event
 from round0_testkit.queues import lambda_sqs_event
@@ -281,3 +281,45 @@ def test_a_bus_event_invoked_directly_runs_once_and_fails_as_the_consumer_fails(
     direct(failing(PermanentFailure("slack_rejected:404 x")))
     assert [record["reason"] for record in dead.sent] == ["slack_rejected:404 x"]
     assert (queue.backed_off, queue.copies) == ([], [])
+
+
+class SpentContext(Context):
+    """An earlier invocation's context: its deadline has passed."""
+
+    aws_request_id = "req-0"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 0
+
+
+def test_a_direct_invocation_paces_against_its_own_deadline_not_the_last_batch_s(
+    s3: S3,
+) -> None:
+    # Given a warm environment whose last invocation was a batch, now past its deadline
+    seen: list[float] = []
+
+    def process(event: ConsumerEvent, time_left: TimeLeft) -> Handled:
+        seen.append(invocation_time_left())  # what a pacer may sleep against
+        return DONE
+
+    dead, queue = DeadLetters(), Queue()
+    run_batch(
+        lambda_sqs_event([message(s3, 1)], QUEUE_ARN),
+        SpentContext(),
+        process,
+        lambda: dead,  # type: ignore[arg-type,return-value]
+        lambda: queue,  # type: ignore[arg-type,return-value]
+    )
+    # When a bus event is invoked directly, with 12.5 s left
+    run_consumer_event(
+        json.loads(message(s3, 2)["Body"]),
+        Context(),
+        process,
+        lambda: dead,  # type: ignore[arg-type,return-value]
+        lambda: queue,  # type: ignore[arg-type,return-value]
+    )
+    # Then its pace waits are measured against its own time left (a short wait for SES's
+    # or Slack's slot is slept), not the spent batch's (which made every wait a MustWait,
+    # and a direct invocation fails on one)
+    assert seen == [0.0, 12.5]
